@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Per-lcore context of a worker: its rx queues, its tx buffers, its counters.
+ * Created by the main lcore before launch, then owned by exactly one worker.
+ */
+#ifndef NDG_DATAPLANE_LCORE_T_H
+#define NDG_DATAPLANE_LCORE_T_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_config.h>
+
+#include "net-t.h"
+#include "stats-t.h"
+
+#define LCORE_MAX_RXQ 16 /* rx queues one worker polls */
+#define LCORE_BURST   32 /* rx burst and tx buffer size */
+
+struct rte_eth_dev_tx_buffer;
+struct lcore_ctx;
+
+/* Work the main lcore does when it also runs the packet loop (single-lcore mode). */
+typedef void lcore_housekeeping_fn(struct lcore_ctx *ctx);
+
+struct lcore_rxq {
+	const struct net_if *nif; /* read-only after start */
+	uint16_t port_id;
+	uint16_t queue_id;
+};
+
+struct lcore_ctx {
+	struct stats_lcore stats; /* first: owner-written, cache-line aligned */
+	unsigned int lcore_id;
+	uint16_t n_rxq;
+	struct lcore_rxq rxq[LCORE_MAX_RXQ];
+	uint16_t txq[RTE_MAX_ETHPORTS]; /* tx queue this lcore owns on each port */
+	struct rte_eth_dev_tx_buffer *txb[RTE_MAX_ETHPORTS]; /* NULL: port unused */
+	const volatile bool *quit;			     /* set by the signal handler */
+	lcore_housekeeping_fn *housekeeping;		     /* NULL on dedicated workers */
+	uint64_t hk_period; /* TSC cycles between housekeeping calls */
+	uint64_t hk_next;   /* TSC of the next call */
+} __attribute__((aligned(64)));
+
+#endif /* NDG_DATAPLANE_LCORE_T_H */

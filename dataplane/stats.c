@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Counter names, aggregation across lcores and export (rte_telemetry and a JSON file).
+ * Workers only bump their own block (stats.h); everything here runs on the main lcore
+ * or the telemetry thread and only reads.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_common.h>
+#include <rte_ethdev.h>
+#include <rte_telemetry.h>
+
+#include "stats.h"
+#include "ndg_common.h"
+
+static const char *const stats_names[STATS_MAX] = {
+	[STATS_RX_PACKETS] = "rx_packets",
+	[STATS_RX_BYTES] = "rx_bytes",
+	[STATS_TX_PACKETS] = "tx_packets",
+	[STATS_TX_DROPPED] = "tx_dropped",
+	[STATS_LOOPS] = "loops",
+	[STATS_DROP_ETH_TRUNCATED] = "drop_eth_truncated",
+	[STATS_DROP_ETH_NOT_FOR_US] = "drop_eth_not_for_us",
+	[STATS_DROP_ETH_UNKNOWN_TYPE] = "drop_eth_unknown_type",
+	[STATS_ARP_REQUEST_RX] = "arp_request_rx",
+	[STATS_ARP_REPLY_TX] = "arp_reply_tx",
+	[STATS_DROP_ARP_TRUNCATED] = "drop_arp_truncated",
+	[STATS_DROP_ARP_BAD] = "drop_arp_bad",
+	[STATS_DROP_ARP_NOT_FOR_US] = "drop_arp_not_for_us",
+	[STATS_DROP_ARP_OTHER_OP] = "drop_arp_other_op",
+	[STATS_DROP_IP_TRUNCATED] = "drop_ip_truncated",
+	[STATS_DROP_IP_BAD_VERSION] = "drop_ip_bad_version",
+	[STATS_DROP_IP_BAD_IHL] = "drop_ip_bad_ihl",
+	[STATS_DROP_IP_BAD_LEN] = "drop_ip_bad_len",
+	[STATS_DROP_IP_BAD_CKSUM] = "drop_ip_bad_cksum",
+	[STATS_DROP_IP_OPTIONS] = "drop_ip_options",
+	[STATS_DROP_IP_FRAGMENT] = "drop_ip_fragment",
+	[STATS_DROP_IP_BAD_SRC] = "drop_ip_bad_src",
+	[STATS_DROP_IP_NOT_FOR_US] = "drop_ip_not_for_us",
+	[STATS_DROP_IP_PROTO] = "drop_ip_proto",
+	[STATS_ICMP_ECHO_RX] = "icmp_echo_rx",
+	[STATS_ICMP_ECHO_REPLY_TX] = "icmp_echo_reply_tx",
+	[STATS_DROP_ICMP_TRUNCATED] = "drop_icmp_truncated",
+	[STATS_DROP_ICMP_BAD_CKSUM] = "drop_icmp_bad_cksum",
+	[STATS_DROP_ICMP_TYPE] = "drop_icmp_type",
+};
+
+static struct stats_lcore *const *stats_blocks;
+static unsigned int stats_nblocks;
+
+const char *
+stats_name(enum stats_id id)
+{
+	if ((unsigned int) id >= STATS_MAX || stats_names[id] == NULL)
+		return "unknown";
+	return stats_names[id];
+}
+
+int
+stats_register(struct stats_lcore *const *blocks, unsigned int n)
+{
+	if (n > RTE_MAX_LCORE)
+		return -ENOSPC;
+	stats_blocks = blocks;
+	stats_nblocks = n;
+	return 0;
+}
+
+void
+stats_sum(struct stats_lcore *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned int b = 0; b < stats_nblocks; b++)
+		for (unsigned int i = 0; i < STATS_MAX; i++)
+			out->c[i] += __atomic_load_n(&stats_blocks[b]->c[i], __ATOMIC_RELAXED);
+}
+
+int
+stats_write_json(FILE *f)
+{
+	struct stats_lcore sum;
+	uint16_t port_id;
+	bool first = true;
+
+	stats_sum(&sum);
+	fputs("{\"counters\":{", f);
+	for (unsigned int i = 0; i < STATS_MAX; i++)
+		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", stats_name(i), sum.c[i]);
+	fputs("},\"ports\":[", f);
+	RTE_ETH_FOREACH_DEV (port_id) {
+		struct rte_eth_stats es;
+		char name[RTE_ETH_NAME_MAX_LEN];
+
+		if (rte_eth_stats_get(port_id, &es) != 0)
+			continue;
+		if (rte_eth_dev_get_name_by_port(port_id, name) != 0)
+			name[0] = '\0';
+		fprintf(f,
+			"%s{\"port\":%u,\"name\":\"%s\",\"ipackets\":%" PRIu64
+			",\"opackets\":%" PRIu64 ",\"imissed\":%" PRIu64 ",\"ierrors\":%" PRIu64
+			",\"oerrors\":%" PRIu64 ",\"rx_nombuf\":%" PRIu64 "}",
+			first ? "" : ",", port_id, name, es.ipackets, es.opackets, es.imissed,
+			es.ierrors, es.oerrors, es.rx_nombuf);
+		first = false;
+	}
+	fputs("]}\n", f);
+	return ferror(f) ? -EIO : 0;
+}
+
+int
+stats_write_file(const char *path)
+{
+	char tmp[4096];
+	FILE *f;
+	int ret;
+
+	if ((size_t) snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return -errno;
+	ret = stats_write_json(f);
+	if (fclose(f) != 0 && ret == 0)
+		ret = -errno;
+	if (ret == 0 && rename(tmp, path) != 0)
+		ret = -errno;
+	if (ret != 0)
+		(void) unlink(tmp);
+	return ret;
+}
+
+static int
+stats_telemetry_cb(const char *cmd __rte_unused, const char *params __rte_unused,
+	struct rte_tel_data *d)
+{
+	struct stats_lcore sum;
+
+	stats_sum(&sum);
+	rte_tel_data_start_dict(d);
+	for (unsigned int i = 0; i < STATS_MAX; i++)
+		rte_tel_data_add_dict_u64(d, stats_name(i), sum.c[i]);
+	return 0;
+}
+
+int
+stats_telemetry_init(void)
+{
+	return rte_telemetry_register_cmd("/ndrguard/stats", stats_telemetry_cb,
+		"Dataplane counters summed over lcores. Takes no parameters");
+}
