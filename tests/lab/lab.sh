@@ -15,6 +15,9 @@
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_TOP=$(cd "$LAB_DIR/../.." && pwd)
 
+# Debian's python3 carries the packages firmware-config/deps installs (scapy), whatever PATH says.
+LAB_PY=/usr/bin/python3
+
 LAB_EXT_NET=198.18.1
 LAB_INT_NET=198.18.2
 
@@ -117,14 +120,10 @@ lab_dataplane_start() {
     fi
     lcores=${LAB_LCORES:-0,1}
     eal="-l $lcores --no-pci --file-prefix=$LAB_ID $mem --log-level=lib.eal:warning $(lab_eal_args "$pmd")" || return 1
-    if [ "$pmd" = tap ]; then
-        # The tap PMD makes its own interfaces in the appliance namespace: bridge them to the veths.
-        lab_tap_bridges_add
-    fi
     # A private mount namespace with bpffs so libxdp can pin its dispatcher (af_xdp).
     # shellcheck disable=SC2086
     ip netns exec "$APPLIANCE_NETNS" unshare -m --propagation private sh -c \
-        'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' sh \
+        'ulimit -l unlimited 2>/dev/null; mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' sh \
         "$bin" $eal -- -a "0:$APPLIANCE_IP/24" -a "1:$APPLIANCE_INT_IP/24" \
         -s "$DATAPLANE_STATS" -i 200 "$@" >"$DATAPLANE_LOG" 2>&1 &
     DATAPLANE_PID=$!
@@ -139,20 +138,14 @@ lab_dataplane_start() {
         fi
         sleep 0.1; t=$((t + 1))
     done
-    [ "$pmd" = tap ] && lab_tap_bridges_attach
+    [ "$pmd" = tap ] && lab_tap_patch
     lab_log "dataplane up on $pmd, pid $DATAPLANE_PID"
 }
 
-lab_tap_bridges_add() {
-    local dev
-    for dev in "$APPLIANCE_EXT_IF" "$APPLIANCE_INT_IF"; do
-        ip -n "$APPLIANCE_NETNS" link add "${dev}br" type bridge
-        ip -n "$APPLIANCE_NETNS" link set "$dev" master "${dev}br"
-        ip -n "$APPLIANCE_NETNS" link set "${dev}br" up
-    done
-}
-
-lab_tap_bridges_attach() {
+# The tap PMD makes its own interfaces in the appliance namespace. A bridge would keep frames
+# for the PMD's MAC (the tap netdev carries it, so the bridge takes it as its own): patch each
+# tap to its veth with tc mirred redirects instead, both ways.
+lab_tap_patch() {
     local dev t
     for dev in "$APPLIANCE_EXT_IF" "$APPLIANCE_INT_IF"; do
         for t in $(seq 50); do
@@ -160,7 +153,13 @@ lab_tap_bridges_attach() {
             sleep 0.1
         done
         lab_offloads_off "$APPLIANCE_NETNS" "${dev}t"
-        ip -n "$APPLIANCE_NETNS" link set "${dev}t" master "${dev}br" up
+        ip -n "$APPLIANCE_NETNS" link set "${dev}t" up
+        ip netns exec "$APPLIANCE_NETNS" sh -e -c '
+            for pair in "$1 $2" "$2 $1"; do
+                set -- $pair
+                tc qdisc add dev "$1" ingress
+                tc filter add dev "$1" parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev "$2"
+            done' sh "$dev" "${dev}t"
     done
 }
 
@@ -182,7 +181,7 @@ lab_dataplane_stop() {
 
 # lab_stat NAME: one counter from the dataplane's stats file.
 lab_stat() {
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["counters"][sys.argv[2]])' \
+    "$LAB_PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["counters"][sys.argv[2]])' \
         "$DATAPLANE_STATS" "$1"
 }
 
@@ -194,7 +193,8 @@ lab_hugepages() {
         echo "$want" >/proc/sys/vm/nr_hugepages
         have=$(cat /proc/sys/vm/nr_hugepages)
     fi
-    mountpoint -q /dev/hugepages || mount -t hugetlbfs nodev /dev/hugepages
+    mkdir -p /dev/hugepages
+    mountpoint -q /dev/hugepages || mount -t hugetlbfs nodev /dev/hugepages || return 1
     [ "$have" -ge "$want" ] || { lab_log "only $have hugepages could be reserved"; return 1; }
 }
 
