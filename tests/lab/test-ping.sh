@@ -5,9 +5,16 @@
 # gets 20 replies, a flood of malformed and foreign frames is dropped and counted by reason
 # while a second ping -c 20 still gets every reply, SIGTERM stops it cleanly, and the lab
 # leaves no namespace, link or process behind.
-#   usage: tests/lab/test-ping.sh PMD [COUNT]     (LAB_HUGE=1: run EAL on hugepages)
+#   usage: tests/lab/test-ping.sh [huge:]PMD [COUNT]   (huge: EAL on 2 MiB hugepages)
+# variants: af_packet af_xdp tap huge:af_packet
 set -u
-PMD=${1:?usage: test-ping.sh af_packet|af_xdp|tap [COUNT]}
+PMD=${1:?usage: test-ping.sh [huge:]af_packet|af_xdp|tap [COUNT]}
+case $PMD in
+huge:*)
+    PMD=${PMD#huge:}
+    export LAB_HUGE=1
+    ;;
+esac
 COUNT=${2:-10000}
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/lab/lab.sh
@@ -74,7 +81,12 @@ PY
 
 LAB_ID_WANTED=tp$$$RANDOM
 LAB_ID_WANTED=${LAB_ID_WANTED:0:10}
-( body ) || exit 1
+hp_before=$(cat /proc/sys/vm/nr_hugepages)
+( body )
+rc=$?
+# Give back the hugepages this test reserved.
+[ "${LAB_HUGE:-0}" = 1 ] && echo "$hp_before" >/proc/sys/vm/nr_hugepages
+[ $rc -eq 0 ] || exit 1
 left=$(lab_leftovers "$LAB_ID_WANTED")
 [ -z "$left" ] || fail "lab left behind: $left"
 echo "ok: no namespace, link or process left behind"
