@@ -14,8 +14,9 @@
 #include "net-t.h"
 #include "stats-t.h"
 
-#define LCORE_MAX_RXQ 16 /* rx queues one worker polls */
-#define LCORE_BURST   32 /* rx burst and tx buffer size */
+#define LCORE_MAX_RXQ	 16   /* rx queues one worker polls */
+#define LCORE_BURST	 32   /* rx burst and tx buffer size */
+#define LCORE_IDLE_LOOPS 1000 /* empty polls before an idle sleep (--idle-sleep-us) */
 
 struct rte_eth_dev_tx_buffer;
 struct lcore_ctx;
@@ -38,8 +39,10 @@ struct lcore_ctx {
 	struct rte_eth_dev_tx_buffer *txb[RTE_MAX_ETHPORTS]; /* NULL: port unused */
 	const volatile bool *quit;			     /* set by the signal handler */
 	lcore_housekeeping_fn *housekeeping;		     /* NULL on dedicated workers */
-	uint64_t hk_period; /* TSC cycles between housekeeping calls */
-	uint64_t hk_next;   /* TSC of the next call */
+	uint64_t hk_period;	/* TSC cycles between housekeeping calls */
+	uint64_t hk_next;	/* TSC of the next call */
+	uint32_t idle_sleep_us; /* 0: poll always; else sleep this long when idle */
+	uint32_t idle_loops;	/* consecutive empty polls */
 } __attribute__((aligned(64)));
 
 #endif /* NDG_DATAPLANE_LCORE_T_H */

@@ -111,7 +111,14 @@ lcore_main(void *arg)
 
 	urcu_qsbr_register_thread();
 	while (!*ctx->quit) {
-		lcore_poll_once(ctx);
+		if (lcore_poll_once(ctx) != 0)
+			ctx->idle_loops = 0;
+		else if (ctx->idle_sleep_us != 0 && ++ctx->idle_loops >= LCORE_IDLE_LOOPS) {
+			/* Lab and shared boxes: give the core back while nothing arrives. */
+			urcu_qsbr_thread_offline();
+			rte_delay_us_sleep(ctx->idle_sleep_us);
+			urcu_qsbr_thread_online();
+		}
 		/* Readers of RCU-published tables hold no reference across iterations. */
 		urcu_qsbr_quiescent_state();
 		if (ctx->housekeeping != NULL) {

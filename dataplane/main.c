@@ -41,6 +41,7 @@ static volatile bool force_quit;
 static struct {
 	const char *stats_file;
 	unsigned int stats_interval_ms;
+	unsigned int idle_sleep_us;
 	unsigned int n_addrs;
 	struct {
 		uint16_t port_id;
@@ -68,6 +69,8 @@ usage(const char *prog)
 		"                                   repeatable, up to %u per port\n"
 		"  -s, --stats-file PATH            write counters as JSON to PATH periodically\n"
 		"  -i, --stats-interval MS          period of --stats-file writes (default 500)\n"
+		"      --idle-sleep-us US           sleep US after 1000 empty polls instead of\n"
+		"                                   spinning (default 0: always poll)\n"
 		"  -h, --help                       this text\n",
 		prog, NET_IF_MAX_ADDRS);
 }
@@ -122,6 +125,7 @@ parse_args(int argc, char **argv)
 		{"addr", required_argument, NULL, 'a'},
 		{"stats-file", required_argument, NULL, 's'},
 		{"stats-interval", required_argument, NULL, 'i'},
+		{"idle-sleep-us", required_argument, NULL, 'I'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -146,6 +150,13 @@ parse_args(int argc, char **argv)
 				return -EINVAL;
 			}
 			opts.stats_interval_ms = (unsigned int) v;
+			break;
+		case 'I':
+			if (parse_uint(optarg, 100000, &v) != 0) {
+				fprintf(stderr, "bad --idle-sleep-us '%s'\n", optarg);
+				return -EINVAL;
+			}
+			opts.idle_sleep_us = (unsigned int) v;
 			break;
 		case 'h':
 		default:
@@ -254,6 +265,7 @@ main(int argc, char **argv)
 			rte_exit(EXIT_FAILURE, "lcore %u context: out of memory\n", lc);
 		ctx->lcore_id = lc;
 		ctx->quit = &force_quit;
+		ctx->idle_sleep_us = opts.idle_sleep_us;
 		RTE_ETH_FOREACH_DEV (port_id) {
 			if (ctx->n_rxq >= LCORE_MAX_RXQ)
 				rte_exit(EXIT_FAILURE, "more than %u rx queues per lcore\n",

@@ -103,6 +103,8 @@ lab_eal_args() {
 # lab_dataplane_start PMD [dataplane options...]: start ndrguard-dataplane in the appliance
 # namespace on both ports; waits until it is polling. Sets DATAPLANE_PID, DATAPLANE_STATS,
 # DATAPLANE_LOG. LAB_HUGE=1 uses hugepages (reserved here), otherwise --no-huge.
+# LAB_IDLE_US (default 100) lets the idle worker sleep so a shared box keeps its cores;
+# benchmarks set it to 0 for pure polling.
 lab_dataplane_start() {
     local pmd=$1; shift
     local bin=${NDG_DATAPLANE:-$LAB_TOP/build/dataplane/ndrguard-dataplane}
@@ -121,11 +123,14 @@ lab_dataplane_start() {
     lcores=${LAB_LCORES:-0,1}
     eal="-l $lcores --no-pci --file-prefix=$LAB_ID $mem --log-level=lib.eal:warning $(lab_eal_args "$pmd")" || return 1
     # A private mount namespace with bpffs so libxdp can pin its dispatcher (af_xdp).
+    # LAB_DETACH=1 (the quickstart) puts it in its own session so it outlives the shell.
+    local detach=
+    [ "${LAB_DETACH:-0}" = 1 ] && detach=setsid
     # shellcheck disable=SC2086
-    ip netns exec "$APPLIANCE_NETNS" unshare -m --propagation private sh -c \
+    $detach ip netns exec "$APPLIANCE_NETNS" unshare -m --propagation private sh -c \
         'ulimit -l unlimited 2>/dev/null; mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' sh \
         "$bin" $eal -- -a "0:$APPLIANCE_IP/24" -a "1:$APPLIANCE_INT_IP/24" \
-        -s "$DATAPLANE_STATS" -i 200 "$@" >"$DATAPLANE_LOG" 2>&1 &
+        -s "$DATAPLANE_STATS" -i 200 --idle-sleep-us "${LAB_IDLE_US:-100}" "$@" >"$DATAPLANE_LOG" 2>&1 &
     DATAPLANE_PID=$!
     export DATAPLANE_PID
     echo "$DATAPLANE_PID" >"$LAB_RUN_DIR/dataplane.pid"
