@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Grammar of ndrguard.conf(5). Statements end at a newline; domains and limits take blocks.
+ * Every value is checked where it is read and reported as "file:line: message"; parsing goes
+ * on after an error so one run shows them all. Main thread only.
+ */
+%define api.pure full
+%define api.prefix {conf_yy}
+%define parse.error verbose
+%locations
+%param {void *scanner}
+%parse-param {struct conf_parse_ctx *ctx}
+
+%code requires {
+#include "parse-t.h"
+}
+
+%code provides {
+int conf_yylex(CONF_YYSTYPE *lval, CONF_YYLTYPE *lloc, void *scanner);
+void conf_yyerror(CONF_YYLTYPE *lloc, void *scanner, struct conf_parse_ctx *ctx, const char *msg);
+}
+
+%code {
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void conf_set_str(struct conf_parse_ctx *ctx, int line, char *dst, size_t size, char *v,
+	const char *what);
+static void conf_set_u32(struct conf_parse_ctx *ctx, int line, uint32_t *dst, char *v,
+	uint32_t min, uint32_t max, const char *what);
+static void conf_set_ms(struct conf_parse_ctx *ctx, int line, uint32_t *dst, char *v,
+	const char *what);
+static void conf_domain_begin(struct conf_parse_ctx *ctx, int line, char *name);
+static void conf_domain_backend(struct conf_parse_ctx *ctx, int line, char *ip, char *port);
+static void conf_add_str(struct conf_parse_ctx *ctx, int line, struct conf_str_list *l, char *v,
+	const char *what);
+static void conf_add_net(struct conf_parse_ctx *ctx, int line, char *v);
+static void conf_add_batv_key(struct conf_parse_ctx *ctx, int line, char *id, char *hex);
+static void conf_set_rule(struct conf_parse_ctx *ctx, int line, char *rule, char *mode);
+}
+
+%union {
+	char *str;
+}
+
+%token HOSTNAME LISTEN PORT DATAPLANE CONTROL SOCKET DIRECTORY FILE_KW SNAPSHOT DOMAIN BACKEND
+%token BATV KEY RELAY NETWORK NEVER_BOUNCE LIMITS RECIPIENTS MESSAGE_SIZE ERRORS GREETING_DELAY
+%token TIMEOUT COMMAND DATA CONNECTIONS_PER_IP HARVEST BUDGET PER TARPIT BARE_NEWLINE RULE
+%token NL ERROR
+%token <str> STRING WORD
+%type <str> value optport
+
+%destructor { free($$); } <str>
+
+%%
+
+file		: /* empty */
+		| file line
+		;
+
+line		: NL
+		| stmt NL
+		| error NL			{ yyerrok; }
+		;
+
+optnl		: /* empty */
+		| optnl NL
+		;
+
+value		: STRING			{ $$ = $1; }
+		| WORD				{ $$ = $1; }
+		;
+
+stmt		: HOSTNAME value {
+			conf_set_str(ctx, @1.first_line, ctx->conf->hostname,
+				sizeof(ctx->conf->hostname), $2, "hostname");
+		}
+		| LISTEN PORT value {
+			uint32_t p = 0;
+
+			conf_set_u32(ctx, @1.first_line, &p, $3, 1, 65535, "listen port");
+			ctx->conf->smtp_port = (uint16_t) p;
+		}
+		| DATAPLANE SOCKET value {
+			conf_set_str(ctx, @1.first_line, ctx->conf->dataplane_socket,
+				sizeof(ctx->conf->dataplane_socket), $3, "dataplane socket");
+		}
+		| CONTROL SOCKET value {
+			conf_set_str(ctx, @1.first_line, ctx->conf->control_socket,
+				sizeof(ctx->conf->control_socket), $3, "control socket");
+		}
+		| DIRECTORY FILE_KW value {
+			conf_add_str(ctx, @1.first_line, &ctx->conf->dir_files, $3, "directory file");
+		}
+		| DIRECTORY SNAPSHOT value {
+			conf_set_str(ctx, @1.first_line, ctx->conf->snapshot_path,
+				sizeof(ctx->conf->snapshot_path), $3, "directory snapshot");
+		}
+		| DOMAIN value { conf_domain_begin(ctx, @1.first_line, $2); }
+		  '{' optnl domain_lines '}'	{ ctx->domain = NULL; }
+		| RELAY NETWORK value		{ conf_add_net(ctx, @1.first_line, $3); }
+		| NEVER_BOUNCE value {
+			conf_add_str(ctx, @1.first_line, &ctx->conf->never_bounce, $2,
+				"never-bounce address");
+		}
+		| BATV KEY value value		{ conf_add_batv_key(ctx, @1.first_line, $3, $4); }
+		| LIMITS '{' optnl limit_lines '}'
+		| HARVEST BUDGET value PER value tarpit {
+			conf_set_u32(ctx, @1.first_line, &ctx->conf->harvest_budget, $3, 1, 1000000,
+				"harvest budget");
+			conf_set_ms(ctx, @1.first_line, &ctx->conf->harvest_window_ms, $5,
+				"harvest window");
+		}
+		| BARE_NEWLINE value {
+			if (strcmp($2, "reject") == 0)
+				ctx->conf->bare_newline = CONF_BARE_NL_REJECT;
+			else if (strcmp($2, "normalize") == 0)
+				ctx->conf->bare_newline = CONF_BARE_NL_NORMALIZE;
+			else
+				conf_parse_error(ctx, @1.first_line,
+					"bare-newline: '%s' is not reject or normalize", $2);
+			free($2);
+		}
+		| RULE value value		{ conf_set_rule(ctx, @1.first_line, $2, $3); }
+		;
+
+tarpit		: /* empty */
+		| TARPIT value {
+			conf_set_ms(ctx, @1.first_line, &ctx->conf->harvest_tarpit_ms, $2,
+				"harvest tarpit");
+		}
+		;
+
+domain_lines	: /* empty */
+		| domain_lines domain_line NL optnl
+		| domain_lines error NL optnl	{ yyerrok; }
+		;
+
+optport		: /* empty */			{ $$ = NULL; }
+		| PORT value			{ $$ = $2; }
+		;
+
+domain_line	: BACKEND value optport		{ conf_domain_backend(ctx, @1.first_line, $2, $3); }
+		| BATV value {
+			if (ctx->domain == NULL)
+				;
+			else if (strcmp($2, "require") == 0)
+				ctx->domain->batv = CONF_BATV_REQUIRE;
+			else if (strcmp($2, "off") == 0)
+				ctx->domain->batv = CONF_BATV_OFF;
+			else
+				conf_parse_error(ctx, @1.first_line,
+					"batv: '%s' is not require or off", $2);
+			free($2);
+		}
+		;
+
+limit_lines	: /* empty */
+		| limit_lines limit_line NL optnl
+		| limit_lines error NL optnl	{ yyerrok; }
+		;
+
+limit_line	: RECIPIENTS value {
+			conf_set_u32(ctx, @1.first_line, &ctx->conf->max_recipients, $2, 100, 100000,
+				"recipients (RFC 5321 §4.5.3.1.8: at least 100)");
+		}
+		| MESSAGE_SIZE value {
+			uint64_t v;
+
+			if (conf_parse_size($2, &v) != 0 || v < 65536)
+				conf_parse_error(ctx, @1.first_line,
+					"message-size: '%s' is not a size of at least 64K", $2);
+			else
+				ctx->conf->max_message_size = v;
+			free($2);
+		}
+		| ERRORS value {
+			conf_set_u32(ctx, @1.first_line, &ctx->conf->max_errors, $2, 1, 1000, "errors");
+		}
+		| GREETING_DELAY value {
+			conf_set_ms(ctx, @1.first_line, &ctx->conf->greeting_delay_ms, $2,
+				"greeting-delay");
+		}
+		| TIMEOUT COMMAND value {
+			conf_set_ms(ctx, @1.first_line, &ctx->conf->timeout_command_ms, $3,
+				"timeout command");
+		}
+		| TIMEOUT DATA value {
+			conf_set_ms(ctx, @1.first_line, &ctx->conf->timeout_data_ms, $3, "timeout data");
+		}
+		| CONNECTIONS_PER_IP value {
+			conf_set_u32(ctx, @1.first_line, &ctx->conf->max_conn_per_ip, $2, 1, 1000000,
+				"connections-per-ip");
+		}
+		;
+
+%%
+
+void
+conf_yyerror(CONF_YYLTYPE *lloc, void *scanner, struct conf_parse_ctx *ctx, const char *msg)
+{
+	(void) scanner;
+	conf_parse_error(ctx, lloc->first_line, "%s", msg);
+}
+
+static void
+conf_set_str(struct conf_parse_ctx *ctx, int line, char *dst, size_t size, char *v,
+	const char *what)
+{
+	if (strlen(v) >= size || v[0] == '\0')
+		conf_parse_error(ctx, line, "%s: empty or longer than %zu bytes", what, size - 1);
+	else
+		memcpy(dst, v, strlen(v) + 1);
+	free(v);
+}
+
+static void
+conf_set_u32(struct conf_parse_ctx *ctx, int line, uint32_t *dst, char *v, uint32_t min,
+	uint32_t max, const char *what)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || !isdigit((unsigned char) v[0]) || n < min ||
+		n > max)
+		conf_parse_error(ctx, line, "%s: '%s' is not a number from %u to %u", what, v, min,
+			max);
+	else
+		*dst = (uint32_t) n;
+	free(v);
+}
+
+static void
+conf_set_ms(struct conf_parse_ctx *ctx, int line, uint32_t *dst, char *v, const char *what)
+{
+	if (conf_parse_duration(v, dst) != 0)
+		conf_parse_error(ctx, line, "%s: '%s' is not a duration (e.g. 500ms, 2s, 5m, 1h)",
+			what, v);
+	free(v);
+}
+
+static void
+conf_domain_begin(struct conf_parse_ctx *ctx, int line, char *name)
+{
+	struct conf_domain *d;
+	size_t n = strlen(name);
+
+	if (n > 0 && name[n - 1] == '.')
+		name[--n] = '\0';
+	if (n == 0 || n > CONF_NAME_MAX || strchr(name, '@') != NULL) {
+		conf_parse_error(ctx, line, "domain: '%s' is not a domain name", name);
+		free(name);
+		return;
+	}
+	d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		conf_parse_error(ctx, line, "out of memory");
+		free(name);
+		return;
+	}
+	for (size_t i = 0; i <= n; i++)
+		d->name[i] = (char) tolower((unsigned char) name[i]);
+	d->line = line;
+	TAILQ_INSERT_TAIL(&ctx->conf->domains, d, entry);
+	ctx->domain = d;
+	free(name);
+}
+
+static void
+conf_domain_backend(struct conf_parse_ctx *ctx, int line, char *ip, char *port)
+{
+	struct conf_domain *d = ctx->domain;
+	struct in_addr a;
+	uint32_t p = 25;
+
+	if (port != NULL)
+		conf_set_u32(ctx, line, &p, port, 1, 65535, "backend port");
+	if (inet_pton(AF_INET, ip, &a) != 1)
+		conf_parse_error(ctx, line, "backend: '%s' is not an IPv4 address", ip);
+	else if (d != NULL && d->n_backends >= CONF_MAX_BACKENDS)
+		conf_parse_error(ctx, line, "backend: more than %d for domain %s",
+			CONF_MAX_BACKENDS, d->name);
+	else if (d != NULL) {
+		d->backends[d->n_backends].ip = a.s_addr;
+		d->backends[d->n_backends].port = (uint16_t) p;
+		d->n_backends++;
+	}
+	free(ip);
+}
+
+static void
+conf_add_str(struct conf_parse_ctx *ctx, int line, struct conf_str_list *l, char *v,
+	const char *what)
+{
+	struct conf_str *s;
+
+	if (strlen(v) >= sizeof(s->s) || v[0] == '\0') {
+		conf_parse_error(ctx, line, "%s: empty or too long", what);
+		free(v);
+		return;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		conf_parse_error(ctx, line, "out of memory");
+		free(v);
+		return;
+	}
+	memcpy(s->s, v, strlen(v) + 1);
+	TAILQ_INSERT_TAIL(l, s, entry);
+	free(v);
+}
+
+static void
+conf_add_net(struct conf_parse_ctx *ctx, int line, char *v)
+{
+	struct conf_net *n = calloc(1, sizeof(*n));
+
+	if (n == NULL || conf_parse_net(v, &n->ip, &n->plen) != 0) {
+		conf_parse_error(ctx, line, "relay network: '%s' is not A.B.C.D/LEN", v);
+		free(n);
+	} else {
+		TAILQ_INSERT_TAIL(&ctx->conf->relay_nets, n, entry);
+	}
+	free(v);
+}
+
+static int
+conf_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char) tolower((unsigned char) c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static void
+conf_add_batv_key(struct conf_parse_ctx *ctx, int line, char *id, char *hex)
+{
+	struct conf_batv_key *k = calloc(1, sizeof(*k));
+	size_t n = strlen(hex);
+
+	if (k == NULL) {
+		conf_parse_error(ctx, line, "out of memory");
+		goto out;
+	}
+	if (strlen(id) == 0 || strlen(id) >= sizeof(k->id)) {
+		conf_parse_error(ctx, line, "batv key: id must be 1 to %zu characters",
+			sizeof(k->id) - 1);
+		goto err;
+	}
+	if (n < 32 || n > 2 * sizeof(k->key) || n % 2 != 0) {
+		conf_parse_error(ctx, line, "batv key: secret must be 32 to %zu hex digits",
+			2 * sizeof(k->key));
+		goto err;
+	}
+	for (size_t i = 0; i < n; i += 2) {
+		int hi = conf_hexval(hex[i]), lo = conf_hexval(hex[i + 1]);
+
+		if (hi < 0 || lo < 0) {
+			conf_parse_error(ctx, line, "batv key: secret is not hexadecimal");
+			goto err;
+		}
+		k->key[i / 2] = (uint8_t) (hi << 4 | lo);
+	}
+	k->len = (unsigned int) (n / 2);
+	memcpy(k->id, id, strlen(id) + 1);
+	TAILQ_INSERT_TAIL(&ctx->conf->batv_keys, k, entry);
+	goto out;
+err:
+	free(k);
+out:
+	free(id);
+	free(hex);
+}
+
+static void
+conf_set_rule(struct conf_parse_ctx *ctx, int line, char *rule, char *mode)
+{
+	int r = -1, m = -1;
+
+	for (int i = 0; i < CONF_RULE_MAX; i++)
+		if (strcmp(rule, conf_rule_name((enum conf_rule) i)) == 0)
+			r = i;
+	for (int i = 0; i < CONF_MODE_MAX; i++)
+		if (strcmp(mode, conf_mode_name((enum conf_mode) i)) == 0)
+			m = i;
+	if (r < 0)
+		conf_parse_error(ctx, line, "rule: unknown rule '%s'", rule);
+	else if (m < 0)
+		conf_parse_error(ctx, line, "rule %s: mode '%s' is not enforce or observe", rule,
+			mode);
+	else
+		ctx->conf->modes[r] = (enum conf_mode) m;
+	free(rule);
+	free(mode);
+}
