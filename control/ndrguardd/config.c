@@ -79,12 +79,12 @@ conf_new(void)
 	snprintf(c->dataplane_socket, sizeof(c->dataplane_socket), "/run/ndrguard/dataplane.sock");
 	snprintf(c->snapshot_path, sizeof(c->snapshot_path),
 		"/var/lib/ndrguard/directory.snapshot");
-	c->max_recipients = 100;		/* RFC 5321 §4.5.3.1.8 minimum */
+	c->max_recipients = 100; /* RFC 5321 §4.5.3.1.8 minimum */
 	c->max_message_size = 50ull << 20;
 	c->max_errors = 10;
 	c->greeting_delay_ms = 0;
-	c->timeout_command_ms = 5 * 60 * 1000;	/* RFC 5321 §4.5.3.2.7 */
-	c->timeout_data_ms = 10 * 60 * 1000;	/* RFC 5321 §4.5.3.2.6 */
+	c->timeout_command_ms = 5 * 60 * 1000; /* RFC 5321 §4.5.3.2.7 */
+	c->timeout_data_ms = 10 * 60 * 1000;   /* RFC 5321 §4.5.3.2.6 */
 	c->max_conn_per_ip = 20;
 	c->harvest_budget = 20;
 	c->harvest_window_ms = 10 * 60 * 1000;
@@ -125,7 +125,7 @@ conf_domain_find(const struct ndg_conf *c, const char *name)
 {
 	const struct conf_domain *d;
 
-	TAILQ_FOREACH(d, &c->domains, entry)
+	TAILQ_FOREACH (d, &c->domains, entry)
 		if (strcasecmp(d->name, name) == 0)
 			return d;
 	return NULL;
@@ -149,7 +149,7 @@ conf_validate(const struct ndg_conf *c, FILE *errf)
 
 	if (TAILQ_EMPTY(&c->domains))
 		CONF_VERR(0, "no domain: ndrguard would refuse every recipient as relaying");
-	TAILQ_FOREACH(d, &c->domains, entry) {
+	TAILQ_FOREACH (d, &c->domains, entry) {
 		if (d->n_backends == 0)
 			CONF_VERR(d->line, "domain %s has no backend", d->name);
 		if (d->batv == CONF_BATV_REQUIRE && TAILQ_EMPTY(&c->batv_keys))

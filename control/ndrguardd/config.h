@@ -25,16 +25,16 @@ enum conf_mode {
 
 /* Policy rules of shared/DESIGN.md §4 that can be switched between enforce and observe. */
 enum conf_rule {
-	CONF_RULE_BLOCKLIST = 0,  /* connect: source in blocklist */
-	CONF_RULE_CONCURRENCY,	  /* connect: too many connections from one source */
-	CONF_RULE_EARLY_TALKER,	  /* greeting: client spoke before the banner */
-	CONF_RULE_RELAY,	  /* RCPT: domain not accepted, client may not relay */
-	CONF_RULE_RELAY_BYPASS,	  /* RCPT: %, !, source routes, extra @ */
-	CONF_RULE_MULTI_BOUNCE,	  /* RCPT: null sender with a second recipient */
-	CONF_RULE_BATV,		  /* RCPT: bounce without a valid BATV tag */
-	CONF_RULE_NEVER_BOUNCE,	  /* RCPT: bounce to a never-bounce address */
-	CONF_RULE_UNKNOWN_RCPT,	  /* RCPT: address not in the directory */
-	CONF_RULE_HARVEST,	  /* any: invalid-recipient budget exceeded */
+	CONF_RULE_BLOCKLIST = 0, /* connect: source in blocklist */
+	CONF_RULE_CONCURRENCY,	 /* connect: too many connections from one source */
+	CONF_RULE_EARLY_TALKER,	 /* greeting: client spoke before the banner */
+	CONF_RULE_RELAY,	 /* RCPT: domain not accepted, client may not relay */
+	CONF_RULE_RELAY_BYPASS,	 /* RCPT: %, !, source routes, extra @ */
+	CONF_RULE_MULTI_BOUNCE,	 /* RCPT: null sender with a second recipient */
+	CONF_RULE_BATV,		 /* RCPT: bounce without a valid BATV tag */
+	CONF_RULE_NEVER_BOUNCE,	 /* RCPT: bounce to a never-bounce address */
+	CONF_RULE_UNKNOWN_RCPT,	 /* RCPT: address not in the directory */
+	CONF_RULE_HARVEST,	 /* any: invalid-recipient budget exceeded */
 	CONF_RULE_MAX
 };
 

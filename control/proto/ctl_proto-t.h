@@ -13,7 +13,10 @@
 #define CTL_PROTO_VERSION 1
 
 /* Largest frame, header included: bounds every read on both sides. */
-#define CTL_PROTO_MAX_FRAME (64u * 1024u)
+#define CTL_PROTO_MAX_FRAME (1024u * 1024u)
+
+/* ctl_msg_hdr.flags */
+#define CTL_FLAG_REPLY (1u << 0) /* answer to the request with the same seq */
 
 enum ctl_msg_type {
 	CTL_MSG_NONE = 0,   /* never sent: catches zeroed frames */
@@ -28,6 +31,8 @@ enum ctl_msg_type {
 	CTL_MSG_STATS,	    /* counters request / reply */
 	CTL_MSG_LOG,	    /* decision-record subscription and records */
 	CTL_MSG_ERROR,	    /* request refused: errno-style code + text */
+	CTL_MSG_CMD,	    /* ndrctl -> daemon: argv, NUL-separated */
+	CTL_MSG_CMD_REPLY,  /* daemon -> ndrctl: struct ctl_cmd_reply + text */
 	CTL_MSG_MAX
 };
 
@@ -38,6 +43,123 @@ struct ctl_msg_hdr {
 	uint32_t len;	  /* payload bytes after this header */
 	uint32_t seq;	  /* request id, echoed in the reply */
 	uint32_t flags;	  /* per-type flags, 0 when unused */
+};
+
+/* Who speaks: carried in HELLO. */
+enum ctl_role {
+	CTL_ROLE_NONE = 0,  /* invalid */
+	CTL_ROLE_CONTROL,   /* ndrguard-control */
+	CTL_ROLE_DATAPLANE, /* ndrguard-dataplane */
+	CTL_ROLE_CLI,	    /* ndrctl */
+	CTL_ROLE_MAX
+};
+
+/*
+ * HELLO payload. The generations are content digests, so a restarted control daemon with
+ * the same configuration and directory sees that the dataplane needs no resync.
+ */
+struct ctl_hello {
+	uint32_t role; /* enum ctl_role */
+	uint32_t pid;
+	uint64_t config_gen; /* digest of the CONFIG payload in force, 0: none */
+	uint64_t dir_gen;    /* digest of the directory in force, 0: none */
+	uint64_t dir_count;  /* addresses in force */
+	char name[32];	     /* program name, NUL-terminated */
+};
+
+/* DIR_BEGIN payload: a full snapshot of <count> addresses follows in DIR_ADD batches. */
+struct ctl_dir_begin {
+	uint64_t gen; /* digest the snapshot will have */
+	uint64_t count;
+	uint32_t full; /* 1: replaces everything; 0: deltas on the current set */
+	uint32_t reserved;
+};
+
+/*
+ * DIR_ADD / DIR_DEL payload: records of { uint16_t len; char addr[len]; } back to back,
+ * each a normalised address ("local@domain", or "@domain" for a catch-all), no NUL.
+ */
+#define CTL_DIR_ADDR_MAX 256 /* RFC 5321 path limit */
+
+/* DIR_COMMIT payload. */
+struct ctl_dir_commit {
+	uint64_t gen;
+};
+
+/* CMD_REPLY payload head; human-readable text (or JSON) follows. */
+struct ctl_cmd_reply {
+	int32_t status; /* ndrctl exit code: 0 ok, 1 negative answer or failure, 2 usage */
+	uint32_t reserved;
+};
+
+/* ERROR payload head; text follows. */
+struct ctl_error {
+	int32_t err; /* negative errno */
+	uint32_t reserved;
+};
+
+/* Status payload of a REPLY to CONFIG, DIR_COMMIT, BLOCK_*: 0 or a negative errno. */
+struct ctl_status {
+	int32_t err;
+	uint32_t reserved;
+};
+
+/*
+ * CONFIG payload: struct ctl_config, then n_domains struct ctl_config_domain, n_relay_nets
+ * struct ctl_config_net, n_never_bounce struct ctl_config_addr, n_batv_keys
+ * struct ctl_config_batv_key. Enumerations carry the values of ndrguard.conf(5).
+ */
+#define CTL_CONFIG_RULES    16
+#define CTL_CONFIG_BACKENDS 8
+#define CTL_CONFIG_NAME_MAX 256
+
+struct ctl_config {
+	uint32_t smtp_port;
+	uint32_t max_recipients;
+	uint64_t max_message_size;
+	uint32_t max_errors;
+	uint32_t greeting_delay_ms;
+	uint32_t timeout_command_ms;
+	uint32_t timeout_data_ms;
+	uint32_t max_conn_per_ip;
+	uint32_t harvest_budget;
+	uint32_t harvest_window_ms;
+	uint32_t harvest_tarpit_ms;
+	uint32_t bare_newline; /* 0 reject, 1 normalize */
+	uint32_t n_domains;
+	uint32_t n_relay_nets;
+	uint32_t n_never_bounce;
+	uint32_t n_batv_keys;
+	uint8_t modes[CTL_CONFIG_RULES]; /* per rule: 0 enforce, 1 observe */
+	char hostname[CTL_CONFIG_NAME_MAX];
+};
+
+struct ctl_config_backend {
+	uint32_t ip; /* network byte order */
+	uint16_t port;
+	uint16_t reserved;
+};
+
+struct ctl_config_domain {
+	char name[CTL_CONFIG_NAME_MAX]; /* lowercase, NUL-terminated */
+	uint32_t batv;			/* 0 off, 1 require */
+	uint32_t n_backends;
+	struct ctl_config_backend backends[CTL_CONFIG_BACKENDS];
+};
+
+struct ctl_config_net {
+	uint32_t ip; /* network byte order */
+	uint32_t plen;
+};
+
+struct ctl_config_addr {
+	char addr[CTL_CONFIG_NAME_MAX]; /* normalised, NUL-terminated */
+};
+
+struct ctl_config_batv_key {
+	char id[32];
+	uint8_t key[64];
+	uint32_t len;
 };
 
 #endif /* NDG_CONTROL_PROTO_CTL_PROTO_T_H */

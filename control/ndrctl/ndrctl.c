@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ndrctl: the administrator's command line to ndrguard-control. Verb-first subcommands; exit
+ * 0 ok, 1 negative answer or failure, 2 usage, 3 daemon unreachable (as postconf and the
+ * HAProxy runtime API users expect).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl_io.h"
+
+#define NDRCTL_DEFAULT_SOCKET "/run/ndrguard/control.sock"
+#define NDRCTL_REPLY_MAX      (512 * 1024)
+#define NDRCTL_TIMEOUT_MS     30000
+
+static const struct {
+	const char *verb;
+	const char *sub;
+	int min_args, max_args; /* after verb (and sub) */
+	const char *help;
+} ndrctl_cmds[] = {
+	{"status", NULL, 0, 0, "daemon, dataplane and directory state"},
+	{"stats", NULL, 0, 0, "dataplane counters (table, or JSON with -j)"},
+	{"domains", NULL, 0, 0, "accepted domains and their backends"},
+	{"reload", NULL, 0, 0, "re-read the configuration and the directory"},
+	{"dir", "lookup", 1, 1, "ADDR: would ADDR be accepted, and by which entry"},
+	{"dir", "add", 1, 1, "ADDR: add ADDR (kept over later syncs)"},
+	{"dir", "del", 1, 1, "ADDR: remove ADDR (kept over later syncs)"},
+	{"dir", "sync", 0, 0, "re-read the directory sources now"},
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: ndrctl [-s SOCKET] [-j] COMMAND [ARGS]\n"
+		   "  -s SOCKET  control socket (default " NDRCTL_DEFAULT_SOCKET ")\n"
+		   "  -j, --json machine-readable output where offered\n"
+		   "commands:\n");
+	for (size_t i = 0; i < sizeof(ndrctl_cmds) / sizeof(ndrctl_cmds[0]); i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "%s%s%s", ndrctl_cmds[i].verb,
+			ndrctl_cmds[i].sub ? " " : "",
+			ndrctl_cmds[i].sub ? ndrctl_cmds[i].sub : "");
+		fprintf(f, "  %-12s %s\n", name, ndrctl_cmds[i].help);
+	}
+	fprintf(f, "exit status: 0 ok, 1 negative answer or failure, 2 usage, 3 daemon "
+		   "unreachable\n");
+}
+
+static bool
+ndrctl_known(int argc, char **argv)
+{
+	for (size_t i = 0; i < sizeof(ndrctl_cmds) / sizeof(ndrctl_cmds[0]); i++) {
+		int skip = ndrctl_cmds[i].sub ? 2 : 1;
+
+		if (strcmp(argv[0], ndrctl_cmds[i].verb) != 0)
+			continue;
+		if (ndrctl_cmds[i].sub && (argc < 2 || strcmp(argv[1], ndrctl_cmds[i].sub) != 0))
+			continue;
+		return argc - skip >= ndrctl_cmds[i].min_args &&
+		       argc - skip <= ndrctl_cmds[i].max_args;
+	}
+	return false;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"socket", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *sock = getenv("NDRCTL_SOCKET");
+	struct ctl_msg_hdr h;
+	struct ctl_cmd_reply *head;
+	char *req, *reply;
+	size_t len = 0;
+	bool json = false;
+	ssize_t n;
+	int c, fd, ret;
+
+	if (sock == NULL)
+		sock = NDRCTL_DEFAULT_SOCKET;
+	while ((c = getopt_long(argc, argv, "+js:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0 || !ndrctl_known(argc, argv)) {
+		if (argc > 0)
+			fprintf(stderr, "ndrctl: unknown command or wrong arguments: %s\n",
+				argv[0]);
+		usage(stderr);
+		return 2;
+	}
+
+	/* Arguments NUL-separated; -j travels as a trailing --json for the commands that take it. */
+	req = calloc(1, 64 * 1024);
+	reply = malloc(NDRCTL_REPLY_MAX + 1);
+	if (req == NULL || reply == NULL)
+		return 1;
+	for (int i = 0; i < argc; i++) {
+		size_t l = strlen(argv[i]) + 1;
+
+		if (len + l + 8 > 64 * 1024) {
+			fprintf(stderr, "ndrctl: arguments too long\n");
+			return 2;
+		}
+		memcpy(req + len, argv[i], l);
+		len += l;
+	}
+	if (json && strcmp(argv[0], "stats") == 0) {
+		memcpy(req + len, "--json", 7);
+		len += 7;
+	}
+
+	fd = ctl_connect(sock);
+	if (fd < 0) {
+		fprintf(stderr, "ndrctl: cannot reach ndrguard-control at %s: %s\n", sock,
+			strerror(-fd));
+		return 3;
+	}
+	ret = ctl_send(fd, CTL_MSG_CMD, 1, 0, req, len);
+	n = ret == 0 ? ctl_recv(fd, &h, reply, NDRCTL_REPLY_MAX, NDRCTL_TIMEOUT_MS) : ret;
+	close(fd);
+	if (n < (ssize_t) sizeof(*head) || h.type != CTL_MSG_CMD_REPLY) {
+		fprintf(stderr, "ndrctl: no answer from ndrguard-control at %s: %s\n", sock,
+			n < 0 ? strerror((int) -n) : "malformed reply");
+		return 3;
+	}
+	head = (struct ctl_cmd_reply *) reply;
+	fwrite(reply + sizeof(*head), 1, (size_t) n - sizeof(*head), stdout);
+	free(req);
+	ret = head->status;
+	free(reply);
+	return ret >= 0 && ret <= 2 ? ret : 1;
+}

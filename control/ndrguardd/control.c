@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ndrctl's commands as the daemon answers them. Each returns the exit status ndrctl uses:
+ * 0 ok, 1 a negative answer or a failure, 2 usage. Main thread only.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "ndrguardd.h"
+
+#define CMD_STATS_MAX (256 * 1024)
+
+static void
+cmd_time(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (t == 0 || gmtime_r(&t, &tm) == NULL)
+		snprintf(buf, size, "never");
+	else
+		strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int
+cmd_status(struct ctld *d, FILE *out)
+{
+	char t1[32], t2[32];
+
+	cmd_time(d->conf_loaded, t1, sizeof(t1));
+	cmd_time(d->dir_synced, t2, sizeof(t2));
+	fprintf(out, "control:    running, pid %ld, configuration %s (loaded %s)\n",
+		(long) getpid(), d->conf->path, t1);
+	if (d->dp_fd >= 0)
+		fprintf(out,
+			"dataplane:  connected, pid %u, configuration %s, directory %s (%" PRIu64
+			" addresses)\n",
+			d->dp_pid, d->dp_config_gen == d->conf_gen ? "in sync" : "NOT in sync",
+			d->dp_dir_gen == d->dir.gen ? "in sync" : "NOT in sync", d->dp_dir_count);
+	else
+		fprintf(out, "dataplane:  not connected (%s)\n", d->conf->dataplane_socket);
+	fprintf(out,
+		"directory:  %zu addresses, digest %016" PRIx64
+		", last sync %s, %zu bad lines%s%s\n",
+		d->dir.n, d->dir.gen, t2, d->dir_bad_lines,
+		d->dir_error[0] ? ", LAST SYNC FAILED: " : "", d->dir_error);
+	fprintf(out, "local:      %zu added, %zu deleted by ndrctl\n", d->local_add.n,
+		d->local_del.n);
+	return d->dp_fd >= 0 && d->dir_error[0] == '\0' ? 0 : 1;
+}
+
+static int
+cmd_domains(struct ctld *d, FILE *out)
+{
+	const struct conf_domain *dom;
+
+	TAILQ_FOREACH (dom, &d->conf->domains, entry) {
+		fprintf(out, "%s", dom->name);
+		for (unsigned int i = 0; i < dom->n_backends; i++) {
+			char ip[INET_ADDRSTRLEN];
+			struct in_addr a = {.s_addr = dom->backends[i].ip};
+
+			inet_ntop(AF_INET, &a, ip, sizeof(ip));
+			fprintf(out, "%s%s:%u", i ? ", " : "  backends ", ip,
+				dom->backends[i].port);
+		}
+		fprintf(out, "%s\n", dom->batv == CONF_BATV_REQUIRE ? "  batv require" : "");
+	}
+	return 0;
+}
+
+static bool
+cmd_domain_ok(const char *domain, void *arg)
+{
+	return conf_domain_find(arg, domain) != NULL;
+}
+
+static int
+cmd_lookup(struct ctld *d, const char *addr, FILE *out)
+{
+	char norm[DIR_ADDR_MAX + 1], matched[DIR_ADDR_MAX + 1];
+	enum dir_match m = dir_lookup(&d->dir, addr, cmd_domain_ok, d->conf, norm, matched);
+
+	switch (m) {
+	case DIR_MATCH_EXACT:
+	case DIR_MATCH_CATCHALL:
+	case DIR_MATCH_POSTMASTER:
+		fprintf(out, "%s: accepted (%s: %s)\n", norm, dir_match_name(m), matched);
+		return 0;
+	case DIR_MATCH_BAD_SYNTAX:
+		fprintf(out, "%s: rejected, bad syntax (%s): 501 5.1.3\n", addr, norm);
+		return 1;
+	case DIR_MATCH_DOMAIN_UNKNOWN:
+		fprintf(out, "%s: rejected, domain not accepted: 554 5.7.1 Relay access denied\n",
+			norm);
+		return 1;
+	default:
+		fprintf(out, "%s: rejected, not in the directory: 550 5.1.1 User unknown\n", norm);
+		return 1;
+	}
+}
+
+static int
+cmd_dir_change(struct ctld *d, bool add, const char *addr, FILE *out)
+{
+	char norm[DIR_ADDR_MAX + 1];
+	const char *why;
+	struct dir_set *to = add ? &d->local_add : &d->local_del;
+	struct dir_set *from = add ? &d->local_del : &d->local_add;
+	int ret;
+
+	if (dir_addr_normalize(addr, false, norm, &why) != 0) {
+		fprintf(out, "%s: %s\n", addr, why);
+		return 1;
+	}
+	(void) dir_set_del(from, norm);
+	if (!dir_set_has(to, norm)) {
+		if (dir_set_add(to, norm) != 0) {
+			fprintf(out, "out of memory\n");
+			return 1;
+		}
+		dir_set_finish(to);
+	}
+	ret = ctld_overlay_write(d);
+	if (ret != 0)
+		fprintf(out, "warning: the change is not saved: %s\n", strerror(-ret));
+	ret = ctld_dir_sync(d, out);
+	if (ret != 0) {
+		fprintf(out, "%s: not applied: %s\n", norm, strerror(-ret));
+		return 1;
+	}
+	fprintf(out, "%s: %s (%zu addresses in force)\n", norm, add ? "added" : "deleted",
+		d->dir.n);
+	return 0;
+}
+
+static int
+cmd_stats(struct ctld *d, bool json, FILE *out)
+{
+	char *buf = malloc(CMD_STATS_MAX);
+	int n, first = 1;
+	char *line, *save = NULL;
+
+	if (buf == NULL)
+		return 1;
+	n = ctld_dp_stats(d, buf, CMD_STATS_MAX);
+	if (n < 0) {
+		fprintf(out, "dataplane unreachable: %s\n", strerror(-n));
+		free(buf);
+		return 1;
+	}
+	if (json)
+		fprintf(out, "{\"directory_addresses\":%zu", d->dir.n);
+	else
+		fprintf(out, "%-32s %zu\n", "directory_addresses", d->dir.n);
+	if (json)
+		first = 0;
+	for (line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		char *sp = strchr(line, ' ');
+
+		if (sp == NULL)
+			continue;
+		*sp = '\0';
+		if (json)
+			fprintf(out, "%s\"%s\":%s", first ? "" : ",", line, sp + 1);
+		else
+			fprintf(out, "%-32s %s\n", line, sp + 1);
+		first = 0;
+	}
+	if (json)
+		fputs("}\n", out);
+	free(buf);
+	return 0;
+}
+
+int
+ctld_command(struct ctld *d, int argc, char **argv, FILE *out)
+{
+	if (argc == 1 && strcmp(argv[0], "status") == 0)
+		return cmd_status(d, out);
+	if (argc >= 1 && strcmp(argv[0], "stats") == 0) {
+		bool json =
+			argc == 2 && (strcmp(argv[1], "--json") == 0 || strcmp(argv[1], "-j") == 0);
+
+		if (argc > 2 || (argc == 2 && !json))
+			goto usage;
+		return cmd_stats(d, json, out);
+	}
+	if (argc == 1 && strcmp(argv[0], "domains") == 0)
+		return cmd_domains(d, out);
+	if (argc == 1 && strcmp(argv[0], "reload") == 0) {
+		if (ctld_reload(d, out) != 0) {
+			fprintf(out, "reload failed: the previous configuration stays in force\n");
+			return 1;
+		}
+		fprintf(out, "reloaded %s\n", d->conf->path);
+		return 0;
+	}
+	if (argc >= 2 && strcmp(argv[0], "dir") == 0) {
+		if (argc == 3 && strcmp(argv[1], "lookup") == 0)
+			return cmd_lookup(d, argv[2], out);
+		if (argc == 3 && strcmp(argv[1], "add") == 0)
+			return cmd_dir_change(d, true, argv[2], out);
+		if (argc == 3 && strcmp(argv[1], "del") == 0)
+			return cmd_dir_change(d, false, argv[2], out);
+		if (argc == 2 && strcmp(argv[1], "sync") == 0) {
+			int ret = ctld_dir_sync(d, out);
+
+			fprintf(out, "%s: %zu addresses, %zu bad lines\n",
+				ret == 0 ? "synced" : "sync FAILED, previous directory kept",
+				d->dir.n, d->dir_bad_lines);
+			return ret == 0 ? 0 : 1;
+		}
+	}
+usage:
+	fprintf(out, "unknown command; see ndrctl --help\n");
+	return 2;
+}

@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The link to ndrguard-dataplane's control socket: HELLO, then CONFIG and the directory only
+ * when the dataplane's generations differ from ours (a restarted daemon with the same data
+ * pushes nothing), and STATS on demand. The dataplane keeps serving with what it has whenever
+ * this link is down. Main thread only.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl_io.h"
+#include "log.h"
+#include "ndrguardd.h"
+
+#define DP_TIMEOUT_MS 5000  /* any single answer from the dataplane */
+#define DP_BATCH      60000 /* bytes of addresses per DIR_ADD frame */
+
+/* Copy <src> into <dst> of <size> bytes, truncating; always NUL-terminated. */
+static void
+dp_copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+void
+ctld_dp_close(struct ctld *d)
+{
+	if (d->dp_fd >= 0) {
+		close(d->dp_fd);
+		log_info("dataplane link closed; it keeps serving with what it has");
+	}
+	d->dp_fd = -1;
+	d->dp_next_try = time(NULL) + 1;
+}
+
+static uint64_t
+dp_fnv(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
+/* Serialise the configuration in force as the CONFIG payload (ctl_proto-t.h). */
+static void *
+dp_config_payload(const struct ndg_conf *c, size_t *len)
+{
+	const struct conf_domain *dom;
+	const struct conf_net *net;
+	const struct conf_str *s;
+	const struct conf_batv_key *k;
+	struct ctl_config *h;
+	size_t nd = 0, nn = 0, nb = 0, nk = 0, size;
+	char *p;
+
+	TAILQ_FOREACH (dom, &c->domains, entry)
+		nd++;
+	TAILQ_FOREACH (net, &c->relay_nets, entry)
+		nn++;
+	TAILQ_FOREACH (s, &c->never_bounce, entry)
+		nb++;
+	TAILQ_FOREACH (k, &c->batv_keys, entry)
+		nk++;
+	size = sizeof(*h) + nd * sizeof(struct ctl_config_domain) +
+	       nn * sizeof(struct ctl_config_net) + nb * sizeof(struct ctl_config_addr) +
+	       nk * sizeof(struct ctl_config_batv_key);
+	h = calloc(1, size);
+	if (h == NULL)
+		return NULL;
+	h->smtp_port = c->smtp_port;
+	h->max_recipients = c->max_recipients;
+	h->max_message_size = c->max_message_size;
+	h->max_errors = c->max_errors;
+	h->greeting_delay_ms = c->greeting_delay_ms;
+	h->timeout_command_ms = c->timeout_command_ms;
+	h->timeout_data_ms = c->timeout_data_ms;
+	h->max_conn_per_ip = c->max_conn_per_ip;
+	h->harvest_budget = c->harvest_budget;
+	h->harvest_window_ms = c->harvest_window_ms;
+	h->harvest_tarpit_ms = c->harvest_tarpit_ms;
+	h->bare_newline = c->bare_newline;
+	h->n_domains = (uint32_t) nd;
+	h->n_relay_nets = (uint32_t) nn;
+	h->n_never_bounce = (uint32_t) nb;
+	h->n_batv_keys = (uint32_t) nk;
+	for (int r = 0; r < CONF_RULE_MAX && r < CTL_CONFIG_RULES; r++)
+		h->modes[r] = (uint8_t) c->modes[r];
+	dp_copy_str(h->hostname, sizeof(h->hostname), c->hostname);
+	p = (char *) (h + 1);
+	TAILQ_FOREACH (dom, &c->domains, entry) {
+		struct ctl_config_domain *o = (struct ctl_config_domain *) p;
+
+		dp_copy_str(o->name, sizeof(o->name), dom->name);
+		o->batv = dom->batv;
+		o->n_backends = dom->n_backends;
+		for (unsigned int i = 0; i < dom->n_backends && i < CTL_CONFIG_BACKENDS; i++) {
+			o->backends[i].ip = dom->backends[i].ip;
+			o->backends[i].port = dom->backends[i].port;
+		}
+		p += sizeof(*o);
+	}
+	TAILQ_FOREACH (net, &c->relay_nets, entry) {
+		struct ctl_config_net *o = (struct ctl_config_net *) p;
+
+		o->ip = net->ip;
+		o->plen = net->plen;
+		p += sizeof(*o);
+	}
+	TAILQ_FOREACH (s, &c->never_bounce, entry) {
+		struct ctl_config_addr *o = (struct ctl_config_addr *) p;
+		const char *why;
+		char norm[DIR_ADDR_MAX + 1];
+
+		if (dir_addr_normalize(s->s, false, norm, &why) != 0)
+			dp_copy_str(norm, sizeof(norm), s->s);
+		dp_copy_str(o->addr, sizeof(o->addr), norm);
+		p += sizeof(*o);
+	}
+	TAILQ_FOREACH (k, &c->batv_keys, entry) {
+		struct ctl_config_batv_key *o = (struct ctl_config_batv_key *) p;
+
+		dp_copy_str(o->id, sizeof(o->id), k->id);
+		memcpy(o->key, k->key, k->len);
+		o->len = k->len;
+		p += sizeof(*o);
+	}
+	*len = size;
+	return h;
+}
+
+/* Send a request and wait for its REPLY; <out> gets the reply payload. */
+static ssize_t
+dp_request(struct ctld *d, uint16_t type, const void *payload, size_t len, void *out,
+	size_t outsize)
+{
+	struct ctl_msg_hdr h;
+	uint32_t seq = ++d->dp_seq;
+	ssize_t n;
+	int ret;
+
+	ret = ctl_send(d->dp_fd, type, seq, 0, payload, len);
+	if (ret != 0)
+		return ret;
+	n = ctl_recv(d->dp_fd, &h, out, outsize, DP_TIMEOUT_MS);
+	if (n < 0)
+		return n;
+	if (h.seq != seq || !(h.flags & CTL_FLAG_REPLY))
+		return -EPROTO;
+	if (h.type == CTL_MSG_ERROR) {
+		const struct ctl_error *e = out;
+
+		return n >= (ssize_t) sizeof(*e) && e->err < 0 ? e->err : -EIO;
+	}
+	if (h.type != type)
+		return -EPROTO;
+	return n;
+}
+
+static int
+dp_status_request(struct ctld *d, uint16_t type, const void *payload, size_t len)
+{
+	struct ctl_status st;
+	ssize_t n = dp_request(d, type, payload, len, &st, sizeof(st));
+
+	if (n < 0)
+		return (int) n;
+	if (n != (ssize_t) sizeof(st))
+		return -EPROTO;
+	return st.err;
+}
+
+static int
+dp_push_config(struct ctld *d)
+{
+	size_t len;
+	void *p = dp_config_payload(d->conf, &len);
+	int ret;
+
+	if (p == NULL)
+		return -ENOMEM;
+	ret = dp_status_request(d, CTL_MSG_CONFIG, p, len);
+	free(p);
+	if (ret == 0) {
+		d->dp_config_gen = d->conf_gen;
+		log_info("configuration pushed to the dataplane");
+	}
+	return ret;
+}
+
+static int
+dp_push_dir(struct ctld *d)
+{
+	struct ctl_dir_begin b = {.gen = d->dir.gen, .count = d->dir.n, .full = 1};
+	struct ctl_dir_commit c = {.gen = d->dir.gen};
+	char *batch;
+	size_t used = 0;
+	int ret;
+
+	batch = malloc(DP_BATCH + sizeof(uint16_t) + CTL_DIR_ADDR_MAX);
+	if (batch == NULL)
+		return -ENOMEM;
+	ret = dp_status_request(d, CTL_MSG_DIR_BEGIN, &b, sizeof(b));
+	for (size_t i = 0; ret == 0 && i < d->dir.n; i++) {
+		uint16_t l = (uint16_t) strlen(d->dir.v[i]);
+
+		memcpy(batch + used, &l, sizeof(l));
+		memcpy(batch + used + sizeof(l), d->dir.v[i], l);
+		used += sizeof(l) + l;
+		if (used >= DP_BATCH || i + 1 == d->dir.n) {
+			ret = dp_status_request(d, CTL_MSG_DIR_ADD, batch, used);
+			used = 0;
+		}
+	}
+	free(batch);
+	if (ret == 0)
+		ret = dp_status_request(d, CTL_MSG_DIR_COMMIT, &c, sizeof(c));
+	if (ret == 0) {
+		d->dp_dir_gen = d->dir.gen;
+		d->dp_dir_count = d->dir.n;
+		log_info("directory pushed to the dataplane: %zu addresses", d->dir.n);
+	}
+	return ret;
+}
+
+static int
+dp_connect(struct ctld *d)
+{
+	struct ctl_hello me = {
+		.role = CTL_ROLE_CONTROL,
+		.pid = (uint32_t) getpid(),
+		.config_gen = d->conf_gen,
+		.dir_gen = d->dir.gen,
+		.dir_count = d->dir.n,
+	};
+	struct ctl_hello peer;
+	ssize_t n;
+	int fd;
+
+	fd = ctl_connect(d->conf->dataplane_socket);
+	if (fd < 0)
+		return fd;
+	d->dp_fd = fd;
+	snprintf(me.name, sizeof(me.name), "ndrguard-control");
+	n = dp_request(d, CTL_MSG_HELLO, &me, sizeof(me), &peer, sizeof(peer));
+	if (n < 0 || n != (ssize_t) sizeof(peer) || peer.role != CTL_ROLE_DATAPLANE) {
+		close(fd);
+		d->dp_fd = -1;
+		return n < 0 ? (int) n : -EPROTO;
+	}
+	d->dp_pid = peer.pid;
+	d->dp_config_gen = peer.config_gen;
+	d->dp_dir_gen = peer.dir_gen;
+	d->dp_dir_count = peer.dir_count;
+	log_info("dataplane %u connected (config %s, directory %s)", peer.pid,
+		peer.config_gen == d->conf_gen ? "in sync" : "to push",
+		peer.dir_gen == d->dir.gen ? "in sync" : "to push");
+	return 0;
+}
+
+int
+ctld_dp_sync(struct ctld *d)
+{
+	int ret = 0;
+
+	if (d->dp_fd < 0) {
+		ret = dp_connect(d);
+		if (ret != 0) {
+			d->dp_next_try = time(NULL) + 1;
+			return ret;
+		}
+	}
+	if (d->dp_config_gen != d->conf_gen)
+		ret = dp_push_config(d);
+	if (ret == 0 && d->dp_dir_gen != d->dir.gen && d->dir.gen != 0)
+		ret = dp_push_dir(d);
+	if (ret != 0) {
+		log_error_errno(ret, "syncing the dataplane");
+		ctld_dp_close(d);
+	}
+	return ret;
+}
+
+int
+ctld_dp_stats(struct ctld *d, char *buf, size_t size)
+{
+	ssize_t n;
+
+	if (d->dp_fd < 0)
+		return -ENOTCONN;
+	n = dp_request(d, CTL_MSG_STATS, NULL, 0, buf, size - 1);
+	if (n < 0) {
+		ctld_dp_close(d);
+		return (int) n;
+	}
+	buf[n] = '\0';
+	return (int) n;
+}
+
+uint64_t
+ctld_config_digest(const struct ndg_conf *c)
+{
+	size_t len;
+	void *p = dp_config_payload(c, &len);
+	uint64_t h;
+
+	if (p == NULL)
+		return 0;
+	h = dp_fnv(p, len);
+	free(p);
+	return h;
+}

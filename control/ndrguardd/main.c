@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ndrguard-control: reads and validates ndrguard.conf, keeps the directory (flat files, last
+ * good snapshot, ndrctl overlay), pushes both to the dataplane and answers ndrctl. One thread,
+ * one poll loop; SIGHUP reloads, SIGTERM/SIGINT stop.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctl_io.h"
+#include "log.h"
+#include "ndrguardd.h"
+
+#define CTLD_CMD_MAX   (64 * 1024) /* one ndrctl request */
+#define CTLD_REPLY_MAX (512 * 1024)
+#define CTLD_ARGS_MAX  16
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: ndrguard-control [-dv] [-f CONF] [-s SOCKET]\n"
+			"       ndrguard-control -n [-f CONF]\n"
+			"  -f CONF    configuration file (default /etc/ndrguard/ndrguard.conf)\n"
+			"  -n         check the configuration and exit (0 valid, 1 not)\n"
+			"  -s SOCKET  control socket for ndrctl (overrides 'control socket')\n"
+			"  -v         verbose (debug) logging\n");
+	exit(2);
+}
+
+static void
+ctld_overlay_path(const struct ctld *d, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s.local", d->conf->snapshot_path);
+}
+
+int
+ctld_overlay_write(const struct ctld *d)
+{
+	char path[CONF_PATH_MAX + 16], tmp[CONF_PATH_MAX + 24];
+	FILE *f;
+	int ret = 0;
+
+	ctld_overlay_path(d, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return -errno;
+	fputs("# ndrctl dir add (+) and dir del (-), applied over the directory sources\n", f);
+	for (size_t i = 0; i < d->local_add.n; i++)
+		fprintf(f, "+%s\n", d->local_add.v[i]);
+	for (size_t i = 0; i < d->local_del.n; i++)
+		fprintf(f, "-%s\n", d->local_del.v[i]);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+		ret = -errno;
+	if (fclose(f) != 0 && ret == 0)
+		ret = -errno;
+	if (ret == 0 && rename(tmp, path) != 0)
+		ret = -errno;
+	return ret;
+}
+
+static void
+ctld_overlay_read(struct ctld *d)
+{
+	char path[CONF_PATH_MAX + 16], line[DIR_ADDR_MAX + 8], norm[DIR_ADDR_MAX + 1];
+	const char *why;
+	FILE *f;
+
+	ctld_overlay_path(d, path, sizeof(path));
+	f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if ((line[0] != '+' && line[0] != '-') ||
+			dir_addr_normalize(line + 1, false, norm, &why) != 0)
+			continue;
+		(void) dir_set_add(line[0] == '+' ? &d->local_add : &d->local_del, norm);
+	}
+	fclose(f);
+	dir_set_finish(&d->local_add);
+	dir_set_finish(&d->local_del);
+}
+
+int
+ctld_dir_sync(struct ctld *d, FILE *report)
+{
+	const struct conf_str *src;
+	struct dir_set next;
+	size_t bad = 0;
+	int ret = 0;
+
+	dir_set_init(&next);
+	TAILQ_FOREACH (src, &d->conf->dir_files, entry) {
+		ret = dir_file_read(src->s, &next, report, &bad);
+		if (ret != 0) {
+			snprintf(d->dir_error, sizeof(d->dir_error), "%.180s: %.60s", src->s,
+				strerror(-ret));
+			log_warnx("directory source %s: %s; keeping the last good directory",
+				src->s, strerror(-ret));
+			dir_set_free(&next);
+			return ret;
+		}
+	}
+	for (size_t i = 0; ret == 0 && i < d->local_add.n; i++)
+		ret = dir_set_add(&next, d->local_add.v[i]);
+	if (ret != 0) {
+		dir_set_free(&next);
+		return ret;
+	}
+	dir_set_finish(&next);
+	for (size_t i = 0; i < d->local_del.n; i++)
+		(void) dir_set_del(&next, d->local_del.v[i]);
+	d->dir_error[0] = '\0';
+	d->dir_bad_lines = bad;
+	d->dir_synced = time(NULL);
+	if (next.gen == d->dir.gen && next.n == d->dir.n) {
+		dir_set_free(&next);
+		return 0;
+	}
+	dir_set_free(&d->dir);
+	d->dir = next;
+	ret = dir_snapshot_write(&d->dir, d->conf->snapshot_path);
+	if (ret != 0)
+		log_error_errno(ret, "writing the snapshot %s, ignoring", d->conf->snapshot_path);
+	log_info("directory: %zu addresses (%zu bad lines skipped)", d->dir.n, bad);
+	if (d->dp_fd >= 0)
+		(void) ctld_dp_sync(d);
+	return 0;
+}
+
+/* At start, the last good snapshot is in force until the sources have been read. */
+static void
+ctld_snapshot_load(struct ctld *d)
+{
+	size_t bad = 0;
+	int ret = dir_file_read(d->conf->snapshot_path, &d->dir, NULL, &bad);
+
+	if (ret != 0 && ret != -ENOENT)
+		log_error_errno(ret, "reading the snapshot %s, ignoring", d->conf->snapshot_path);
+	dir_set_finish(&d->dir);
+	if (d->dir.n == 0)
+		d->dir.gen = 0;
+	else
+		log_info("snapshot: %zu addresses from %s", d->dir.n, d->conf->snapshot_path);
+}
+
+static void
+ctld_mkdir_for(const char *path)
+{
+	char dir[CONF_PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir)
+		return;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		(void) mkdir(dir, 0755);
+		*p = '/';
+	}
+	(void) mkdir(dir, 0755);
+}
+
+int
+ctld_reload(struct ctld *d, FILE *report)
+{
+	struct ndg_conf *c = conf_load(d->conf_path, report ? report : stderr);
+
+	if (c == NULL) {
+		log_warnx("reload of %s failed; the previous configuration stays in force",
+			d->conf_path);
+		return -EINVAL;
+	}
+	conf_free(d->conf);
+	d->conf = c;
+	d->conf_gen = ctld_config_digest(c);
+	d->conf_loaded = time(NULL);
+	log_info("configuration %s loaded", c->path);
+	(void) ctld_dir_sync(d, report);
+	if (d->dp_fd >= 0)
+		(void) ctld_dp_sync(d);
+	return 0;
+}
+
+/* One ndrctl request: a CMD frame with NUL-separated arguments; one CMD_REPLY back. */
+static void
+ctld_serve_client(struct ctld *d, int fd)
+{
+	struct ctl_msg_hdr h;
+	char *req = malloc(CTLD_CMD_MAX + 1), *reply = NULL, *argv[CTLD_ARGS_MAX];
+	size_t reply_len = 0;
+	struct ctl_cmd_reply *head;
+	FILE *out;
+	ssize_t n;
+	int argc = 0, status;
+
+	if (req == NULL)
+		goto out;
+	n = ctl_recv(fd, &h, req, CTLD_CMD_MAX, 2000);
+	if (n < 0 || h.type != CTL_MSG_CMD)
+		goto out;
+	req[n] = '\0';
+	for (ssize_t i = 0; i < n && argc < CTLD_ARGS_MAX; i += (ssize_t) strlen(req + i) + 1)
+		argv[argc++] = req + i;
+	out = open_memstream(&reply, &reply_len);
+	if (out == NULL)
+		goto out;
+	fwrite(&(struct ctl_cmd_reply){0}, sizeof(struct ctl_cmd_reply), 1, out);
+	status = argc > 0 ? ctld_command(d, argc, argv, out) : 2;
+	if (fclose(out) != 0 || reply_len < sizeof(*head))
+		goto out;
+	head = (struct ctl_cmd_reply *) reply;
+	head->status = status;
+	if (reply_len > CTLD_REPLY_MAX)
+		reply_len = CTLD_REPLY_MAX;
+	(void) ctl_send(fd, CTL_MSG_CMD_REPLY, h.seq, CTL_FLAG_REPLY, reply, reply_len);
+out:
+	free(reply);
+	free(req);
+	close(fd);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ctld d = {.conf_path = "/etc/ndrguard/ndrguard.conf", .dp_fd = -1};
+	bool check = false;
+	int verbose = 0, c;
+	sigset_t mask;
+
+	while ((c = getopt(argc, argv, "df:ns:vh")) != -1) {
+		switch (c) {
+		case 'd':
+			break; /* foreground is the only mode; kept for habit */
+		case 'f':
+			d.conf_path = optarg;
+			break;
+		case 'n':
+			check = true;
+			break;
+		case 's':
+			d.control_socket = optarg;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("ndrguard-control", verbose);
+
+	d.conf = conf_load(d.conf_path, stderr);
+	if (check) {
+		if (d.conf == NULL)
+			return 1;
+		printf("%s: configuration OK\n", d.conf_path);
+		conf_free(d.conf);
+		return 0;
+	}
+	if (d.conf == NULL)
+		fatalx("%s: invalid configuration", d.conf_path);
+	d.conf_gen = ctld_config_digest(d.conf);
+	d.conf_loaded = d.started = time(NULL);
+	if (d.control_socket == NULL)
+		d.control_socket = d.conf->control_socket;
+
+	ctld_mkdir_for(d.conf->snapshot_path);
+	ctld_mkdir_for(d.control_socket);
+	dir_set_init(&d.dir);
+	dir_set_init(&d.local_add);
+	dir_set_init(&d.local_del);
+	ctld_overlay_read(&d);
+	ctld_snapshot_load(&d);
+	(void) ctld_dir_sync(&d, stderr);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (d.sig_fd < 0)
+		fatal("signalfd");
+	d.listen_fd = ctl_listen(d.control_socket);
+	if (d.listen_fd < 0) {
+		errno = -d.listen_fd;
+		fatal("listening on %s", d.control_socket);
+	}
+	log_info("ready: ndrctl on %s, dataplane at %s", d.control_socket,
+		d.conf->dataplane_socket);
+	(void) ctld_dp_sync(&d);
+
+	for (;;) {
+		struct pollfd p[3] = {
+			{.fd = d.sig_fd, .events = POLLIN},
+			{.fd = d.listen_fd, .events = POLLIN},
+			{.fd = d.dp_fd, .events = POLLIN},
+		};
+		int r = poll(p, d.dp_fd >= 0 ? 3 : 2, 500);
+
+		if (r < 0 && errno != EINTR)
+			fatal("poll");
+		if (r > 0 && (p[0].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+
+			if (read(d.sig_fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					log_info("SIGHUP: reloading");
+					(void) ctld_reload(&d, NULL);
+				} else {
+					log_info("signal %u: exiting", si.ssi_signo);
+					break;
+				}
+			}
+		}
+		if (r > 0 && (p[1].revents & POLLIN)) {
+			int fd = accept4(d.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (fd >= 0)
+				ctld_serve_client(&d, fd);
+		}
+		/* The dataplane only answers; anything readable out of turn means it went away. */
+		if (d.dp_fd >= 0 && r > 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR)))
+			ctld_dp_close(&d);
+		if (d.dp_fd < 0 && time(NULL) >= d.dp_next_try)
+			(void) ctld_dp_sync(&d);
+	}
+	ctld_dp_close(&d);
+	close(d.listen_fd);
+	(void) unlink(d.control_socket);
+	dir_set_free(&d.dir);
+	dir_set_free(&d.local_add);
+	dir_set_free(&d.local_del);
+	conf_free(d.conf);
+	return 0;
+}
