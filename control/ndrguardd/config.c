@@ -140,7 +140,10 @@ conf_validate(const struct ndg_conf *c, FILE *errf)
 #define CONF_VERR(line, ...)                                                                       \
 	do {                                                                                       \
 		if (errf != NULL) {                                                                \
-			fprintf(errf, "%s:%d: ", c->path, line);                                   \
+			if (line > 0)                                                              \
+				fprintf(errf, "%s:%d: ", c->path, line);                           \
+			else                                                                       \
+				fprintf(errf, "%s: ", c->path);                                    \
 			fprintf(errf, __VA_ARGS__);                                                \
 			fputc('\n', errf);                                                         \
 		}                                                                                  \

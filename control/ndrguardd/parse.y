@@ -47,12 +47,42 @@ static void conf_set_rule(struct conf_parse_ctx *ctx, int line, char *rule, char
 	char *str;
 }
 
-%token HOSTNAME LISTEN PORT DATAPLANE CONTROL SOCKET DIRECTORY FILE_KW SNAPSHOT DOMAIN BACKEND
-%token BATV KEY RELAY NETWORK NEVER_BOUNCE LIMITS RECIPIENTS MESSAGE_SIZE ERRORS GREETING_DELAY
-%token TIMEOUT COMMAND DATA CONNECTIONS_PER_IP HARVEST BUDGET PER TARPIT BARE_NEWLINE RULE
-%token NL ERROR
-%token <str> STRING WORD
-%type <str> value optport
+%token HOSTNAME "hostname"
+%token LISTEN "listen"
+%token PORT "port"
+%token DATAPLANE "dataplane"
+%token CONTROL "control"
+%token SOCKET "socket"
+%token DIRECTORY "directory"
+%token FILE_KW "file"
+%token SNAPSHOT "snapshot"
+%token DOMAIN "domain"
+%token BACKEND "backend"
+%token BATV "batv"
+%token KEY "key"
+%token RELAY "relay"
+%token NETWORK "network"
+%token NEVER_BOUNCE "never-bounce"
+%token LIMITS "limits"
+%token RECIPIENTS "recipients"
+%token MESSAGE_SIZE "message-size"
+%token ERRORS "errors"
+%token GREETING_DELAY "greeting-delay"
+%token TIMEOUT "timeout"
+%token COMMAND "command"
+%token DATA "data"
+%token CONNECTIONS_PER_IP "connections-per-ip"
+%token HARVEST "harvest"
+%token BUDGET "budget"
+%token PER "per"
+%token TARPIT "tarpit"
+%token BARE_NEWLINE "bare-newline"
+%token RULE "rule"
+%token NL "end of line"
+%token ERROR "invalid token"
+%token <str> STRING "string"
+%token <str> WORD "word"
+%type <str> value optport rulename
 
 %destructor { free($$); } <str>
 
@@ -101,14 +131,14 @@ stmt		: HOSTNAME value {
 				sizeof(ctx->conf->snapshot_path), $3, "directory snapshot");
 		}
 		| DOMAIN value { conf_domain_begin(ctx, @1.first_line, $2); }
-		  '{' optnl domain_lines '}'	{ ctx->domain = NULL; }
+		  '{' optnl domain_items '}'	{ ctx->domain = NULL; }
 		| RELAY NETWORK value		{ conf_add_net(ctx, @1.first_line, $3); }
 		| NEVER_BOUNCE value {
 			conf_add_str(ctx, @1.first_line, &ctx->conf->never_bounce, $2,
 				"never-bounce address");
 		}
 		| BATV KEY value value		{ conf_add_batv_key(ctx, @1.first_line, $3, $4); }
-		| LIMITS '{' optnl limit_lines '}'
+		| LIMITS '{' optnl limit_items '}'
 		| HARVEST BUDGET value PER value tarpit {
 			conf_set_u32(ctx, @1.first_line, &ctx->conf->harvest_budget, $3, 1, 1000000,
 				"harvest budget");
@@ -125,7 +155,7 @@ stmt		: HOSTNAME value {
 					"bare-newline: '%s' is not reject or normalize", $2);
 			free($2);
 		}
-		| RULE value value		{ conf_set_rule(ctx, @1.first_line, $2, $3); }
+		| RULE rulename value		{ conf_set_rule(ctx, @1.first_line, $2, $3); }
 		;
 
 tarpit		: /* empty */
@@ -135,16 +165,22 @@ tarpit		: /* empty */
 		}
 		;
 
-domain_lines	: /* empty */
-		| domain_lines domain_line NL optnl
-		| domain_lines error NL optnl	{ yyerrok; }
+/* Block items are separated by newlines; the last may share the line of the '}'. */
+domain_items	: /* empty */
+		| domain_items_ne
+		;
+
+domain_items_ne	: domain_line
+		| domain_items_ne NL
+		| domain_items_ne NL domain_line
 		;
 
 optport		: /* empty */			{ $$ = NULL; }
 		| PORT value			{ $$ = $2; }
 		;
 
-domain_line	: BACKEND value optport		{ conf_domain_backend(ctx, @1.first_line, $2, $3); }
+domain_line	: error				{ yyerrok; }
+		| BACKEND value optport		{ conf_domain_backend(ctx, @1.first_line, $2, $3); }
 		| BATV value {
 			if (ctx->domain == NULL)
 				;
@@ -159,12 +195,25 @@ domain_line	: BACKEND value optport		{ conf_domain_backend(ctx, @1.first_line, $
 		}
 		;
 
-limit_lines	: /* empty */
-		| limit_lines limit_line NL optnl
-		| limit_lines error NL optnl	{ yyerrok; }
+limit_items	: /* empty */
+		| limit_items_ne
 		;
 
-limit_line	: RECIPIENTS value {
+limit_items_ne	: limit_line
+		| limit_items_ne NL
+		| limit_items_ne NL limit_line
+		;
+
+/* Rule names that are also keywords. */
+rulename	: value				{ $$ = $1; }
+		| RELAY				{ $$ = strdup("relay"); }
+		| BATV				{ $$ = strdup("batv"); }
+		| HARVEST			{ $$ = strdup("harvest"); }
+		| NEVER_BOUNCE			{ $$ = strdup("never-bounce"); }
+		;
+
+limit_line	: error				{ yyerrok; }
+		| RECIPIENTS value {
 			conf_set_u32(ctx, @1.first_line, &ctx->conf->max_recipients, $2, 100, 100000,
 				"recipients (RFC 5321 §4.5.3.1.8: at least 100)");
 		}
@@ -386,6 +435,11 @@ conf_set_rule(struct conf_parse_ctx *ctx, int line, char *rule, char *mode)
 {
 	int r = -1, m = -1;
 
+	if (rule == NULL) {
+		conf_parse_error(ctx, line, "out of memory");
+		free(mode);
+		return;
+	}
 	for (int i = 0; i < CONF_RULE_MAX; i++)
 		if (strcmp(rule, conf_rule_name((enum conf_rule) i)) == 0)
 			r = i;

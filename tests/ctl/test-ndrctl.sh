@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# ndrguard-control and ndrctl together, no dataplane: every command's answer and exit status,
+# the ndrctl overlay and the snapshot surviving a restart without the directory source,
+# reloads (SIGHUP and ndrctl) keeping the old configuration when the new one is invalid.
+#   usage: test-ndrctl.sh NDRGUARD_CONTROL NDRCTL
+set -u
+CTLD=$(realpath "$1")
+NDRCTL=$(realpath "$2")
+T=$(mktemp -d /tmp/ndg-ctl.XXXXXX)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+fails=0
+check() { # check NAME WANT_STATUS WANT_GREP -- ndrctl args
+    local name=$1 want=$2 pat=$3 out st
+    shift 4
+    out=$("$NDRCTL" -s "$T/ctl.sock" "$@" 2>&1)
+    st=$?
+    if [ "$st" != "$want" ] || ! printf '%s' "$out" | grep -qE -- "$pat"; then
+        echo "FAIL $name: exit $st (want $want), output:"
+        printf '%s\n' "$out" | sed 's/^/  | /'
+        fails=$((fails + 1))
+    else
+        echo "ok   $name"
+    fi
+}
+start() {
+    "$CTLD" -f "$T/ndrguard.conf" >>"$T/log" 2>&1 &
+    pid=$!
+    for _ in $(seq 50); do [ -S "$T/ctl.sock" ] && return 0; sleep 0.1; done
+    echo "FAIL daemon did not start"; cat "$T/log"; exit 1
+}
+stop() { kill "$pid"; wait "$pid" 2>/dev/null; pid=; }
+
+cat >"$T/ndrguard.conf" <<CONF
+dataplane socket $T/dp.sock
+control socket $T/ctl.sock
+directory file $T/recipients
+directory snapshot $T/state/snapshot
+domain example.com {
+    backend 198.18.2.1
+}
+domain all.example.com {
+    backend 198.18.2.1
+}
+CONF
+printf 'alice@example.com\nBOB@example.com\n@all.example.com\nbad@@line\n' >"$T/recipients"
+
+start
+check status-no-dataplane 1 'dataplane: +not connected' -- status
+check status-directory 1 'directory: +3 addresses' -- status
+check domains 0 '^all.example.com +backends 198.18.2.1:25' -- domains
+check lookup-exact 0 'alice@example.com: accepted \(address' -- dir lookup '<Alice+tag@Example.COM>'
+check lookup-catchall 0 'accepted \(catch-all: @all.example.com' -- dir lookup x@all.example.com
+check lookup-postmaster 0 'accepted \(postmaster' -- dir lookup postmaster@example.com
+check lookup-batv 0 'bob@example.com: accepted' -- dir lookup prvs=1234567890=bob@example.com
+check lookup-unknown 1 '550 5.1.1' -- dir lookup nobody@example.com
+check lookup-relay 1 '554 5.7.1' -- dir lookup someone@elsewhere.net
+check lookup-syntax 1 '501 5.1.3' -- dir lookup not-an-address
+check add 0 'carol@example.com: added \(4 addresses' -- dir add Carol@Example.com
+check del 0 'alice@example.com: deleted \(3 addresses' -- dir del alice@example.com
+check lookup-added 0 'accepted' -- dir lookup carol@example.com
+check lookup-deleted 1 '550 5.1.1' -- dir lookup alice@example.com
+check sync 0 'synced: 3 addresses, 1 bad lines' -- dir sync
+check stats-no-dataplane 1 'dataplane unreachable' -- stats
+check usage 2 'usage' -- frobnicate
+check usage-args 2 'usage' -- dir lookup
+grep -qx 'carol@example.com' "$T/state/snapshot" || { echo "FAIL snapshot lacks the added address"; fails=$((fails + 1)); }
+
+# Restart without the directory source: the snapshot and the overlay keep everything.
+stop
+mv "$T/recipients" "$T/recipients.gone"
+start
+check restart-snapshot 1 'directory: +3 addresses.*LAST SYNC FAILED' -- status
+check restart-overlay 0 'accepted' -- dir lookup carol@example.com
+check restart-deleted 1 '550 5.1.1' -- dir lookup alice@example.com
+check restart-sync-fails 1 'sync FAILED, previous directory kept: 3 addresses' -- dir sync
+mv "$T/recipients.gone" "$T/recipients"
+
+# A broken configuration is refused by reload; the old one stays.
+cp "$T/ndrguard.conf" "$T/good.conf"
+printf 'domain broken {\n}\n' >>"$T/ndrguard.conf"
+check reload-bad 1 'reload failed' -- reload
+kill -HUP "$pid"
+sleep 0.3
+check still-serving 0 '^example.com' -- domains
+cp "$T/good.conf" "$T/ndrguard.conf"
+sed -i 's/^domain all.example.com/domain other.example.com/' "$T/ndrguard.conf"
+kill -HUP "$pid"
+sleep 0.3
+check sighup-reloaded 0 '^other.example.com' -- domains
+check reload-good 0 'reloaded' -- reload
+grep -q 'broken has no backend' "$T/log" || { echo "FAIL the SIGHUP reload error was not logged with its line"; fails=$((fails + 1)); }
+stop
+check unreachable 3 'cannot reach' -- status
+
+[ $fails -eq 0 ] && echo "all ndrctl checks pass"
+exit $((fails > 0))
