@@ -155,9 +155,10 @@ policy_harvest_check(struct policy_harvest *h, const struct policy_peer *peer, u
 	if (host < bh && net < bn)
 		return 0;
 	/* Escalate: the delay doubles with every invalid recipient over the budget. */
-	over = host >= bh ? (host - bh) / HARVEST_ONE : 0;
-	if (net >= bn && (net - bn) / HARVEST_ONE > over)
-		over = (net - bn) / HARVEST_ONE;
+	/* Recipients over the budget, rounded: decay must not hide a whole step. */
+	over = host >= bh ? (host - bh + HARVEST_ONE / 2) / HARVEST_ONE : 0;
+	if (net >= bn && (net - bn + HARVEST_ONE / 2) / HARVEST_ONE > over)
+		over = (net - bn + HARVEST_ONE / 2) / HARVEST_ONE;
 	delay = (uint64_t) h->tarpit_base_ms << (over > 16 ? 16 : over);
 	if (delay > h->tarpit_max_ms)
 		delay = h->tarpit_max_ms;

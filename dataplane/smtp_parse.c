@@ -84,18 +84,35 @@ smtp_data_flag(struct smtp_data *d, uint8_t flag)
 	d->discard = true;
 }
 
-/* Message text (no CR, LF, NUL): counts toward the line and size limits. */
+/* Message text (no CR, LF, NUL): counts toward the line and size limits. Only the bytes
+ * within both limits are emitted, so what reaches the backend before an abort does not depend
+ * on how the input was segmented. */
 static void
 smtp_data_text(struct smtp_data *d, const char *p, size_t n)
 {
+	size_t ok = n;
+	uint32_t line_room =
+		d->line_len < SMTP_TEXT_LINE_MAX - 2 ? SMTP_TEXT_LINE_MAX - 2 - d->line_len : 0;
+	uint8_t flags = 0;
+
+	if (ok > line_room) {
+		ok = line_room;
+		flags |= SMTP_DATA_LONG_LINE;
+	}
+	if (d->max_size != 0) {
+		uint64_t room = d->size < d->max_size ? d->max_size - d->size : 0;
+
+		if (ok > room) {
+			ok = (size_t) room;
+			flags |= SMTP_DATA_TOO_BIG;
+		}
+	}
+	if (!d->discard && d->out != NULL && ok != 0)
+		d->out(d->out_arg, p, ok);
 	d->line_len += (uint32_t) n;
 	d->size += n;
-	if (d->line_len > SMTP_TEXT_LINE_MAX - 2)
-		smtp_data_flag(d, SMTP_DATA_LONG_LINE);
-	if (d->max_size != 0 && d->size > d->max_size)
-		smtp_data_flag(d, SMTP_DATA_TOO_BIG);
-	if (!d->discard && d->out != NULL)
-		d->out(d->out_arg, p, n);
+	if (flags != 0)
+		smtp_data_flag(d, flags);
 }
 
 static void

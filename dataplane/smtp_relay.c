@@ -230,7 +230,7 @@ smtp_relay_quit(struct smtp_session *s)
 {
 	struct smtp_relay *r = &s->relay;
 
-	if (r->state == SMTP_RL_IDLE)
+	if (r->state == SMTP_RL_IDLE || r->state == SMTP_RL_FAILED)
 		return;
 	if (r->state == SMTP_RL_READY || r->state == SMTP_RL_TXN)
 		s->ops->backend_send(s->arg, "QUIT\r\n", 6);
@@ -241,7 +241,7 @@ smtp_relay_quit(struct smtp_session *s)
 void
 smtp_relay_abort(struct smtp_session *s)
 {
-	if (s->relay.state == SMTP_RL_IDLE)
+	if (s->relay.state == SMTP_RL_IDLE || s->relay.state == SMTP_RL_FAILED)
 		return;
 	s->ops->backend_close(s->arg);
 	smtp_relay_reset(&s->relay, SMTP_RL_IDLE);

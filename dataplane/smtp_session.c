@@ -560,6 +560,9 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 		smtp_rcpt_reply(s, SMTP_R_RCPT_SYNTAX, tarpit);
 		return;
 	}
+	/* From here on the record shows the path without its brackets. */
+	memcpy(raw, arg + 1, end - 2);
+	raw[end - 2] = '\0';
 	if (end < n) {
 		/* No RCPT extension is offered (no DSN): any parameter is refused. */
 		smtp_rcpt_reply(s, SMTP_R_RCPT_PARAM, tarpit);
