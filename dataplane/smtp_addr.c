@@ -167,8 +167,9 @@ smtp_addr_parse(const char *s, size_t n, bool allow_null, struct smtp_addr *out,
 	/* s[i] == '@' */
 	dstart = ++i;
 	for (; i < n && s[i] != '>'; i++) {
-		if (s[i] == '@' || s[i] == ':' || s[i] == ',')
-			route = true; /* "a@b@c", "a@b:c": a second hop in the path */
+		/* "a@b@c", "a@b,@c:d": a second hop in the path (':' is fine in "[IPv6:...]") */
+		if (s[i] == '@' || ((s[i] == ':' || s[i] == ',') && s[dstart] != '['))
+			route = true;
 	}
 	if (route)
 		return -SMTP_ADDR_EROUTE;
