@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Recipient directory: immutable open-addressing snapshots of 128-bit digests (published by
+ * pointer swap, reclaimed with call_rcu) plus a cds_lfht of deltas tagged with the generation
+ * of the snapshot they amend. Readers: lcores under urcu-qsbr. Writer: the control thread.
+ * Snapshot arrays are mmap'd (one large mapping, returned to the kernel on free); small
+ * control-side objects come from malloc, which is jemalloc in the linked programs.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <urcu/urcu-qsbr.h>
+#include <urcu/rculfhash.h>
+
+#include "rcpt.h"
+#include "ndg_common.h"
+
+/* SipHash-2-4, 128-bit output variant (reference implementation by Aumasson & Bernstein). */
+#define RCPT_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define RCPT_SIPROUND                                                                              \
+	do {                                                                                       \
+		v0 += v1;                                                                          \
+		v1 = RCPT_ROTL(v1, 13);                                                            \
+		v1 ^= v0;                                                                          \
+		v0 = RCPT_ROTL(v0, 32);                                                            \
+		v2 += v3;                                                                          \
+		v3 = RCPT_ROTL(v3, 16);                                                            \
+		v3 ^= v2;                                                                          \
+		v0 += v3;                                                                          \
+		v3 = RCPT_ROTL(v3, 21);                                                            \
+		v3 ^= v0;                                                                          \
+		v2 += v1;                                                                          \
+		v1 = RCPT_ROTL(v1, 17);                                                            \
+		v1 ^= v2;                                                                          \
+		v2 = RCPT_ROTL(v2, 32);                                                            \
+	} while (0)
+
+void
+rcpt_digest_compute(const struct rcpt_key *key, const char *s, size_t n, struct rcpt_digest *out)
+{
+	uint64_t v0 = 0x736f6d6570736575ULL ^ key->k0;
+	uint64_t v1 = 0x646f72616e646f6dULL ^ key->k1;
+	uint64_t v2 = 0x6c7967656e657261ULL ^ key->k0;
+	uint64_t v3 = 0x7465646279746573ULL ^ key->k1;
+	const unsigned char *p = (const unsigned char *) s;
+	size_t left = n & 7, end = n - left;
+	uint64_t b = ((uint64_t) n) << 56, m;
+
+	v1 ^= 0xee;
+	for (size_t i = 0; i < end; i += 8) {
+		memcpy(&m, p + i, 8); /* little-endian host (x86-64) */
+		v3 ^= m;
+		RCPT_SIPROUND;
+		RCPT_SIPROUND;
+		v0 ^= m;
+	}
+	for (size_t i = 0; i < left; i++)
+		b |= ((uint64_t) p[end + i]) << (8 * i);
+	v3 ^= b;
+	RCPT_SIPROUND;
+	RCPT_SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xee;
+	RCPT_SIPROUND;
+	RCPT_SIPROUND;
+	RCPT_SIPROUND;
+	RCPT_SIPROUND;
+	out->lo = (v0 ^ v1 ^ v2 ^ v3) | 1; /* never all-zero: 0 marks an empty slot */
+	v1 ^= 0xdd;
+	RCPT_SIPROUND;
+	RCPT_SIPROUND;
+	RCPT_SIPROUND;
+	RCPT_SIPROUND;
+	out->hi = v0 ^ v1 ^ v2 ^ v3;
+}
+
+static struct rcpt_snap *
+rcpt_snap_alloc(uint64_t gen, uint64_t expected)
+{
+	struct rcpt_snap *s;
+	uint64_t slots = expected * 100 / RCPT_LOAD_PCT + 1;
+	void *m;
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->gen = gen;
+	s->nbuckets = (slots + RCPT_BUCKET_SLOTS - 1) / RCPT_BUCKET_SLOTS;
+	if (s->nbuckets < 2)
+		s->nbuckets = 2;
+	s->map_len = s->nbuckets * sizeof(struct rcpt_bucket);
+	m = mmap(NULL, s->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		free(s);
+		return NULL;
+	}
+	s->b = m;
+	return s;
+}
+
+static void
+rcpt_snap_free(struct rcpt_snap *s)
+{
+	if (s == NULL)
+		return;
+	(void) munmap(s->b, s->map_len);
+	free(s);
+}
+
+static void
+rcpt_snap_free_rcu(struct rcu_head *h)
+{
+	rcpt_snap_free(caa_container_of(h, struct rcpt_snap, rcu));
+}
+
+/* @return 1 inserted, 0 already present, -ENOSPC when the snapshot is too full. */
+static int
+rcpt_snap_insert(struct rcpt_snap *s, const struct rcpt_digest *d)
+{
+	uint64_t idx = rcpt_snap_index(s, d);
+
+	/* Keep one empty slot at least 3 % of the time so probes always end. */
+	if ((s->count + 1) * 100 > s->nbuckets * RCPT_BUCKET_SLOTS * 97)
+		return -ENOSPC;
+	for (;;) {
+		struct rcpt_bucket *b = &s->b[idx];
+
+		for (unsigned int j = 0; j < RCPT_BUCKET_SLOTS; j++) {
+			if (b->d[j].lo == d->lo && b->d[j].hi == d->hi)
+				return 0;
+			if (b->d[j].lo == 0) {
+				b->d[j] = *d;
+				s->count++;
+				return 1;
+			}
+		}
+		if (++idx == s->nbuckets)
+			idx = 0;
+	}
+}
+
+static int
+rcpt_delta_match(struct cds_lfht_node *node, const void *key)
+{
+	const struct rcpt_delta *e = caa_container_of(node, struct rcpt_delta, node);
+	const struct rcpt_digest *d = key;
+
+	return e->d.lo == d->lo && e->d.hi == d->hi;
+}
+
+static void
+rcpt_delta_free_rcu(struct rcu_head *h)
+{
+	free(caa_container_of(h, struct rcpt_delta, rcu));
+}
+
+struct rcpt_tbl *
+rcpt_tbl_create(const struct rcpt_key *key)
+{
+	struct rcpt_tbl *t;
+
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	t->key = *key;
+	t->snap = rcpt_snap_alloc(0, 0);
+	if (t->snap == NULL)
+		goto err_tbl;
+	t->delta = cds_lfht_new_flavor(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
+		&urcu_qsbr_flavor, NULL);
+	if (t->delta == NULL)
+		goto err_snap;
+	return t;
+err_snap:
+	rcpt_snap_free(t->snap);
+err_tbl:
+	free(t);
+	return NULL;
+}
+
+void
+rcpt_tbl_destroy(struct rcpt_tbl *t)
+{
+	struct cds_lfht_iter it;
+	struct rcpt_delta *e;
+
+	if (t == NULL)
+		return;
+	cds_lfht_for_each_entry (t->delta, &it, e, node) {
+		(void) cds_lfht_del(t->delta, &e->node);
+		free(e);
+	}
+	(void) cds_lfht_destroy(t->delta, NULL);
+	rcpt_snap_free(t->build);
+	rcpt_snap_free(t->snap);
+	free(t);
+}
+
+int
+rcpt_tbl_snapshot_begin(struct rcpt_tbl *t, uint64_t expected)
+{
+	if (t->build != NULL)
+		return -EBUSY;
+	t->build = rcpt_snap_alloc(t->gen + 1, expected);
+	return t->build == NULL ? -ENOMEM : 0;
+}
+
+static int
+rcpt_tbl_build_grow(struct rcpt_tbl *t)
+{
+	struct rcpt_snap *o = t->build, *n;
+
+	n = rcpt_snap_alloc(o->gen, o->count * 2 + 64);
+	if (n == NULL)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < o->nbuckets; i++)
+		for (unsigned int j = 0; j < RCPT_BUCKET_SLOTS; j++)
+			if (o->b[i].d[j].lo != 0)
+				(void) rcpt_snap_insert(n, &o->b[i].d[j]);
+	rcpt_snap_free(o);
+	t->build = n;
+	return 0;
+}
+
+int
+rcpt_tbl_snapshot_add(struct rcpt_tbl *t, const struct rcpt_digest *d)
+{
+	int r;
+
+	if (t->build == NULL)
+		return -EINVAL;
+	r = rcpt_snap_insert(t->build, d);
+	if (r == -ENOSPC) {
+		r = rcpt_tbl_build_grow(t);
+		if (r < 0)
+			return r;
+		r = rcpt_snap_insert(t->build, d);
+	}
+	return r < 0 ? r : 0;
+}
+
+int
+rcpt_tbl_snapshot_commit(struct rcpt_tbl *t)
+{
+	struct rcpt_snap *old;
+	struct cds_lfht_iter it;
+	struct rcpt_delta *e;
+
+	if (t->build == NULL)
+		return -EINVAL;
+	old = rcu_xchg_pointer(&t->snap, t->build);
+	t->gen = t->build->gen;
+	t->build = NULL;
+	uatomic_set(&t->n_delta, 0);
+	/* Deltas of older generations are already ignored by readers; unlink and reclaim. */
+	urcu_qsbr_read_lock();
+	cds_lfht_for_each_entry (t->delta, &it, e, node) {
+		if (e->gen != t->gen && cds_lfht_del(t->delta, &e->node) == 0)
+			urcu_qsbr_call_rcu(&e->rcu, rcpt_delta_free_rcu);
+	}
+	urcu_qsbr_read_unlock();
+	urcu_qsbr_call_rcu(&old->rcu, rcpt_snap_free_rcu);
+	return 0;
+}
+
+void
+rcpt_tbl_snapshot_abort(struct rcpt_tbl *t)
+{
+	rcpt_snap_free(t->build);
+	t->build = NULL;
+}
+
+int
+rcpt_tbl_delta(struct rcpt_tbl *t, const struct rcpt_digest *d, bool present)
+{
+	struct rcpt_delta *e;
+	struct cds_lfht_node *old;
+
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return -ENOMEM;
+	e->d = *d;
+	e->gen = t->gen;
+	e->present = present;
+	cds_lfht_node_init(&e->node);
+	urcu_qsbr_read_lock();
+	old = cds_lfht_add_replace(t->delta, (unsigned long) d->lo, rcpt_delta_match, d, &e->node);
+	if (old != NULL) {
+		struct rcpt_delta *oe = caa_container_of(old, struct rcpt_delta, node);
+
+		if (oe->gen != t->gen)
+			uatomic_inc(&t->n_delta);
+		urcu_qsbr_call_rcu(&oe->rcu, rcpt_delta_free_rcu);
+	} else {
+		uatomic_inc(&t->n_delta);
+	}
+	urcu_qsbr_read_unlock();
+	return 0;
+}
+
+int
+rcpt_tbl_delta_lookup(const struct rcpt_tbl *t, const struct rcpt_snap *s,
+	const struct rcpt_digest *d)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+	const struct rcpt_delta *e;
+
+	cds_lfht_lookup(t->delta, (unsigned long) d->lo, rcpt_delta_match, d, &it);
+	node = cds_lfht_iter_get_node(&it);
+	if (node == NULL)
+		return -ENOENT;
+	e = caa_container_of(node, struct rcpt_delta, node);
+	if (e->gen != s->gen)
+		return -ENOENT;
+	return e->present ? 1 : 0;
+}
+
+void
+rcpt_tbl_lookup_burst(const struct rcpt_tbl *t, const struct rcpt_digest *d, unsigned int n,
+	bool *hit)
+{
+	const struct rcpt_snap *s = rcu_dereference(t->snap);
+	uint64_t idx[RCPT_BURST_MAX];
+	bool deltas = uatomic_read(&t->n_delta) != 0;
+
+	if (n > RCPT_BURST_MAX)
+		n = RCPT_BURST_MAX;
+	for (unsigned int i = 0; i < n; i++) {
+		idx[i] = rcpt_snap_index(s, &d[i]);
+		__builtin_prefetch(&s->b[idx[i]], 0, 0);
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		if (deltas) {
+			int r = rcpt_tbl_delta_lookup(t, s, &d[i]);
+
+			if (r >= 0) {
+				hit[i] = r == 1;
+				continue;
+			}
+		}
+		hit[i] = rcpt_snap_probe(s, idx[i], &d[i]);
+	}
+}
+
+uint64_t
+rcpt_tbl_count(const struct rcpt_tbl *t)
+{
+	return rcu_dereference(t->snap)->count;
+}

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * SMTP engine API. A session is driven by exactly one thread (the lcore that owns the TCP
+ * connection); the engine never blocks, never allocates and takes time as an input.
+ * Parsers follow the resumable contract: <0 invalid, 0 all bytes absorbed and more needed,
+ * >0 bytes consumed up to a complete unit.
+ */
+#ifndef NDG_DATAPLANE_SMTP_H
+#define NDG_DATAPLANE_SMTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "smtp-t.h"
+
+/**
+ * Parse an RFC 5321 path starting at <s>[0] == '<'. <allow_null>: "<>" is accepted (MAIL).
+ * On success *<out> is filled and *<ret_end> is the offset after '>'.
+ * @return 0; -EINVAL syntax; -ENAMETOOLONG over the local/domain/path limits;
+ * -SMTP_ADDR_EROUTE relay-bypass form (%, !, source route, extra or quoted @).
+ * Thread-safe.
+ */
+int smtp_addr_parse(const char *s, size_t n, bool allow_null, struct smtp_addr *out,
+	size_t *ret_end);
+
+/**
+ * Lookup form of <a>: "local@domain", domain lowercased, local part lowercased unless
+ * <case_sensitive>, BATV "prvs=KDDDSSSSSS=" prefix and "+tag" subaddress removed.
+ * @return the length written to <out> (NUL-terminated), -EINVAL for the null path,
+ * -ENOSPC when <outsz> is too small. Thread-safe.
+ */
+int smtp_addr_normalize(const struct smtp_addr *a, bool case_sensitive, char *out, size_t outsz);
+
+/** Length of a BATV "prvs=KDDDSSSSSS=" prefix at the start of <local>, or 0. Thread-safe. */
+size_t smtp_addr_batv_strip(const char *local, size_t n);
+
+/** Reply table entry of <id> (SMTP_R_NONE for out-of-range ids). Thread-safe. */
+const struct smtp_reply_def *smtp_reply_get(enum smtp_reply_id id);
+
+/**
+ * Format reply <id> as one CRLF-terminated line into <buf>.
+ * @return the length, -EINVAL for SMTP_R_NONE, -ENOSPC when <sz> is too small. Thread-safe.
+ */
+int smtp_reply_format(enum smtp_reply_id id, const char *hostname, char *buf, size_t sz);
+
+/** Prepare <l> for the next command line. Owner thread. */
+void smtp_line_reset(struct smtp_line *l);
+
+/**
+ * Feed bytes of a command line.
+ * @return >0 bytes consumed up to and including the line end (line in l->buf, NUL-terminated,
+ * anomalies in l->flags); 0 when all <n> bytes were absorbed without reaching a line end.
+ * Never fails: over-long lines are truncated and flagged. Owner thread.
+ */
+int smtp_line_feed(struct smtp_line *l, const char *p, size_t n);
+
+/** Start decoding a message; <out> receives the canonical stream (may be NULL). Owner thread. */
+void smtp_data_init(struct smtp_data *d, enum smtp_bare_mode mode, uint64_t max_size,
+	smtp_data_out_fn *out, void *out_arg);
+
+/**
+ * Feed message bytes after the 354. Emits canonical CRLF, dot-stuffed text through d->out
+ * (never the terminator); stops emitting once a flag is raised but keeps looking for the end.
+ * @return >0 bytes consumed up to and including CRLF.CRLF; 0 all absorbed, more needed;
+ * -1 when called after the end. Owner thread.
+ */
+int smtp_data_feed(struct smtp_data *d, const char *p, size_t n);
+
+/** Defaults: SIZE 25 MiB, 100 recipients, RFC 5321 timeouts, bare CR/LF rejected. */
+void smtp_conf_init(struct smtp_conf *c, const char *hostname);
+
+/** Name of <st> ("MAIL"). Thread-safe. */
+const char *smtp_strstate(enum smtp_state st);
+
+/**
+ * Prepare <s> for a new connection from <peer>. Nothing is sent until smtp_session_start().
+ * <stats> is the calling lcore's counter block. Owner thread.
+ */
+void smtp_session_init(struct smtp_session *s, const struct smtp_conf *conf,
+	const struct smtp_ops *ops, void *arg, struct policy *pol, struct smtp_stats *stats,
+	const struct policy_peer *peer);
+
+/**
+ * Connection accepted at <now> (ms); <peer_conns> is the number of connections the source
+ * holds, this one included. Applies the connect stage of DESIGN.md §4, then greets at once
+ * or arms the greeting delay. Owner thread.
+ */
+void smtp_session_start(struct smtp_session *s, uint64_t now, uint32_t peer_conns);
+
+/**
+ * Client bytes received at <now>.
+ * @return bytes consumed. Less than <n> means the session waits (backend reply or tarpit):
+ * keep the rest and feed it again after the next smtp_session_tick() or backend event.
+ * After close every byte is consumed and ignored. Owner thread.
+ */
+size_t smtp_session_feed(struct smtp_session *s, uint64_t now, const char *p, size_t n);
+
+/** Timers: greeting delay, tarpit release, idle and backend timeouts. Owner thread. */
+void smtp_session_tick(struct smtp_session *s, uint64_t now);
+
+/** Earliest time smtp_session_tick() has work to do, UINT64_MAX when none. Owner thread. */
+uint64_t smtp_session_next_deadline(const struct smtp_session *s);
+
+/** Is the session waiting for something other than client bytes? Owner thread. */
+bool smtp_session_is_waiting(const struct smtp_session *s);
+
+/** Backend bytes received at <now>. @return bytes consumed (always <n>). Owner thread. */
+size_t smtp_session_backend_feed(struct smtp_session *s, uint64_t now, const char *p, size_t n);
+
+/** The backend connection failed or closed at <now>. Owner thread. */
+void smtp_session_backend_error(struct smtp_session *s, uint64_t now);
+
+/* Backend client (smtp_relay.c), called by the session; exported for unit tests. */
+
+/** Reset <rp> for the next reply. */
+void smtp_reply_parser_reset(struct smtp_reply_parser *rp);
+
+/**
+ * Feed backend reply bytes.
+ * @return >0 bytes consumed up to the end of a complete (possibly multi-line) reply;
+ * 0 all absorbed, more needed. A malformed reply completes with rp->bad set. Owner thread.
+ */
+int smtp_reply_parser_feed(struct smtp_reply_parser *rp, const char *p, size_t n);
+
+/** Start or reuse the backend for the current transaction. @return 0, -Exxx from the transport. */
+int smtp_relay_rcpt(struct smtp_session *s);
+int smtp_relay_data(struct smtp_session *s);
+void smtp_relay_dot(struct smtp_session *s);
+void smtp_relay_rset(struct smtp_session *s);
+void smtp_relay_quit(struct smtp_session *s);
+void smtp_relay_abort(struct smtp_session *s);
+void smtp_relay_reply(struct smtp_session *s);
+void smtp_relay_fail(struct smtp_session *s, bool timeout);
+
+/* Session internals the relay calls back (smtp_session.c). */
+void smtp_session_send(struct smtp_session *s, const char *p, size_t n);
+void smtp_session_reply(struct smtp_session *s, enum smtp_reply_id id);
+void smtp_session_rcpt_done(struct smtp_session *s, uint16_t code, const char *text, size_t n);
+void smtp_session_data_go(struct smtp_session *s);
+void smtp_session_txn_done(struct smtp_session *s);
+void smtp_session_resume(struct smtp_session *s);
+void smtp_enter_state(struct smtp_session *s, enum smtp_state st);
+
+#endif /* NDG_DATAPLANE_SMTP_H */

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Test fixture for the SMTP engine: a session wired to in-memory capture buffers, a scripted
+ * fake backend MTA and a policy/directory built from text directives. Shared by the golden
+ * driver, the session fuzzer and the unit tests. Single-threaded.
+ */
+#ifndef NDG_TESTS_SMTP_FIXTURE_H
+#define NDG_TESTS_SMTP_FIXTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+#include "rcpt.h"
+#include "smtp.h"
+
+#define FIX_EPOCH_MS 1700000000000ULL /* fixed "now" at start: deterministic BATV days */
+
+struct fix_buf {
+	char *p;
+	size_t len;
+	size_t cap;
+};
+
+/* Scripted backend behaviour. */
+struct fix_backend {
+	bool down;			    /* backend_open fails */
+	bool no_pipelining;		    /* EHLO reply without PIPELINING */
+	bool no_ehlo;			    /* EHLO → 502, HELO → 250 */
+	uint16_t greeting;		    /* 220 by default */
+	bool reject_mail;		    /* MAIL → 553 */
+	char reject_rcpt[8][SMTP_ADDR_BUF]; /* RCPT TO:<x> → 550 */
+	unsigned int n_reject_rcpt;
+	char silent[8];	 /* verb the backend never answers ("DATA", "."), "" none */
+	char drop[8];	 /* verb at which the backend connection fails */
+	char final[128]; /* reply to the end of data */
+	/* runtime */
+	bool open;
+	bool in_data;
+	bool dropped;
+	struct fix_buf line;
+};
+
+struct fix {
+	struct smtp_conf conf;
+	struct smtp_ops ops;
+	struct policy pol;
+	struct rcpt_tbl *dir;
+	struct smtp_stats stats;
+	struct smtp_session s;
+	struct policy_peer peer;
+	uint32_t peer_conns;
+	uint64_t now;
+	bool closed;
+	bool started;
+	struct fix_backend be;
+	struct fix_buf client;	  /* rendered replies and events */
+	struct fix_buf backend;	  /* rendered bytes the engine sent to the backend */
+	struct fix_buf decisions; /* one line per decision record */
+	struct fix_buf to_engine; /* backend replies not yet fed to the engine */
+	struct fix_buf dir_add;	  /* pending directory entries (NUL-separated) */
+	bool dir_stale;
+};
+
+/** Set up defaults: example.test accepted, directory with a few users, proxy on. */
+int fix_init(struct fix *f);
+void fix_fini(struct fix *f);
+
+/**
+ * Apply one configuration directive ("set ...", "policy ...", "backend ...", "peer ...").
+ * @return 0, 1 when the line is not a configuration directive, -EINVAL on a bad one.
+ */
+int fix_directive(struct fix *f, const char *line);
+
+/** Build the directory and start the session (idempotent). */
+int fix_start(struct fix *f);
+
+/** Append raw bytes to a buffer (grows; aborts on OOM: test code). */
+void fix_buf_add(struct fix_buf *b, const void *p, size_t n);
+void fix_buf_consume(struct fix_buf *b, size_t n);
+
+/** Render <p>[<n>] readably: CRLF → newline, other controls escaped. */
+void fix_render(struct fix_buf *out, const char *p, size_t n);
+
+/**
+ * Decode a C-style escaped line (\r \n \0 \t \\ \xHH) and ${batv:ADDR} into <out>.
+ * @return 0 or -EINVAL.
+ */
+int fix_unescape(struct fix *f, const char *s, struct fix_buf *out);
+
+#endif /* NDG_TESTS_SMTP_FIXTURE_H */
