@@ -23,6 +23,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
+#include "dp_ctl.h"
 #include "lcore.h"
 #include "net.h"
 #include "port.h"
@@ -40,6 +41,7 @@ static volatile bool force_quit;
 
 static struct {
 	const char *stats_file;
+	const char *ctl_socket;
 	unsigned int stats_interval_ms;
 	unsigned int idle_sleep_us;
 	unsigned int n_addrs;
@@ -69,6 +71,7 @@ usage(const char *prog)
 		"                                   repeatable, up to %u per port\n"
 		"  -s, --stats-file PATH            write counters as JSON to PATH periodically\n"
 		"  -i, --stats-interval MS          period of --stats-file writes (default 500)\n"
+		"  -c, --ctl-socket PATH            control socket for ndrguard-control\n"
 		"      --idle-sleep-us US           sleep US after 1000 empty polls instead of\n"
 		"                                   spinning (default 0: always poll)\n"
 		"  -h, --help                       this text\n",
@@ -126,6 +129,7 @@ parse_args(int argc, char **argv)
 		{"stats-file", required_argument, NULL, 's'},
 		{"stats-interval", required_argument, NULL, 'i'},
 		{"idle-sleep-us", required_argument, NULL, 'I'},
+		{"ctl-socket", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -133,7 +137,7 @@ parse_args(int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "a:s:i:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:c:s:i:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			if (parse_addr_opt(optarg) != 0) {
@@ -143,6 +147,9 @@ parse_args(int argc, char **argv)
 			break;
 		case 's':
 			opts.stats_file = optarg;
+			break;
+		case 'c':
+			opts.ctl_socket = optarg;
 			break;
 		case 'i':
 			if (parse_uint(optarg, 3600000, &v) != 0 || v == 0) {
@@ -287,6 +294,13 @@ main(int argc, char **argv)
 	if (ret != 0)
 		MAIN_LOG(WARNING, "telemetry command not registered (%d), ignoring", ret);
 
+	if (opts.ctl_socket != NULL) {
+		ret = dp_ctl_start(opts.ctl_socket);
+		if (ret != 0)
+			rte_exit(EXIT_FAILURE, "control socket %s: %s\n", opts.ctl_socket,
+				strerror(-ret));
+	}
+
 	MAIN_LOG(INFO, "%u port(s), %u polling lcore(s), %u mbufs", nb_ports, n_ctx, n_mbufs);
 	printf("ndrguard-dataplane: running\n");
 	fflush(stdout);
@@ -309,6 +323,7 @@ main(int argc, char **argv)
 	}
 
 	MAIN_LOG(INFO, "stopping");
+	dp_ctl_stop();
 	for (w = 0; w < n_ctx; w++)
 		lcore_ctx_fini(ctxs[w]);
 	write_stats();

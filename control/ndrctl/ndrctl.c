@@ -107,6 +107,15 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	/* Accept -j/--json after the command too: `ndrctl stats -j`. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-j") == 0 || strcmp(argv[i], "--json") == 0) {
+			json = true;
+			memmove(&argv[i], &argv[i + 1], (size_t) (argc - i) * sizeof(*argv));
+			argc--;
+			i--;
+		}
+	}
 	if (argc == 0 || !ndrctl_known(argc, argv)) {
 		if (argc > 0)
 			fprintf(stderr, "ndrctl: unknown command or wrong arguments: %s\n",

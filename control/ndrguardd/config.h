@@ -23,7 +23,8 @@ enum conf_mode {
 	CONF_MODE_MAX
 };
 
-/* Policy rules of shared/DESIGN.md §4 that can be switched between enforce and observe. */
+/* Policy rules of shared/DESIGN.md §4 that can be switched between enforce and observe;
+ * the same order as enum ctl_rule of the control protocol. */
 enum conf_rule {
 	CONF_RULE_BLOCKLIST = 0, /* connect: source in blocklist */
 	CONF_RULE_CONCURRENCY,	 /* connect: too many connections from one source */
@@ -77,7 +78,7 @@ struct conf_str {
 
 struct conf_batv_key {
 	TAILQ_ENTRY(conf_batv_key) entry;
-	char id[32];
+	unsigned int id; /* 0-9, the K digit of prvs=KDDDSSSSSS */
 	uint8_t key[64];
 	unsigned int len;
 };

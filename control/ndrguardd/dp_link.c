@@ -91,7 +91,9 @@ dp_config_payload(const struct ndg_conf *c, size_t *len)
 	h->n_relay_nets = (uint32_t) nn;
 	h->n_never_bounce = (uint32_t) nb;
 	h->n_batv_keys = (uint32_t) nk;
-	for (int r = 0; r < CONF_RULE_MAX && r < CTL_CONFIG_RULES; r++)
+	_Static_assert((int) CONF_RULE_MAX == (int) CTL_RULE_MAX, "rule lists differ");
+	_Static_assert(CTL_RULE_MAX <= CTL_CONFIG_RULES, "modes[] too small");
+	for (int r = 0; r < CONF_RULE_MAX; r++)
 		h->modes[r] = (uint8_t) c->modes[r];
 	dp_copy_str(h->hostname, sizeof(h->hostname), c->hostname);
 	p = (char *) (h + 1);
@@ -127,7 +129,7 @@ dp_config_payload(const struct ndg_conf *c, size_t *len)
 	TAILQ_FOREACH (k, &c->batv_keys, entry) {
 		struct ctl_config_batv_key *o = (struct ctl_config_batv_key *) p;
 
-		dp_copy_str(o->id, sizeof(o->id), k->id);
+		o->id = k->id;
 		memcpy(o->key, k->key, k->len);
 		o->len = k->len;
 		p += sizeof(*o);

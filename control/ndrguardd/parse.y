@@ -400,10 +400,17 @@ conf_add_batv_key(struct conf_parse_ctx *ctx, int line, char *id, char *hex)
 		conf_parse_error(ctx, line, "out of memory");
 		goto out;
 	}
-	if (strlen(id) == 0 || strlen(id) >= sizeof(k->id)) {
-		conf_parse_error(ctx, line, "batv key: id must be 1 to %zu characters",
-			sizeof(k->id) - 1);
+	/* draft-levine-smtp-batv: the key number is the single digit K of the tag. */
+	if (strlen(id) != 1 || id[0] < '0' || id[0] > '9') {
+		conf_parse_error(ctx, line, "batv key: '%s' is not a key number from 0 to 9", id);
 		goto err;
+	}
+	for (struct conf_batv_key *o = TAILQ_FIRST(&ctx->conf->batv_keys); o != NULL;
+		o = TAILQ_NEXT(o, entry)) {
+		if (o->id == (unsigned int) (id[0] - '0')) {
+			conf_parse_error(ctx, line, "batv key %s is defined twice", id);
+			goto err;
+		}
 	}
 	if (n < 32 || n > 2 * sizeof(k->key) || n % 2 != 0) {
 		conf_parse_error(ctx, line, "batv key: secret must be 32 to %zu hex digits",
@@ -420,7 +427,7 @@ conf_add_batv_key(struct conf_parse_ctx *ctx, int line, char *id, char *hex)
 		k->key[i / 2] = (uint8_t) (hi << 4 | lo);
 	}
 	k->len = (unsigned int) (n / 2);
-	memcpy(k->id, id, strlen(id) + 1);
+	k->id = (unsigned int) (id[0] - '0');
 	TAILQ_INSERT_TAIL(&ctx->conf->batv_keys, k, entry);
 	goto out;
 err:

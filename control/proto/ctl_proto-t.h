@@ -104,6 +104,21 @@ struct ctl_status {
 	uint32_t reserved;
 };
 
+/* Rules that can run in enforce or observe mode: index of ctl_config.modes[]. */
+enum ctl_rule {
+	CTL_RULE_BLOCKLIST = 0, /* connect: source in blocklist */
+	CTL_RULE_CONCURRENCY,	/* connect: too many connections from one source */
+	CTL_RULE_EARLY_TALKER,	/* greeting: client spoke before the banner */
+	CTL_RULE_RELAY,		/* RCPT: domain not accepted, client may not relay */
+	CTL_RULE_RELAY_BYPASS,	/* RCPT: %, !, source routes, extra @ */
+	CTL_RULE_MULTI_BOUNCE,	/* RCPT: null sender with a second recipient */
+	CTL_RULE_BATV,		/* RCPT: bounce without a valid BATV tag */
+	CTL_RULE_NEVER_BOUNCE,	/* RCPT: bounce to a never-bounce address */
+	CTL_RULE_UNKNOWN_RCPT,	/* RCPT: address not in the directory */
+	CTL_RULE_HARVEST,	/* any: invalid-recipient budget exceeded */
+	CTL_RULE_MAX
+};
+
 /*
  * CONFIG payload: struct ctl_config, then n_domains struct ctl_config_domain, n_relay_nets
  * struct ctl_config_net, n_never_bounce struct ctl_config_addr, n_batv_keys
@@ -157,9 +172,9 @@ struct ctl_config_addr {
 };
 
 struct ctl_config_batv_key {
-	char id[32];
-	uint8_t key[64];
+	uint32_t id; /* 0-9: the K digit of prvs=KDDDSSSSSS */
 	uint32_t len;
+	uint8_t key[64];
 };
 
 #endif /* NDG_CONTROL_PROTO_CTL_PROTO_T_H */

@@ -112,7 +112,8 @@ lab_dataplane_start() {
     [ -x "$bin" ] || { lab_log "no dataplane binary at $bin"; return 1; }
     DATAPLANE_STATS=$LAB_RUN_DIR/dataplane-stats.json
     DATAPLANE_LOG=$LAB_RUN_DIR/dataplane.log
-    export DATAPLANE_STATS DATAPLANE_LOG DATAPLANE_PMD=$pmd
+    DATAPLANE_CTL_SOCKET=$LAB_RUN_DIR/dataplane.sock
+    export DATAPLANE_STATS DATAPLANE_LOG DATAPLANE_CTL_SOCKET DATAPLANE_PMD=$pmd
     rm -f "$DATAPLANE_STATS"
     if [ "${LAB_HUGE:-0}" = 1 ]; then
         lab_hugepages 256 || return 1
@@ -130,7 +131,7 @@ lab_dataplane_start() {
     $detach ip netns exec "$APPLIANCE_NETNS" unshare -m --propagation private sh -c \
         'ulimit -l unlimited 2>/dev/null; mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' sh \
         "$bin" $eal -- -a "0:$APPLIANCE_IP/24" -a "1:$APPLIANCE_INT_IP/24" \
-        -s "$DATAPLANE_STATS" -i 200 --idle-sleep-us "${LAB_IDLE_US:-100}" "$@" >"$DATAPLANE_LOG" 2>&1 &
+        -s "$DATAPLANE_STATS" -i 200 -c "$DATAPLANE_CTL_SOCKET" --idle-sleep-us "${LAB_IDLE_US:-100}" "$@" >"$DATAPLANE_LOG" 2>&1 &
     DATAPLANE_PID=$!
     export DATAPLANE_PID
     echo "$DATAPLANE_PID" >"$LAB_RUN_DIR/dataplane.pid"

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * What the control thread publishes to the lcores: one immutable configuration (SMTP limits,
+ * policy, backends per domain) swapped by pointer under urcu-qsbr. The recipient directory
+ * and the harvest cells live longer than any one configuration and are shared by them.
+ */
+#ifndef NDG_DATAPLANE_DP_CTL_T_H
+#define NDG_DATAPLANE_DP_CTL_T_H
+
+#include <stdint.h>
+
+#include <urcu/urcu-qsbr.h>
+
+#include "ctl_proto-t.h"
+#include "policy-t.h"
+#include "smtp-t.h"
+
+struct dp_backend {
+	uint32_t ip; /* network byte order */
+	uint16_t port;
+};
+
+/* Backends of one accepted domain, tried in order (failover). */
+struct dp_domain_backends {
+	char name[CTL_CONFIG_NAME_MAX];
+	uint32_t n;
+	struct dp_backend b[CTL_CONFIG_BACKENDS];
+};
+
+struct dp_cfg {
+	uint64_t gen;	    /* digest of the CONFIG payload it was built from */
+	uint16_t smtp_port; /* external listener */
+	struct smtp_conf smtp;
+	struct policy pol; /* pol.dir and pol.harvest.cells are shared, not owned */
+	uint32_t n_domains;
+	struct dp_domain_backends *domains; /* same order as the CONFIG payload */
+	struct rcu_head rcu;
+};
+
+#endif /* NDG_DATAPLANE_DP_CTL_T_H */

@@ -1,0 +1,614 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The control thread (one, non-EAL): accepts ndrguard-control on a Unix socket and serves
+ * HELLO, CONFIG, DIR_BEGIN/ADD/COMMIT and STATS. It is the only writer of the configuration
+ * pointer and the recipient table, registered with urcu-qsbr and offline whenever it waits.
+ * When the daemon goes away the dataplane keeps what it has; a returning daemon learns the
+ * generations in force from HELLO and pushes only what differs.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+
+#include <urcu/urcu-qsbr.h>
+
+#include "dp_ctl.h"
+#include "policy.h"
+#include "rcpt.h"
+#include "smtp.h"
+#include "stats.h"
+#include "ndg_common.h"
+
+RTE_LOG_REGISTER(ndg_logtype_ctl, user.ndg.ctl, INFO);
+#define CTL_LOG(level, fmt, ...)                                                                   \
+	rte_log(RTE_LOG_##level, ndg_logtype_ctl, "ctl: " fmt "\n", ##__VA_ARGS__)
+
+#define DP_CTL_HARVEST_LOG2    16	   /* 2 x 65536 cells, 1 MiB */
+#define DP_CTL_READ_TIMEOUT_MS 5000	   /* one frame, once its header arrived */
+#define DP_CTL_STATS_MAX       (64 * 1024) /* STATS reply text */
+
+struct dp_cfg *dp_cfg_cur;
+
+static struct {
+	struct rcpt_tbl *dir;
+	struct policy_harvest harvest; /* cells shared by every configuration */
+	uint64_t dir_gen;	       /* generation of the committed snapshot */
+	uint64_t dir_count;
+	uint64_t building_gen; /* DIR_BEGIN in progress, 0: none */
+	int listen_fd;
+	int conn_fd;
+	char path[108];
+	pthread_t tid;
+	volatile bool quit;
+	uint8_t *buf; /* one frame */
+} dp_ctl = {.listen_fd = -1, .conn_fd = -1};
+
+static uint64_t
+dp_ctl_fnv(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
+void
+dp_cfg_free(struct dp_cfg *c)
+{
+	if (c == NULL)
+		return;
+	/* Not policy_fini(): the directory and the harvest cells are shared. */
+	free(c->pol.domains);
+	free(c->pol.relay_nets);
+	free(c->pol.blocklist);
+	free(c->pol.never_bounce);
+	free(c->pol.batv_addr);
+	free(c->domains);
+	free(c);
+}
+
+static void
+dp_cfg_free_rcu(struct rcu_head *h)
+{
+	dp_cfg_free(caa_container_of(h, struct dp_cfg, rcu));
+}
+
+/* ctl_rule (the wire) → policy_rule (the engine). */
+static const uint8_t dp_ctl_rule_map[CTL_RULE_MAX] = {
+	[CTL_RULE_BLOCKLIST] = POLICY_RULE_BLOCKLIST,
+	[CTL_RULE_CONCURRENCY] = POLICY_RULE_CONN_LIMIT,
+	[CTL_RULE_EARLY_TALKER] = POLICY_RULE_EARLY_TALKER,
+	[CTL_RULE_RELAY] = POLICY_RULE_RELAY_DENIED,
+	[CTL_RULE_RELAY_BYPASS] = POLICY_RULE_RELAY_BYPASS,
+	[CTL_RULE_MULTI_BOUNCE] = POLICY_RULE_NULL_MULTI,
+	[CTL_RULE_BATV] = POLICY_RULE_BATV,
+	[CTL_RULE_NEVER_BOUNCE] = POLICY_RULE_NEVER_BOUNCE,
+	[CTL_RULE_UNKNOWN_RCPT] = POLICY_RULE_UNKNOWN_USER,
+	[CTL_RULE_HARVEST] = POLICY_RULE_HARVEST,
+};
+
+static bool
+dp_ctl_str_ok(const char *s, size_t size)
+{
+	return memchr(s, '\0', size) != NULL && s[0] != '\0';
+}
+
+struct dp_cfg *
+dp_cfg_build(const void *payload, size_t len, int *err)
+{
+	const struct ctl_config *h = payload;
+	const uint8_t *p;
+	struct dp_cfg *c;
+	size_t need;
+	int ret = -EINVAL;
+
+	if (dp_ctl.dir == NULL) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	if (len < sizeof(*h) || h->n_domains > 65536 || h->n_relay_nets > 65536 ||
+		h->n_never_bounce > 65536 || h->n_batv_keys > BATV_KEYS_MAX) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	need = sizeof(*h) + (size_t) h->n_domains * sizeof(struct ctl_config_domain) +
+	       (size_t) h->n_relay_nets * sizeof(struct ctl_config_net) +
+	       (size_t) h->n_never_bounce * sizeof(struct ctl_config_addr) +
+	       (size_t) h->n_batv_keys * sizeof(struct ctl_config_batv_key);
+	if (len != need || !dp_ctl_str_ok(h->hostname, sizeof(h->hostname)) || h->smtp_port == 0 ||
+		h->smtp_port > 65535 || h->bare_newline > 1) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	c->gen = dp_ctl_fnv(payload, len);
+	c->smtp_port = (uint16_t) h->smtp_port;
+	smtp_conf_init(&c->smtp, h->hostname);
+	c->smtp.max_size = h->max_message_size;
+	c->smtp.max_rcpt = h->max_recipients;
+	c->smtp.max_errors = h->max_errors;
+	c->smtp.greet_delay_ms = h->greeting_delay_ms;
+	c->smtp.timeout_cmd_ms = h->timeout_command_ms;
+	c->smtp.timeout_data_ms = h->timeout_data_ms;
+	c->smtp.bare_mode = h->bare_newline ? SMTP_BARE_NORMALIZE : SMTP_BARE_REJECT;
+	c->smtp.proxy = true;
+
+	policy_init(&c->pol);
+	c->pol.dir = dp_ctl.dir;
+	c->pol.harvest = dp_ctl.harvest;
+	c->pol.harvest.budget_host = h->harvest_budget;
+	c->pol.harvest.budget_net = h->harvest_budget * 5;
+	c->pol.harvest.half_life_ms = h->harvest_window_ms;
+	c->pol.harvest.tarpit_base_ms = h->harvest_tarpit_ms;
+	c->pol.harvest.tarpit_max_ms = h->harvest_tarpit_ms * 16;
+	c->pol.max_conn_per_ip = h->max_conn_per_ip;
+	for (unsigned int r = 0; r < CTL_RULE_MAX; r++)
+		c->pol.mode[dp_ctl_rule_map[r]] = h->modes[r] ? POLICY_OBSERVE : POLICY_ENFORCE;
+
+	p = (const uint8_t *) (h + 1);
+	c->n_domains = h->n_domains;
+	c->domains = calloc(h->n_domains ? h->n_domains : 1, sizeof(*c->domains));
+	if (c->domains == NULL) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	for (uint32_t i = 0; i < h->n_domains; i++, p += sizeof(struct ctl_config_domain)) {
+		const struct ctl_config_domain *d = (const void *) p;
+
+		if (!dp_ctl_str_ok(d->name, sizeof(d->name)) || d->n_backends == 0 ||
+			d->n_backends > CTL_CONFIG_BACKENDS)
+			goto err;
+		ret = policy_domain_add(&c->pol, d->name, false, d->batv != 0);
+		if (ret != 0)
+			goto err;
+		memcpy(c->domains[i].name, d->name, sizeof(d->name));
+		c->domains[i].n = d->n_backends;
+		for (uint32_t b = 0; b < d->n_backends; b++) {
+			c->domains[i].b[b].ip = d->backends[b].ip;
+			c->domains[i].b[b].port = d->backends[b].port;
+		}
+	}
+	for (uint32_t i = 0; i < h->n_relay_nets; i++, p += sizeof(struct ctl_config_net)) {
+		const struct ctl_config_net *n = (const void *) p;
+		char cidr[INET_ADDRSTRLEN + 4], ip[INET_ADDRSTRLEN];
+		struct in_addr a = {.s_addr = n->ip};
+
+		if (n->plen > 32 || inet_ntop(AF_INET, &a, ip, sizeof(ip)) == NULL)
+			goto err;
+		snprintf(cidr, sizeof(cidr), "%s/%u", ip, n->plen);
+		ret = policy_cidr_add(&c->pol, cidr, true);
+		if (ret != 0)
+			goto err;
+	}
+	for (uint32_t i = 0; i < h->n_never_bounce; i++, p += sizeof(struct ctl_config_addr)) {
+		const struct ctl_config_addr *a = (const void *) p;
+
+		if (!dp_ctl_str_ok(a->addr, sizeof(a->addr)))
+			goto err;
+		ret = policy_addr_add(&c->pol, a->addr, true);
+		if (ret != 0)
+			goto err;
+	}
+	for (uint32_t i = 0; i < h->n_batv_keys; i++, p += sizeof(struct ctl_config_batv_key)) {
+		const struct ctl_config_batv_key *k = (const void *) p;
+
+		if (k->len > sizeof(k->key))
+			goto err;
+		ret = policy_batv_key_set(&c->pol, k->id, k->key, k->len);
+		if (ret != 0)
+			goto err;
+		if (i == 0)
+			c->pol.batv.sign_id = (uint8_t) k->id;
+	}
+	return c;
+err:
+	*err = ret ? ret : -EINVAL;
+	dp_cfg_free(c);
+	return NULL;
+}
+
+/* Publish <c> and retire the previous configuration after a grace period. */
+static void
+dp_cfg_publish(struct dp_cfg *c)
+{
+	struct dp_cfg *old = rcu_xchg_pointer(&dp_cfg_cur, c);
+
+	if (old != NULL)
+		urcu_qsbr_call_rcu(&old->rcu, dp_cfg_free_rcu);
+}
+
+static int
+dp_ctl_send(uint16_t type, uint32_t seq, uint32_t flags, const void *p, size_t len)
+{
+	struct ctl_msg_hdr h = {
+		.version = CTL_PROTO_VERSION,
+		.type = type,
+		.len = (uint32_t) len,
+		.seq = seq,
+		.flags = flags,
+	};
+	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *) p, len}};
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
+	size_t total = sizeof(h) + len;
+
+	while (total > 0) {
+		ssize_t w = sendmsg(dp_ctl.conn_fd, &m, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		total -= (size_t) w;
+		while (w > 0 && m.msg_iovlen > 0) {
+			size_t take =
+				(size_t) w < m.msg_iov->iov_len ? (size_t) w : m.msg_iov->iov_len;
+
+			m.msg_iov->iov_base = (char *) m.msg_iov->iov_base + take;
+			m.msg_iov->iov_len -= take;
+			w -= (ssize_t) take;
+			if (m.msg_iov->iov_len == 0) {
+				m.msg_iov++;
+				m.msg_iovlen--;
+			}
+		}
+	}
+	return 0;
+}
+
+static int
+dp_ctl_reply_status(const struct ctl_msg_hdr *req, int err)
+{
+	struct ctl_status st = {.err = err};
+
+	return dp_ctl_send(req->type, req->seq, CTL_FLAG_REPLY, &st, sizeof(st));
+}
+
+static int
+dp_ctl_read_full(void *buf, size_t len, int timeout_ms)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd p = {.fd = dp_ctl.conn_fd, .events = POLLIN};
+		ssize_t n;
+		int r = poll(&p, 1, timeout_ms);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r == 0 ? -ETIMEDOUT : -errno;
+		n = read(dp_ctl.conn_fd, (char *) buf + got, len - got);
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		got += (size_t) n;
+	}
+	return 0;
+}
+
+static int
+dp_ctl_stats_text(char *buf, size_t size)
+{
+	struct stats_lcore sum;
+	const struct dp_cfg *c;
+	size_t used = 0;
+	uint16_t port;
+	int n;
+
+	stats_sum(&sum);
+#define DP_CTL_PUT(...)                                                                            \
+	do {                                                                                       \
+		n = snprintf(buf + used, size - used, __VA_ARGS__);                                \
+		if (n < 0 || (size_t) n >= size - used)                                            \
+			return (int) used;                                                         \
+		used += (size_t) n;                                                                \
+	} while (0)
+	for (unsigned int i = 0; i < STATS_MAX; i++)
+		DP_CTL_PUT("%s %" PRIu64 "\n", stats_name(i), sum.c[i]);
+	RTE_ETH_FOREACH_DEV (port) {
+		struct rte_eth_stats es;
+
+		if (rte_eth_stats_get(port, &es) != 0)
+			continue;
+		DP_CTL_PUT("port%u_ipackets %" PRIu64 "\nport%u_opackets %" PRIu64
+			   "\nport%u_imissed %" PRIu64 "\n",
+			port, es.ipackets, port, es.opackets, port, es.imissed);
+	}
+	urcu_qsbr_thread_online();
+	c = dp_cfg_get();
+	DP_CTL_PUT("config_loaded %d\ndirectory_loaded_addresses %" PRIu64 "\n", c != NULL,
+		dp_ctl.dir_count);
+	urcu_qsbr_thread_offline();
+#undef DP_CTL_PUT
+	return (int) used;
+}
+
+/* Handle one frame; an error return closes the connection. */
+static int
+dp_ctl_handle(const struct ctl_msg_hdr *h, const uint8_t *p)
+{
+	int ret = 0;
+
+	switch (h->type) {
+	case CTL_MSG_HELLO: {
+		struct ctl_hello me = {
+			.role = CTL_ROLE_DATAPLANE,
+			.pid = (uint32_t) getpid(),
+			.dir_gen = dp_ctl.dir_gen,
+			.dir_count = dp_ctl.dir_count,
+		};
+		const struct dp_cfg *c;
+
+		if (h->len != sizeof(struct ctl_hello))
+			return -EPROTO;
+		urcu_qsbr_thread_online();
+		c = dp_cfg_get();
+		me.config_gen = c ? c->gen : 0;
+		urcu_qsbr_thread_offline();
+		snprintf(me.name, sizeof(me.name), "ndrguard-dataplane");
+		return dp_ctl_send(CTL_MSG_HELLO, h->seq, CTL_FLAG_REPLY, &me, sizeof(me));
+	}
+	case CTL_MSG_CONFIG: {
+		struct dp_cfg *c;
+
+		urcu_qsbr_thread_online();
+		c = dp_cfg_build(p, h->len, &ret);
+		if (c != NULL) {
+			dp_cfg_publish(c);
+			CTL_LOG(INFO, "configuration %016" PRIx64 " in force: %u domains", c->gen,
+				c->n_domains);
+		} else {
+			CTL_LOG(WARNING, "configuration refused: %s", strerror(-ret));
+		}
+		urcu_qsbr_thread_offline();
+		return dp_ctl_reply_status(h, c ? 0 : ret);
+	}
+	case CTL_MSG_DIR_BEGIN: {
+		const struct ctl_dir_begin *b = (const void *) p;
+
+		if (h->len != sizeof(*b) || b->full != 1)
+			return dp_ctl_reply_status(h, -EINVAL);
+		urcu_qsbr_thread_online();
+		if (dp_ctl.building_gen != 0)
+			rcpt_tbl_snapshot_abort(dp_ctl.dir);
+		ret = rcpt_tbl_snapshot_begin(dp_ctl.dir, b->count);
+		urcu_qsbr_thread_offline();
+		dp_ctl.building_gen = ret == 0 ? b->gen : 0;
+		return dp_ctl_reply_status(h, ret);
+	}
+	case CTL_MSG_DIR_ADD: {
+		size_t off = 0;
+
+		if (dp_ctl.building_gen == 0)
+			return dp_ctl_reply_status(h, -EINVAL);
+		urcu_qsbr_thread_online();
+		while (ret == 0 && off + sizeof(uint16_t) <= h->len) {
+			struct rcpt_digest d;
+			uint16_t l;
+
+			memcpy(&l, p + off, sizeof(l));
+			off += sizeof(l);
+			if (l == 0 || l > CTL_DIR_ADDR_MAX || off + l > h->len) {
+				ret = -EINVAL;
+				break;
+			}
+			rcpt_digest_compute(&dp_ctl.dir->key, (const char *) p + off, l, &d);
+			ret = rcpt_tbl_snapshot_add(dp_ctl.dir, &d);
+			off += l;
+		}
+		if (ret == 0 && off != h->len)
+			ret = -EINVAL;
+		urcu_qsbr_thread_offline();
+		return dp_ctl_reply_status(h, ret);
+	}
+	case CTL_MSG_DIR_COMMIT: {
+		const struct ctl_dir_commit *cm = (const void *) p;
+
+		if (h->len != sizeof(*cm) || dp_ctl.building_gen == 0 ||
+			cm->gen != dp_ctl.building_gen)
+			return dp_ctl_reply_status(h, -EINVAL);
+		urcu_qsbr_thread_online();
+		ret = rcpt_tbl_snapshot_commit(dp_ctl.dir);
+		if (ret == 0) {
+			dp_ctl.dir_gen = cm->gen;
+			dp_ctl.dir_count = rcpt_tbl_count(dp_ctl.dir);
+			CTL_LOG(INFO, "directory %016" PRIx64 " in force: %" PRIu64 " addresses",
+				dp_ctl.dir_gen, dp_ctl.dir_count);
+		}
+		urcu_qsbr_thread_offline();
+		dp_ctl.building_gen = 0;
+		return dp_ctl_reply_status(h, ret);
+	}
+	case CTL_MSG_STATS: {
+		char *text = malloc(DP_CTL_STATS_MAX);
+		int n;
+
+		if (text == NULL)
+			return dp_ctl_reply_status(h, -ENOMEM);
+		n = dp_ctl_stats_text(text, DP_CTL_STATS_MAX);
+		ret = dp_ctl_send(CTL_MSG_STATS, h->seq, CTL_FLAG_REPLY, text, (size_t) n);
+		free(text);
+		return ret;
+	}
+	default: {
+		struct ctl_error e = {.err = -EOPNOTSUPP};
+
+		return dp_ctl_send(CTL_MSG_ERROR, h->seq, CTL_FLAG_REPLY, &e, sizeof(e));
+	}
+	}
+}
+
+static void
+dp_ctl_close_conn(void)
+{
+	if (dp_ctl.conn_fd < 0)
+		return;
+	close(dp_ctl.conn_fd);
+	dp_ctl.conn_fd = -1;
+	if (dp_ctl.building_gen != 0) {
+		/* A snapshot cut off half way is dropped: the last complete one stays. */
+		urcu_qsbr_thread_online();
+		rcpt_tbl_snapshot_abort(dp_ctl.dir);
+		urcu_qsbr_thread_offline();
+		dp_ctl.building_gen = 0;
+	}
+	CTL_LOG(INFO, "control daemon gone; serving with what is in force");
+}
+
+static void *
+dp_ctl_loop(__rte_unused void *arg)
+{
+	urcu_qsbr_register_thread();
+	urcu_qsbr_thread_offline();
+	while (!dp_ctl.quit) {
+		struct pollfd p[2] = {
+			{.fd = dp_ctl.listen_fd, .events = POLLIN},
+			{.fd = dp_ctl.conn_fd, .events = POLLIN},
+		};
+		int r = poll(p, dp_ctl.conn_fd >= 0 ? 2 : 1, 200);
+
+		if (r <= 0)
+			continue;
+		if (p[0].revents & POLLIN) {
+			int fd = accept4(dp_ctl.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (fd >= 0) {
+				/* The newest daemon wins: an old connection is a dead one. */
+				dp_ctl_close_conn();
+				dp_ctl.conn_fd = fd;
+				CTL_LOG(INFO, "control daemon connected");
+			}
+			continue;
+		}
+		if (dp_ctl.conn_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+			struct ctl_msg_hdr h;
+			int ret = dp_ctl_read_full(&h, sizeof(h), DP_CTL_READ_TIMEOUT_MS);
+
+			if (ret == 0 && (h.version != CTL_PROTO_VERSION ||
+						h.len > CTL_PROTO_MAX_FRAME - sizeof(h)))
+				ret = -EPROTO;
+			if (ret == 0)
+				ret = dp_ctl_read_full(dp_ctl.buf, h.len, DP_CTL_READ_TIMEOUT_MS);
+			if (ret == 0)
+				ret = dp_ctl_handle(&h, dp_ctl.buf);
+			if (ret != 0) {
+				if (ret != -ECONNRESET)
+					CTL_LOG(WARNING, "control connection: %s", strerror(-ret));
+				dp_ctl_close_conn();
+			}
+		}
+	}
+	dp_ctl_close_conn();
+	urcu_qsbr_thread_online();
+	urcu_qsbr_unregister_thread();
+	return NULL;
+}
+
+int
+dp_ctl_init(void)
+{
+	struct rcpt_key key;
+
+	if (dp_ctl.dir != NULL)
+		return 0;
+	/* A per-boot secret: digests cannot be precomputed or compared across boxes. */
+	if (getrandom(&key, sizeof(key), 0) != (ssize_t) sizeof(key))
+		return -EIO;
+	dp_ctl.dir = rcpt_tbl_create(&key);
+	if (dp_ctl.dir == NULL)
+		return -ENOMEM;
+	if (policy_harvest_init(&dp_ctl.harvest, DP_CTL_HARVEST_LOG2,
+		    key.k0 ^ 0x9e3779b97f4a7c15ull, key.k1 ^ 0xc2b2ae3d27d4eb4full) != 0) {
+		rcpt_tbl_destroy(dp_ctl.dir);
+		dp_ctl.dir = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int
+dp_ctl_start(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int ret;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	ret = dp_ctl_init();
+	if (ret != 0)
+		return ret;
+	dp_ctl.buf = malloc(CTL_PROTO_MAX_FRAME);
+	if (dp_ctl.buf == NULL)
+		return -ENOMEM;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	snprintf(dp_ctl.path, sizeof(dp_ctl.path), "%s", path);
+	dp_ctl.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (dp_ctl.listen_fd < 0)
+		return -errno;
+	(void) unlink(path);
+	if (bind(dp_ctl.listen_fd, (struct sockaddr *) &sa, sizeof(sa)) != 0 ||
+		chmod(path, 0660) != 0 || listen(dp_ctl.listen_fd, 4) != 0) {
+		ret = -errno;
+		close(dp_ctl.listen_fd);
+		dp_ctl.listen_fd = -1;
+		return ret;
+	}
+	ret = rte_ctrl_thread_create(&dp_ctl.tid, "ndg-ctl", NULL, dp_ctl_loop, NULL);
+	if (ret != 0) {
+		close(dp_ctl.listen_fd);
+		dp_ctl.listen_fd = -1;
+		return ret > 0 ? -ret : ret;
+	}
+	CTL_LOG(INFO, "control socket %s", path);
+	return 0;
+}
+
+void
+dp_ctl_stop(void)
+{
+	struct dp_cfg *c;
+
+	if (dp_ctl.listen_fd >= 0) {
+		dp_ctl.quit = true;
+		pthread_join(dp_ctl.tid, NULL);
+		close(dp_ctl.listen_fd);
+		(void) unlink(dp_ctl.path);
+		dp_ctl.listen_fd = -1;
+	}
+	/* Workers have returned: nobody reads any more. */
+	c = rcu_xchg_pointer(&dp_cfg_cur, NULL);
+	urcu_qsbr_barrier();
+	dp_cfg_free(c);
+	if (dp_ctl.dir != NULL) {
+		rcpt_tbl_destroy(dp_ctl.dir);
+		dp_ctl.dir = NULL;
+	}
+	policy_harvest_fini(&dp_ctl.harvest);
+	free(dp_ctl.buf);
+	dp_ctl.buf = NULL;
+}
