@@ -103,6 +103,7 @@ it_stats() {
 # it_pass MESSAGE: the one-line verdict; the log is only kept for failures.
 it_pass() {
     echo "PASS: $*"
+    lab_down
     rm -f "${IT_LOG:-}"
     exit 0
 }
