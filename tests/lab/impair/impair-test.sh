@@ -94,10 +94,21 @@ for path in ("/proc/net/snmp", "/proc/net/netstat"):
 print(json.dumps(d))' >"$2"
 }
 
-# it_stats OUT: current bridge counters copied to OUT.
+# it_stats OUT: current bridge counters copied to OUT, after checking that they add up in each
+# direction: every frame received is forwarded, still queued, or counted by the reason it left.
 it_stats() {
+    local why
     lab_impair_refresh || it_fail "bridge did not write its counters"
     cp "$IMPAIR_STATS" "$1"
+    why=$(python3 -c 'import json, sys
+s = json.load(open(sys.argv[1]))
+for d in ("ab", "ba"):
+    c = s[d]
+    out = (c["rx"] - c["dropped"] - c["truncated"] + c["duplicated"] - c["rate_dropped"]
+           - c["queue_dropped"] - c["tx_errors"] - c["queued"])
+    if out != c["forwarded"]:
+        print(f"{d}: counters do not add up: {out} expected forwarded, {c}")
+        sys.exit(1)' "$1") || it_fail "$why"
 }
 
 # it_pass MESSAGE: the one-line verdict; the log is only kept for failures.
