@@ -319,13 +319,15 @@ lab_impair_start() {
 # Only impairment options (--dir --loss --dup --corrupt --reorder* --delay --jitter --rate
 # --burst --rate-queue) are accepted. Returns 1 if the bridge rejected them (old ones stay).
 lab_impair_set() {
-    local gen t=0
+    local gen fail t=0
     [ -n "${IMPAIR_PID:-}" ] || { lab_log "lab_impair_set: no bridge"; return 1; }
     gen=$(lab_impair_stat generation) || return 1
+    fail=$(lab_impair_stat reload_failed) || return 1
     printf '%s\n' "$@" >"$IMPAIR_CONF.tmp" && mv "$IMPAIR_CONF.tmp" "$IMPAIR_CONF"
     kill -HUP "$IMPAIR_PID" || return 1
+    # The bridge rewrites its stats file after every reload: generation + 1 or reload_failed + 1.
     while [ "$(lab_impair_stat generation 2>/dev/null)" = "$gen" ]; do
-        if [ $t -ge 30 ]; then
+        if [ $t -ge 50 ] || [ "$(lab_impair_stat reload_failed 2>/dev/null)" != "$fail" ]; then
             lab_log "impairment bridge refused: $*"
             tail -n 3 "$IMPAIR_LOG" | sed 's/^/  | /' >&2
             return 1

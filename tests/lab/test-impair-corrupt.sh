@@ -4,6 +4,7 @@
 # corrupted 1 % ± 3 sigma of the frames, and the receiving kernels caught every corrupted frame
 # by checksum (IPv4 header or TCP), so Linux TCP recovered them by retransmission.
 set -eu
+# shellcheck source-path=SCRIPTDIR source=impair/impair-test.sh
 source "$(dirname "$0")/impair/impair-test.sh"
 it_setup imcorr --seed 13 --corrupt 1
 R=$LAB_RUN_DIR
@@ -25,7 +26,8 @@ ab, ba = s['ab'], s['ba']
 ok_ab, _, b_ab = binom_ok(ab['corrupted'], ab['rx'], 0.01)
 ok_ba, _, b_ba = binom_ok(ba['corrupted'], ba['rx'], 0.01)
 got_app, got_cli = caught(a0, a1), caught(c0, c1)
-ok = ok_ab and ok_ba and got_app == ab['corrupted'] and got_cli == ba['corrupted'] and ab['corrupted'] > 0
+ok = (ok_ab and ok_ba and ab['corrupted'] > 0
+      and got_app == ab['corrupted'] and got_cli == ba['corrupted'])
 print(f"corrupt 1%: 8 MiB TCP byte-exact; bridge corrupted {ab['corrupted']}/{ab['rx']} data "
       f"(want {ab['rx']*0.01:.0f}±{b_ab:.0f}) and {ba['corrupted']}/{ba['rx']} ack frames; "
       f"checksum drops seen by appliance {got_app}, by client {got_cli}")

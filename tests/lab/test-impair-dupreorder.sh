@@ -4,6 +4,7 @@
 # receiver sees every datagram, counts exactly the duplicates the bridge made, sees the held
 # frames arrive out of order, and both rates are within ±3 sigma of what was asked.
 set -eu
+# shellcheck source-path=SCRIPTDIR source=impair/impair-test.sh
 source "$(dirname "$0")/impair/impair-test.sh"
 it_setup imdupro --seed 11 --dir ab --dup 5 --reorder 10 --reorder-gap 3
 R=$LAB_RUN_DIR
@@ -22,7 +23,8 @@ ro_ok, _, ro_b = binom_ok(s['reordered'], copies, 0.10)
 # A held frame arrives after the 3 that overtook it, unless it was the later copy of a duplicate.
 ooo_ok = 0.8 * s['reordered'] <= r['out_of_order'] <= s['reordered']
 print(f"dup 5%: {100*s['duplicated']/n:.2f}% (bound ±{100*dup_b/n:.2f}), "
-      f"reorder 10%: {100*s['reordered']/copies:.2f}% of {copies} copies (bound ±{100*ro_b/copies:.2f}), "
+      f"reorder 10%: {100*s['reordered']/copies:.2f}% of {copies} copies "
+      f"(bound ±{100*ro_b/copies:.2f}), "
       f"receiver: {r['duplicates']} duplicates, {r['out_of_order']} out of order")
 sys.exit(0 if dup_ok and ro_ok and ooo_ok else 1)
 PY

@@ -4,6 +4,7 @@
 # measured loss is within ±3 sigma of 10 %, the bridge's own count agrees with the receiver, and
 # the other direction is left alone.
 set -eu
+# shellcheck source-path=SCRIPTDIR source=impair/impair-test.sh
 source "$(dirname "$0")/impair/impair-test.sh"
 it_setup imloss --seed 7 --dir ab --loss 10
 R=$LAB_RUN_DIR

@@ -4,6 +4,7 @@
 # 100 ms leaves exactly the first 100 queued and delivered, the other 900 counted as
 # queue_dropped, and nothing else lost.
 set -eu
+# shellcheck source-path=SCRIPTDIR source=impair/impair-test.sh
 source "$(dirname "$0")/impair/impair-test.sh"
 it_setup imqueue --queue-limit 100 --dir ab --delay 200
 R=$LAB_RUN_DIR

@@ -4,6 +4,7 @@
 # and 100 % of it; then a 21 Mbit/s UDP stream into a 10 Mbit/s shaper (live change) comes out at
 # 10 Mbit/s ± 5 % of frame bits, and what the shaper could not queue is counted as rate_dropped.
 set -eu
+# shellcheck source-path=SCRIPTDIR source=impair/impair-test.sh
 source "$(dirname "$0")/impair/impair-test.sh"
 it_setup imrate --seed 5 --rate 20M
 R=$LAB_RUN_DIR

@@ -4,6 +4,7 @@
 # and reordering 5 % twice with seed 42 meet exactly the same fate (same counters, same set of
 # datagrams delivered in the same order); seed 43 gives a different fate.
 set -eu
+# shellcheck source-path=SCRIPTDIR source=impair/impair-test.sh
 source "$(dirname "$0")/impair/impair-test.sh"
 IMP="--dir ab --loss 10 --dup 5 --corrupt 2 --reorder 5 --reorder-gap 2 --reorder-timeout 500"
 # shellcheck disable=SC2086

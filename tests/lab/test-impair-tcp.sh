@@ -4,6 +4,7 @@
 # 10 % reordering and 1 % duplication. 20 MiB must arrive byte-exact (sha256) and the bridge must
 # have applied each impairment at its rate (±3 sigma) to the frames it saw.
 set -eu
+# shellcheck source-path=SCRIPTDIR source=impair/impair-test.sh
 source "$(dirname "$0")/impair/impair-test.sh"
 it_setup imtcp --seed 17 --loss 5 --reorder 10 --dup 1
 R=$LAB_RUN_DIR
@@ -20,7 +21,8 @@ kept = ab['rx'] - ab['dropped']
 ok_d, _, bd = binom_ok(ab['duplicated'], kept, 0.01)
 ok_r, _, br = binom_ok(ab['reordered'], kept + ab['duplicated'], 0.10)
 print(f"20 MiB byte-exact in {ts['seconds']:.1f} s ({t['goodput_bps']/1e6:.1f} Mbit/s) through "
-      f"loss/reorder/dup 5/10/1%: data frames {ab['rx']}, dropped {100*ab['dropped']/ab['rx']:.2f}%, "
+      f"loss/reorder/dup 5/10/1%: data frames {ab['rx']}, "
+      f"dropped {100*ab['dropped']/ab['rx']:.2f}%, "
       f"reordered {100*ab['reordered']/(kept+ab['duplicated']):.2f}%, duplicated "
       f"{100*ab['duplicated']/kept:.2f}%; acks {s['ba']['rx']}, dropped {s['ba']['dropped']}")
 sys.exit(0 if ok_l and ok_d and ok_r else 1)

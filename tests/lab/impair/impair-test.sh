@@ -36,7 +36,8 @@ it_setup() {
     # Static neighbours: no ARP frame mixes with the counted traffic (replay needs that).
     cmac=$(ip netns exec "$CLIENT_NETNS" cat "/sys/class/net/$CLIENT_IF/address")
     amac=$(ip netns exec "$APPLIANCE_NETNS" cat "/sys/class/net/$APPLIANCE_EXT_IF/address")
-    ip -n "$CLIENT_NETNS" neigh replace "$APPLIANCE_IP" lladdr "$amac" dev "$CLIENT_IF" nud permanent
+    ip -n "$CLIENT_NETNS" neigh replace "$APPLIANCE_IP" lladdr "$amac" \
+        dev "$CLIENT_IF" nud permanent
     ip -n "$APPLIANCE_NETNS" neigh replace "$CLIENT_IP" lladdr "$cmac" \
         dev "$APPLIANCE_EXT_IF" nud permanent
 }
@@ -80,7 +81,8 @@ it_tcp() {
     wait "$rpid" || it_fail "TCP receiver failed: $(cat "$out")"
 }
 
-# it_snmp NS OUT: the namespace's /proc/net/snmp and netstat counters as JSON {"Tcp.InCsumErrors": n}.
+# it_snmp NS OUT: the namespace's /proc/net/snmp and /proc/net/netstat counters as JSON,
+# keys like "Tcp.InCsumErrors".
 it_snmp() {
     ip netns exec "$1" python3 -c '
 import json

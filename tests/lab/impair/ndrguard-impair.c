@@ -15,7 +15,8 @@
  *   ndrguard-impair -a IF_A -b IF_B [--seed N] [--stats FILE] [--config FILE]
  *                   [--dir ab|ba|both] [--loss PCT] [--dup PCT] [--corrupt PCT]
  *                   [--reorder PCT] [--reorder-gap N] [--reorder-timeout MS]
- *                   [--delay MS] [--jitter MS] [--rate BITS] [--burst BYTES] [--rate-queue MS]
+ *                   [--delay MS] [--jitter MS] [--ordered]
+ *                   [--rate BITS] [--burst BYTES] [--rate-queue MS]
  *   Impairment options apply to the directions chosen by the last --dir (default both):
  *   "ab" is A→B, "ba" is B→A. SIGUSR1 prints the counters as one JSON line on stdout and
  *   rewrites --stats; SIGHUP re-reads --config (impairment options only, same syntax, any
@@ -43,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -134,6 +136,7 @@ struct impair_cfg {
 	uint64_t reorder_timeout_ns; /* a held frame leaves at the latest after this */
 	uint64_t delay_ns;
 	uint64_t jitter_ns; /* uniform in [-jitter, +jitter], never before the delay-less time */
+	bool ordered;	    /* jitter never lets a frame overtake an earlier one */
 	uint64_t rate_bps;  /* 0: unlimited */
 	uint64_t burst_bytes;
 	uint64_t rate_queue_ns; /* shaper backlog limit, as time to drain */
@@ -160,6 +163,7 @@ struct impair_dir_state {
 	struct impair_rng_state rng[IMPAIR_RNG_MAX];
 	uint64_t ctr[IMPAIR_CTR_MAX];
 	uint64_t rate_next; /* virtual time at which the shaped link is free again */
+	uint64_t last_dep;  /* departure time of the last queued copy, for --ordered */
 	uint32_t queued;    /* frames in the heap, the hold list or the tx batch */
 	uint32_t nhold;
 	struct impair_frame *hold[IMPAIR_HOLD_MAX];
@@ -174,7 +178,8 @@ struct impair_ctx {
 	const char *stats_path;
 	const char *config_path;
 	uint32_t queue_limit;
-	uint64_t generation; /* bumped by every successful --config reload */
+	uint64_t generation;	/* bumped by every successful --config reload */
+	uint64_t reload_failed; /* reloads refused: lab_impair_set stops waiting on a change */
 	uint64_t t_start;
 	uint64_t seq;
 	struct impair_dir_state dir[IMPAIR_DIR_MAX];
@@ -497,6 +502,10 @@ impair_enqueue(struct impair_ctx *ctx, enum impair_dir d, const uint8_t *data, u
 		t += dly;
 		ds->ctr[IMPAIR_CTR_DELAYED]++;
 	}
+	/* The heap's sequence tie-break keeps equal departure times in arrival order. */
+	if (cfg->ordered && t < ds->last_dep)
+		t = ds->last_dep;
+	ds->last_dep = t;
 	memcpy(f->data, data, len);
 	f->len = len;
 	f->dir = (uint8_t) d;
@@ -645,8 +654,11 @@ impair_stats_print(const struct impair_ctx *ctx, FILE *out)
 {
 	uint64_t now = impair_now();
 
-	fprintf(out, "{\"seed\":%" PRIu64 ",\"generation\":%" PRIu64 ",\"uptime_s\":%.3f",
-		ctx->seed, ctx->generation, (double) (now - ctx->t_start) / IMPAIR_NS_PER_S);
+	fprintf(out,
+		"{\"seed\":%" PRIu64 ",\"generation\":%" PRIu64 ",\"reload_failed\":%" PRIu64
+		",\"uptime_s\":%.3f",
+		ctx->seed, ctx->generation, ctx->reload_failed,
+		(double) (now - ctx->t_start) / IMPAIR_NS_PER_S);
 	fprintf(out, ",\"if_a\":\"%s\",\"if_b\":\"%s\",\"queue_limit\":%" PRIu32,
 		ctx->ifname[IMPAIR_DIR_AB], ctx->ifname[IMPAIR_DIR_BA], ctx->queue_limit);
 	for (unsigned int d = 0; d < IMPAIR_DIR_MAX; d++) {
@@ -661,13 +673,13 @@ impair_stats_print(const struct impair_ctx *ctx, FILE *out)
 		fprintf(out,
 			",\"config\":{\"loss\":%g,\"dup\":%g,\"corrupt\":%g,\"reorder\":%g,"
 			"\"reorder_gap\":%" PRIu32 ",\"reorder_timeout_ms\":%g,\"delay_ms\":%g,"
-			"\"jitter_ms\":%g,\"rate_bps\":%" PRIu64 ",\"burst_bytes\":%" PRIu64
-			",\"rate_queue_ms\":%g}}",
+			"\"jitter_ms\":%g,\"ordered\":%s,\"rate_bps\":%" PRIu64
+			",\"burst_bytes\":%" PRIu64 ",\"rate_queue_ms\":%g}}",
 			c->pct[0], c->pct[1], c->pct[2], c->pct[3], c->reorder_gap,
 			(double) c->reorder_timeout_ns / IMPAIR_NS_PER_MS,
 			(double) c->delay_ns / IMPAIR_NS_PER_MS,
-			(double) c->jitter_ns / IMPAIR_NS_PER_MS, c->rate_bps, c->burst_bytes,
-			(double) c->rate_queue_ns / IMPAIR_NS_PER_MS);
+			(double) c->jitter_ns / IMPAIR_NS_PER_MS, c->ordered ? "true" : "false",
+			c->rate_bps, c->burst_bytes, (double) c->rate_queue_ns / IMPAIR_NS_PER_MS);
 	}
 	fprintf(out, "}\n");
 }
@@ -744,6 +756,7 @@ impair_usage(FILE *out)
 	      "  -L, --delay MS           one-way delay\n"
 	      "  -j, --jitter MS          add a uniform offset in [-MS, +MS] per frame (frames\n"
 	      "                           may overtake each other, as with netem)\n"
+	      "  -O, --ordered            with --jitter: no frame leaves before an earlier one\n"
 	      "  -R, --rate BITS          shape to BITS/s (suffix k, M, G; 0 = unlimited)\n"
 	      "  -B, --burst BYTES        token bucket depth (default 16384)\n"
 	      "  -Q, --rate-queue MS      shaper backlog limit as drain time (default 100);\n"
@@ -773,6 +786,7 @@ static const struct option impair_longopts[] = {
 	{"reorder-timeout", required_argument, NULL, 'T'},
 	{"delay", required_argument, NULL, 'L'},
 	{"jitter", required_argument, NULL, 'j'},
+	{"ordered", no_argument, NULL, 'O'},
 	{"rate", required_argument, NULL, 'R'},
 	{"burst", required_argument, NULL, 'B'},
 	{"rate-queue", required_argument, NULL, 'Q'},
@@ -780,7 +794,7 @@ static const struct option impair_longopts[] = {
 	{NULL, 0, NULL, 0},
 };
 
-static const char impair_shortopts[] = "+a:b:s:S:c:q:d:l:C:D:r:g:T:L:j:R:B:Q:h";
+static const char impair_shortopts[] = "+a:b:s:S:c:q:d:l:C:D:r:g:T:L:j:OR:B:Q:h";
 
 static int
 impair_parse_double(const char *s, double min, double max, double *ret)
@@ -949,6 +963,8 @@ impair_opts_parse(struct impair_ctx *ctx, int argc, char **argv, bool live,
 		case 'B':
 			r = impair_parse_u64(optarg, 1u << 30, &u);
 			break;
+		case 'O':
+			break;
 		case 'h':
 			impair_usage(stdout);
 			exit(0);
@@ -992,6 +1008,9 @@ impair_opts_parse(struct impair_ctx *ctx, int argc, char **argv, bool live,
 				break;
 			case 'j':
 				c->jitter_ns = (uint64_t) (v * IMPAIR_NS_PER_MS);
+				break;
+			case 'O':
+				c->ordered = true;
 				break;
 			case 'Q':
 				c->rate_queue_ns = (uint64_t) (v * IMPAIR_NS_PER_MS);
@@ -1148,12 +1167,14 @@ impair_loop(struct impair_ctx *ctx, const sigset_t *waitmask)
 
 			impair_sig_reload = 0;
 			r = impair_config_reload(ctx);
-			if (r < 0)
+			if (r < 0) {
+				ctx->reload_failed++;
 				fprintf(stderr,
 					"ndrguard-impair: reloading %s: %s, keeping the old "
 					"impairments\n",
 					ctx->config_path ? ctx->config_path : "(no --config)",
 					strerror(-r));
+			}
 			impair_stats_emit(ctx);
 		}
 		if (n <= 0)
@@ -1171,7 +1192,9 @@ impair_loop(struct impair_ctx *ctx, const sigset_t *waitmask)
 			if (pfd[d].revents & POLLIN) {
 				int r = impair_rx(ctx, (enum impair_dir) d);
 
-				if (r == -ENETDOWN || r == -ENODEV || r == -ENXIO)
+				/* ENETDOWN is transient: the socket rebinds when the link comes
+				 * back up. A vanished device (ENODEV) ends the bridge. */
+				if (r == -ENODEV || r == -ENXIO)
 					return r;
 			}
 		}
@@ -1245,6 +1268,8 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* Delays are in milliseconds, but a 50 µs default timer slack is still noise we can avoid. */
+	(void) prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 	ctx.t_start = impair_now();
 	/* The first stats file says "sockets bound, forwarding": lab.sh waits for it. */
 	r = impair_stats_write(&ctx);
