@@ -359,6 +359,21 @@ print(d[sys.argv[3]][sys.argv[2]] if len(sys.argv) > 3 else d[sys.argv[2]])' \
         "$IMPAIR_STATS" "$@"
 }
 
+# lab_impair_write_env FILE: append the bridge's facts (IMPAIR_*) to a lab.env written by
+# lab_write_env, so tools outside the lab scripts can read counters or change impairments.
+lab_impair_write_env() {
+    [ -n "${IMPAIR_NETNS:-}" ] || return 0
+    {
+        echo "IMPAIR_NETNS=$IMPAIR_NETNS"
+        echo "IMPAIR_IF_A=$IMPAIR_IF_A"
+        echo "IMPAIR_IF_B=$IMPAIR_IF_B"
+        echo "IMPAIR_PID=${IMPAIR_PID:-}"
+        echo "IMPAIR_STATS=$IMPAIR_STATS"
+        echo "IMPAIR_CONF=$IMPAIR_CONF"
+        echo "IMPAIR_LOG=$IMPAIR_LOG"
+    } >>"$1"
+}
+
 # lab_impair_stop: SIGTERM (the bridge writes its final counters), wait up to 5 s, then SIGKILL.
 lab_impair_stop() {
     local pid=${IMPAIR_PID:-} t=0 rc=0

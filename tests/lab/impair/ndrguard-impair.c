@@ -254,11 +254,11 @@ impair_rng_u32(struct impair_rng_state *r)
 	return (uint32_t) (impair_rng_next(r) >> 32);
 }
 
-/* Uniform in [0, n) for n <= 2^32 (Lemire's multiply-shift, bias below 2^-32 * n). */
+/* Uniform in [0, n) (Lemire's multiply-shift on a 64-bit draw; bias at most n / 2^64). */
 static inline uint64_t
 impair_rng_below(struct impair_rng_state *r, uint64_t n)
 {
-	return ((uint64_t) impair_rng_u32(r) * n) >> 32;
+	return (uint64_t) (((unsigned __int128) impair_rng_next(r) * n) >> 64);
 }
 
 static inline bool
@@ -473,11 +473,12 @@ impair_enqueue(struct impair_ctx *ctx, enum impair_dir d, const uint8_t *data, u
 	if (cfg->rate_bps != 0) {
 		uint64_t tx_ns = (uint64_t) len * 8 * IMPAIR_NS_PER_S / cfg->rate_bps;
 		uint64_t burst_ns = cfg->burst_bytes * 8 * IMPAIR_NS_PER_S / cfg->rate_bps;
+		uint64_t credit_from = now > burst_ns ? now - burst_ns : 0;
 		uint64_t start = ds->rate_next;
 
 		/* Token bucket: an idle link banks at most <burst> bytes of credit. */
-		if (start + burst_ns < now)
-			start = now - burst_ns;
+		if (start < credit_from)
+			start = credit_from;
 		if (start + tx_ns > now + cfg->rate_queue_ns) {
 			ds->ctr[IMPAIR_CTR_RATE_DROPPED]++;
 			return;
