@@ -470,6 +470,11 @@ impair_enqueue(struct impair_ctx *ctx, enum impair_dir d, const uint8_t *data, u
 	struct impair_frame *f;
 	uint64_t t = now;
 
+	/* A full queue refuses the copy before it can take the shaper's tokens. */
+	if (ds->queued >= ctx->queue_limit || (f = impair_frame_get(ctx)) == NULL) {
+		ds->ctr[IMPAIR_CTR_QUEUE_DROPPED]++;
+		return;
+	}
 	if (cfg->rate_bps != 0) {
 		uint64_t tx_ns = (uint64_t) len * 8 * IMPAIR_NS_PER_S / cfg->rate_bps;
 		uint64_t burst_ns = cfg->burst_bytes * 8 * IMPAIR_NS_PER_S / cfg->rate_bps;
@@ -481,15 +486,12 @@ impair_enqueue(struct impair_ctx *ctx, enum impair_dir d, const uint8_t *data, u
 			start = credit_from;
 		if (start + tx_ns > now + cfg->rate_queue_ns) {
 			ds->ctr[IMPAIR_CTR_RATE_DROPPED]++;
+			impair_frame_put(ctx, f);
 			return;
 		}
 		ds->rate_next = start + tx_ns;
 		if (ds->rate_next > t)
 			t = ds->rate_next;
-	}
-	if (ds->queued >= ctx->queue_limit || (f = impair_frame_get(ctx)) == NULL) {
-		ds->ctr[IMPAIR_CTR_QUEUE_DROPPED]++;
-		return;
 	}
 	if (cfg->delay_ns != 0 || cfg->jitter_ns != 0) {
 		uint64_t dly = cfg->delay_ns;
