@@ -316,8 +316,8 @@ lab_impair_start() {
 
 # lab_impair_set [options...]: replace the impairments of the running bridge (SIGHUP + --config)
 # without restarting it: counters, queues and PRNG streams carry on. No options = no impairment.
-# Only impairment options (--dir --loss --dup --corrupt --reorder* --delay --jitter --rate
-# --burst --rate-queue) are accepted. Returns 1 if the bridge rejected them (old ones stay).
+# Only impairment options (--dir --loss --dup --corrupt --reorder* --delay --jitter --ordered
+# --rate --burst --rate-queue) are accepted. Returns 1 if the bridge refused them (old ones stay).
 lab_impair_set() {
     local gen fail t=0
     [ -n "${IMPAIR_PID:-}" ] || { lab_log "lab_impair_set: no bridge"; return 1; }
