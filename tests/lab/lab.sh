@@ -266,6 +266,10 @@ lab_leftovers() {
 # all of it; lab_impair_down removes it earlier and restores the direct pair.
 lab_impair_up() {
     [ -n "${LAB_ID:-}" ] || { lab_log "lab_impair_up: no lab (call lab_up first)"; return 1; }
+    if [ -n "${DATAPLANE_PID:-}" ] && kill -0 "$DATAPLANE_PID" 2>/dev/null; then
+        lab_log "lab_impair_up: the dataplane already owns $APPLIANCE_EXT_IF; call it before lab_dataplane_start"
+        return 1
+    fi
     IMPAIR_NETNS=$LAB_ID-rt
     IMPAIR_IF_A=${LAB_ID}ra
     IMPAIR_IF_B=${LAB_ID}rb
