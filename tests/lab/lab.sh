@@ -267,7 +267,7 @@ lab_leftovers() {
 lab_impair_up() {
     [ -n "${LAB_ID:-}" ] || { lab_log "lab_impair_up: no lab (call lab_up first)"; return 1; }
     if [ -n "${DATAPLANE_PID:-}" ] && kill -0 "$DATAPLANE_PID" 2>/dev/null; then
-        lab_log "lab_impair_up: the dataplane owns $APPLIANCE_EXT_IF; call it before lab_dataplane_start"
+        lab_log "lab_impair_up: call it before lab_dataplane_start (it recreates $APPLIANCE_EXT_IF)"
         return 1
     fi
     IMPAIR_NETNS=$LAB_ID-rt
