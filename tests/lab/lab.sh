@@ -236,6 +236,7 @@ lab_down() {
     trap - EXIT
     [ -n "${LAB_ID:-}" ] || return $rc
     lab_dataplane_stop >/dev/null 2>&1 || true
+    lab_impair_down --no-restore >/dev/null 2>&1 || true
     local ns pid
     for ns in "$CLIENT_NETNS" "$APPLIANCE_NETNS" "$BACKEND_NETNS"; do
         # Anything still running inside the namespace belongs to this lab.
@@ -254,4 +255,176 @@ lab_leftovers() {
     ip netns list 2>/dev/null | grep -E "^$id-" || true
     ip -o link show 2>/dev/null | grep -E ": $id[a-z]+[@:]" || true
     pgrep -af "file-prefix=$id( |$)" || true
+    pgrep -af "ndrguard-impair -a ${id}ra( |$)" || true
+}
+
+# ---- Impairment bridge (issue 5) ----------------------------------------------------------
+# lab_impair_up [ndrguard-impair options...]: put a router namespace between the client and the
+# appliance, running tests/lab/impair/ndrguard-impair with the given impairment options:
+#
+#   client ns                  $LAB_ID-rt (ndrguard-impair)           appliance ns
+#   CLIENT_IF ── IMPAIR_IF_A [side A]  ⇄  [side B] IMPAIR_IF_B ── APPLIANCE_EXT_IF
+#
+# One L2 segment: no address changes anywhere. Direction "ab" is client → appliance, "ba" is
+# appliance → client (--dir). Call it after lab_up and before lab_dataplane_start: it replaces
+# the client ↔ appliance veth pair (same names, new ifindexes). Sets and exports IMPAIR_NETNS,
+# IMPAIR_IF_A, IMPAIR_IF_B, IMPAIR_PID, IMPAIR_STATS, IMPAIR_CONF, IMPAIR_LOG. lab_down removes
+# all of it; lab_impair_down removes it earlier and restores the direct pair.
+lab_impair_up() {
+    [ -n "${LAB_ID:-}" ] || { lab_log "lab_impair_up: no lab (call lab_up first)"; return 1; }
+    if [ -n "${DATAPLANE_PID:-}" ] && kill -0 "$DATAPLANE_PID" 2>/dev/null; then
+        lab_log "lab_impair_up: call it before lab_dataplane_start (it recreates $APPLIANCE_EXT_IF)"
+        return 1
+    fi
+    IMPAIR_NETNS=$LAB_ID-rt
+    IMPAIR_IF_A=${LAB_ID}ra
+    IMPAIR_IF_B=${LAB_ID}rb
+    IMPAIR_STATS=$LAB_RUN_DIR/impair-stats.json
+    IMPAIR_CONF=$LAB_RUN_DIR/impair.conf
+    IMPAIR_LOG=$LAB_RUN_DIR/impair.log
+    export IMPAIR_NETNS IMPAIR_IF_A IMPAIR_IF_B IMPAIR_STATS IMPAIR_CONF IMPAIR_LOG
+
+    lab_ns_add "$IMPAIR_NETNS" || return 1
+    # Deleting one end of a veth deletes its peer: this removes APPLIANCE_EXT_IF too.
+    ip -n "$CLIENT_NETNS" link del "$CLIENT_IF" || return 1
+    ip link add "$CLIENT_IF" netns "$CLIENT_NETNS" type veth \
+        peer name "$IMPAIR_IF_A" netns "$IMPAIR_NETNS" || return 1
+    ip link add "$IMPAIR_IF_B" netns "$IMPAIR_NETNS" type veth \
+        peer name "$APPLIANCE_EXT_IF" netns "$APPLIANCE_NETNS" || return 1
+    ip -n "$CLIENT_NETNS" addr add "$CLIENT_IP/24" dev "$CLIENT_IF"
+    local d
+    for d in "$CLIENT_NETNS:$CLIENT_IF" "$IMPAIR_NETNS:$IMPAIR_IF_A" \
+        "$IMPAIR_NETNS:$IMPAIR_IF_B" "$APPLIANCE_NETNS:$APPLIANCE_EXT_IF"; do
+        lab_offloads_off "${d%%:*}" "${d#*:}"
+        ip -n "${d%%:*}" link set "${d#*:}" up
+    done
+    ip -n "$CLIENT_NETNS" route add "$LAB_INT_NET.0/24" via "$APPLIANCE_IP"
+    lab_impair_start "$@" || return 1
+    lab_log "impairment bridge up in $IMPAIR_NETNS ($IMPAIR_IF_A ⇄ $IMPAIR_IF_B): ${*:-none}"
+}
+
+# lab_impair_start [options...]: start the bridge (lab_impair_up does); waits until it forwards.
+lab_impair_start() {
+    local bin=${NDG_IMPAIR:-$LAB_TOP/build/tests/lab/impair/ndrguard-impair} t=0
+    [ -x "$bin" ] || { lab_log "no impairment bridge binary at $bin"; return 1; }
+    rm -f "$IMPAIR_STATS"
+    ip netns exec "$IMPAIR_NETNS" "$bin" -a "$IMPAIR_IF_A" -b "$IMPAIR_IF_B" \
+        -S "$IMPAIR_STATS" -c "$IMPAIR_CONF" "$@" >>"$IMPAIR_LOG" 2>&1 &
+    IMPAIR_PID=$!
+    export IMPAIR_PID
+    echo "$IMPAIR_PID" >"$LAB_RUN_DIR/impair.pid"
+    # The bridge writes its first stats file once both sockets are bound.
+    while [ ! -s "$IMPAIR_STATS" ]; do
+        if ! kill -0 "$IMPAIR_PID" 2>/dev/null || [ $t -ge 50 ]; then
+            lab_log "impairment bridge did not start:"
+            sed 's/^/  | /' "$IMPAIR_LOG" >&2
+            return 1
+        fi
+        sleep 0.1; t=$((t + 1))
+    done
+}
+
+# lab_impair_set [options...]: replace the impairments of the running bridge (SIGHUP + --config)
+# without restarting it: counters, queues and PRNG streams carry on. No options = no impairment.
+# Only impairment options (--dir --loss --dup --corrupt --reorder* --delay --jitter --ordered
+# --rate --burst --rate-queue) are accepted. Returns 1 if the bridge refused them (old ones stay).
+lab_impair_set() {
+    local gen fail t=0
+    [ -n "${IMPAIR_PID:-}" ] || { lab_log "lab_impair_set: no bridge"; return 1; }
+    gen=$(lab_impair_stat generation) || return 1
+    fail=$(lab_impair_stat reload_failed) || return 1
+    printf '%s\n' "$@" >"$IMPAIR_CONF.tmp" && mv "$IMPAIR_CONF.tmp" "$IMPAIR_CONF"
+    kill -HUP "$IMPAIR_PID" || return 1
+    # The bridge rewrites its stats file after every reload: generation + 1 or reload_failed + 1.
+    while [ "$(lab_impair_stat generation 2>/dev/null)" = "$gen" ]; do
+        if [ $t -ge 50 ] || [ "$(lab_impair_stat reload_failed 2>/dev/null)" != "$fail" ]; then
+            lab_log "impairment bridge refused: $*"
+            tail -n 3 "$IMPAIR_LOG" | sed 's/^/  | /' >&2
+            return 1
+        fi
+        sleep 0.1; t=$((t + 1))
+    done
+    lab_log "impairments now: ${*:-none}"
+}
+
+# lab_impair_refresh: make the bridge rewrite IMPAIR_STATS now (SIGUSR1) and wait for it.
+lab_impair_refresh() {
+    local t=0
+    [ -n "${IMPAIR_PID:-}" ] || return 0
+    rm -f "$IMPAIR_STATS"
+    kill -USR1 "$IMPAIR_PID" 2>/dev/null || return 1
+    while [ ! -s "$IMPAIR_STATS" ]; do
+        [ $t -lt 50 ] || return 1
+        sleep 0.1; t=$((t + 1))
+    done
+}
+
+# lab_impair_stat KEY [DIR]: one value from IMPAIR_STATS as last written, e.g.
+# `lab_impair_stat dropped ab`, `lab_impair_stat generation`. Call lab_impair_refresh first for
+# current figures.
+lab_impair_stat() {
+    python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+print(d[sys.argv[3]][sys.argv[2]] if len(sys.argv) > 3 else d[sys.argv[2]])' \
+        "$IMPAIR_STATS" "$@"
+}
+
+# lab_impair_write_env FILE: append the bridge's facts (IMPAIR_*) to a lab.env written by
+# lab_write_env, so tools outside the lab scripts can read counters or change impairments.
+lab_impair_write_env() {
+    [ -n "${IMPAIR_NETNS:-}" ] || return 0
+    {
+        echo "IMPAIR_NETNS=$IMPAIR_NETNS"
+        echo "IMPAIR_IF_A=$IMPAIR_IF_A"
+        echo "IMPAIR_IF_B=$IMPAIR_IF_B"
+        echo "IMPAIR_PID=${IMPAIR_PID:-}"
+        echo "IMPAIR_STATS=$IMPAIR_STATS"
+        echo "IMPAIR_CONF=$IMPAIR_CONF"
+        echo "IMPAIR_LOG=$IMPAIR_LOG"
+    } >>"$1"
+}
+
+# lab_impair_stop: SIGTERM (the bridge writes its final counters), wait up to 5 s, then SIGKILL.
+lab_impair_stop() {
+    local pid=${IMPAIR_PID:-} t=0 rc=0
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null && [ $t -lt 50 ]; do sleep 0.1; t=$((t + 1)); done
+    if kill -0 "$pid" 2>/dev/null; then
+        lab_log "impairment bridge $pid ignored SIGTERM, killing"
+        kill -KILL "$pid" 2>/dev/null || true
+        rc=1
+    fi
+    wait "$pid" 2>/dev/null || rc=$?
+    IMPAIR_PID=
+    return $rc
+}
+
+# lab_impair_down [--no-restore]: stop the bridge and delete the router namespace (its veths
+# take CLIENT_IF and APPLIANCE_EXT_IF with them); then recreate the direct client ↔ appliance
+# pair, unless --no-restore (lab_down). A no-op when there is no router namespace.
+lab_impair_down() {
+    local ns=${LAB_ID:+$LAB_ID-rt} pid d
+    [ -n "$ns" ] || return 0
+    lab_impair_stop >/dev/null 2>&1 || true
+    ip netns list 2>/dev/null | grep -qE "^$ns( |$)" || return 0
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+    ip netns del "$ns" 2>/dev/null || true
+    IMPAIR_NETNS=
+    [ "${1:-}" = --no-restore ] && return 0
+    # Veth deletion is asynchronous: wait until the old names are free.
+    for d in $(seq 50); do
+        ip -n "$CLIENT_NETNS" link show "$CLIENT_IF" >/dev/null 2>&1 || \
+            ip -n "$APPLIANCE_NETNS" link show "$APPLIANCE_EXT_IF" >/dev/null 2>&1 || break
+        sleep 0.1
+    done
+    ip link add "$CLIENT_IF" netns "$CLIENT_NETNS" type veth \
+        peer name "$APPLIANCE_EXT_IF" netns "$APPLIANCE_NETNS" || return 1
+    ip -n "$CLIENT_NETNS" addr add "$CLIENT_IP/24" dev "$CLIENT_IF"
+    for d in "$CLIENT_NETNS:$CLIENT_IF" "$APPLIANCE_NETNS:$APPLIANCE_EXT_IF"; do
+        lab_offloads_off "${d%%:*}" "${d#*:}"
+        ip -n "${d%%:*}" link set "${d#*:}" up
+    done
+    ip -n "$CLIENT_NETNS" route add "$LAB_INT_NET.0/24" via "$APPLIANCE_IP"
+    lab_log "impairment bridge removed, client ↔ appliance direct again"
 }
