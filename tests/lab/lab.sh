@@ -225,9 +225,93 @@ lab_write_env() {
         echo "DATAPLANE_PMD=${DATAPLANE_PMD:-}"
         echo "DATAPLANE_STATS=${DATAPLANE_STATS:-}"
         echo "DATAPLANE_LOG=${DATAPLANE_LOG:-}"
+        echo "DATAPLANE_CTL_SOCKET=${DATAPLANE_CTL_SOCKET:-}"
+        echo "CONTROL_PID=${CONTROL_PID:-}"
+        echo "CONTROL_CONF=${CONTROL_CONF:-}"
+        echo "CONTROL_LOG=${CONTROL_LOG:-}"
+        echo "DOMAIN=${DOMAIN:-}"
+        echo "VALID_RCPT=${VALID_RCPT:-}"
+        echo "NDRCTL=\"${NDRCTL:-}\""
         echo "LAB_RUN_DIR=$LAB_RUN_DIR"
     } >"$f.tmp"
     mv "$f.tmp" "$f"
+}
+
+# lab_control_config [RECIPIENTS_FILE]: write the lab's ndrguard.conf (domain example.com and
+# catch-all domain catchall.example.com behind the backend) and, unless one is given, a small
+# recipients file. Sets CONTROL_CONF, CONTROL_SOCKET, DOMAIN, VALID_RCPT.
+lab_control_config() {
+    CONTROL_CONF=$LAB_RUN_DIR/ndrguard.conf
+    CONTROL_SOCKET=$LAB_RUN_DIR/control.sock
+    DOMAIN=example.com
+    VALID_RCPT=alice@example.com
+    local rcpts=${1:-$LAB_RUN_DIR/recipients}
+    export CONTROL_CONF CONTROL_SOCKET DOMAIN VALID_RCPT
+    if [ -z "${1:-}" ]; then
+        printf '%s\n' '# lab directory' alice@example.com bob@example.com carol@example.com \
+            postmaster@example.com noreply@example.com @catchall.example.com >"$rcpts"
+    fi
+    cat >"$CONTROL_CONF" <<CONF
+# ndrguard.conf of lab $LAB_ID (tests/lab/lab.sh)
+hostname mx.$DOMAIN
+listen port 25
+dataplane socket $LAB_RUN_DIR/dataplane.sock
+control socket $CONTROL_SOCKET
+directory file $rcpts
+directory snapshot $LAB_RUN_DIR/directory.snapshot
+domain $DOMAIN {
+    backend $BACKEND_IP port 25
+}
+domain catchall.$DOMAIN {
+    backend $BACKEND_IP port 25
+}
+never-bounce noreply@$DOMAIN
+batv key 1 00112233445566778899aabbccddeeff
+CONF
+}
+
+# lab_control_start: run ndrguard-control on CONTROL_CONF in the appliance namespace and wait
+# for its socket. Sets CONTROL_PID, CONTROL_LOG and NDRCTL (the command line that reaches it).
+lab_control_start() {
+    local bin=${NDG_CONTROL:-$LAB_TOP/build/control/ndrguard-control}
+    local detach=
+    [ "${LAB_DETACH:-0}" = 1 ] && detach=setsid
+    CONTROL_LOG=$LAB_RUN_DIR/control.log
+    NDRCTL="${NDG_NDRCTL:-$LAB_TOP/build/control/ndrctl} -s $CONTROL_SOCKET"
+    export CONTROL_LOG NDRCTL
+    rm -f "$CONTROL_SOCKET"
+    $detach ip netns exec "$APPLIANCE_NETNS" "$bin" -f "$CONTROL_CONF" >>"$CONTROL_LOG" 2>&1 &
+    CONTROL_PID=$!
+    export CONTROL_PID
+    local t=0
+    until [ -S "$CONTROL_SOCKET" ]; do
+        if ! kill -0 "$CONTROL_PID" 2>/dev/null || [ $t -ge 100 ]; then
+            lab_log "ndrguard-control did not start:"
+            sed 's/^/  | /' "$CONTROL_LOG" >&2
+            return 1
+        fi
+        sleep 0.1; t=$((t + 1))
+    done
+}
+
+# lab_control_stop [SIGNAL]: stop the control daemon (default TERM) and wait for it.
+lab_control_stop() {
+    local pid=${CONTROL_PID:-}
+    [ -n "$pid" ] || return 0
+    kill "-${1:-TERM}" "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    CONTROL_PID=
+}
+
+# lab_wait_synced [SECONDS]: wait until ndrctl status says the dataplane is connected and in sync.
+lab_wait_synced() {
+    local t=0 max=$((${1:-10} * 10))
+    until $NDRCTL status 2>/dev/null | grep -q 'configuration in sync, directory in sync'; do
+        [ $t -ge $max ] && return 1
+        sleep 0.1; t=$((t + 1))
+    done
 }
 
 # lab_down: stop the dataplane, delete namespaces (which deletes their veths), remove the run dir.
@@ -235,6 +319,7 @@ lab_down() {
     local rc=$?
     trap - EXIT
     [ -n "${LAB_ID:-}" ] || return $rc
+    lab_control_stop >/dev/null 2>&1 || true
     lab_dataplane_stop >/dev/null 2>&1 || true
     lab_impair_down --no-restore >/dev/null 2>&1 || true
     local ns pid
@@ -256,6 +341,7 @@ lab_leftovers() {
     ip -o link show 2>/dev/null | grep -E ": $id[a-z]+[@:]" || true
     pgrep -af "file-prefix=$id( |$)" || true
     pgrep -af "ndrguard-impair -a ${id}ra( |$)" || true
+    pgrep -af "ndrguard-control -f /run/ndrguard/lab-$id/" || true
 }
 
 # ---- Impairment bridge (issue 5) ----------------------------------------------------------
