@@ -314,12 +314,85 @@ lab_wait_synced() {
     done
 }
 
+# lab_backend_postfix_start: a private Postfix instance in the backend namespace on
+# BACKEND_IP:25, delivering example.com recipients (and the catch-all domain) to Maildirs
+# under LAB_RUN_DIR/postfix/mail through the virtual agent. Only the appliance's internal
+# address is in mynetworks: the client can never relay through it. Sets POSTFIX_DIR,
+# POSTFIX_LOG and MAILBOX (VALID_RCPT's Maildir).
+lab_backend_postfix_start() {
+    POSTFIX_DIR=$LAB_RUN_DIR/postfix
+    POSTFIX_LOG=$POSTFIX_DIR/maillog
+    MAILBOX=$POSTFIX_DIR/mail/example.com/alice/
+    export POSTFIX_DIR POSTFIX_LOG MAILBOX
+    mkdir -p "$POSTFIX_DIR/queue" "$POSTFIX_DIR/data" "$POSTFIX_DIR/mail"
+    chown nobody:nogroup "$POSTFIX_DIR/mail"
+    chown postfix "$POSTFIX_DIR/data"
+    cp /etc/postfix/master.cf "$POSTFIX_DIR/master.cf"
+    local u
+    {
+        for u in alice bob carol postmaster noreply; do
+            echo "$u@example.com example.com/$u/"
+        done
+        echo "@catchall.example.com catchall/"
+    } >"$POSTFIX_DIR/vmailbox"
+    cat >"$POSTFIX_DIR/main.cf" <<CF
+# Private backend MTA of lab $LAB_ID (tests/lab/lab.sh)
+compatibility_level = 3.7
+queue_directory = $POSTFIX_DIR/queue
+data_directory = $POSTFIX_DIR/data
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file = $POSTFIX_LOG
+maillog_file_prefixes = $POSTFIX_DIR
+inet_interfaces = $BACKEND_IP
+inet_protocols = ipv4
+myhostname = backend.example.com
+mydestination =
+mynetworks = 127.0.0.0/8 $APPLIANCE_INT_IP/32
+relayhost =
+alias_maps =
+alias_database =
+local_recipient_maps =
+virtual_mailbox_domains = example.com catchall.example.com
+virtual_mailbox_maps = texthash:$POSTFIX_DIR/vmailbox
+virtual_mailbox_base = $POSTFIX_DIR/mail
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+virtual_mailbox_limit = 0
+message_size_limit = 104857600
+smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_banner = \$myhostname ESMTP backend
+smtp_host_lookup = native
+smtpd_peername_lookup = no
+disable_dns_lookups = yes
+biff = no
+CF
+    # Postfix writes its complaints to stderr only when that is a terminal: give it one.
+    if ! script -qec "ip netns exec $BACKEND_NETNS postfix -c $POSTFIX_DIR start" \
+        "$POSTFIX_DIR/start.log" >/dev/null 2>&1; then
+        lab_log "postfix did not start:"
+        sed 's/^/  | /' "$POSTFIX_DIR/start.log" >&2
+        return 1
+    fi
+    local t=0
+    until ip netns exec "$BACKEND_NETNS" bash -c "exec 3<>/dev/tcp/$BACKEND_IP/25" 2>/dev/null; do
+        [ $t -ge 100 ] && { lab_log "postfix does not listen on $BACKEND_IP:25"; return 1; }
+        sleep 0.1; t=$((t + 1))
+    done
+}
+
+lab_backend_postfix_stop() {
+    [ -n "${POSTFIX_DIR:-}" ] && [ -f "$POSTFIX_DIR/main.cf" ] || return 0
+    ip netns exec "$BACKEND_NETNS" postfix -c "$POSTFIX_DIR" stop >/dev/null 2>&1 || true
+}
+
 # lab_down: stop the dataplane, delete namespaces (which deletes their veths), remove the run dir.
 lab_down() {
     local rc=$?
     trap - EXIT
     [ -n "${LAB_ID:-}" ] || return $rc
     lab_control_stop >/dev/null 2>&1 || true
+    lab_backend_postfix_stop
     lab_dataplane_stop >/dev/null 2>&1 || true
     lab_impair_down --no-restore >/dev/null 2>&1 || true
     local ns pid
@@ -342,6 +415,7 @@ lab_leftovers() {
     pgrep -af "file-prefix=$id( |$)" || true
     pgrep -af "ndrguard-impair -a ${id}ra( |$)" || true
     pgrep -af "ndrguard-control -f /run/ndrguard/lab-$id/" || true
+    pgrep -af "master.*-c /run/ndrguard/lab-$id/" || true
 }
 
 # ---- Impairment bridge (issue 5) ----------------------------------------------------------
