@@ -492,6 +492,11 @@ main(int argc, char **argv)
 
 	MAIN_LOG(INFO, "stopping");
 	for (w = 0; w < n_ctx; w++) {
+		if (ctxs[w]->tcp != NULL && ctxs[w]->tcp->n_active != 0) {
+			MAIN_LOG(INFO, "lcore %u: %u TCP connections open at exit",
+				ctxs[w]->lcore_id, ctxs[w]->tcp->n_active);
+			tcp_stack_dump(ctxs[w]->tcp, stderr, 16);
+		}
 		tcp_stack_free(ctxs[w]->tcp);
 		ctxs[w]->tcp = NULL;
 		lcore_ctx_fini(ctxs[w]);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <rte_mbuf.h>
 
@@ -186,6 +187,12 @@ void tcp_stack_link(struct tcp_stack *const *stacks, uint16_t n);
  * the worker stopped.
  */
 void tcp_stack_free(struct tcp_stack *ts);
+
+/**
+ * Print up to <max> live connections of <ts> to <f>, one line each (diagnostics).
+ * Main lcore after the worker stopped, or the owner lcore.
+ */
+void tcp_stack_dump(const struct tcp_stack *ts, FILE *f, unsigned int max);
 
 /**
  * Run timers due and reap closed connections; drains the hand-off ring. Called once per

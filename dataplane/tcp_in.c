@@ -262,6 +262,7 @@ tcp_ooo_drain(struct tcp_conn *c)
 		}
 		rte_pktmbuf_adj(m, (uint16_t) (c->rcv_nxt - tcp_ooo_seq(m)));
 		c->rcv_nxt += m->data_len;
+		stats_add(tcp_st(c->ts), STATS_TCP_BYTES_RX, m->data_len);
 		tcp_mq_append(&c->rcvq, m, m->data_len);
 		if (fin) {
 			tcp_rcv_fin(c);
@@ -456,19 +457,19 @@ tcp_in_syn_sent(struct tcp_conn *c, const struct tcp_seg *sg, const struct rte_e
 	(void) tcp_send_ctl(c, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG);
 }
 
-/* RFC 9293 §3.10.7.4 first check: is the segment acceptable? */
+/*
+ * RFC 9293 §3.10.7.4 first check: is the segment acceptable? As Linux does (tcp_sequence),
+ * a segment may start at the right edge of the window: a peer that filled our window sends
+ * its ACKs with exactly that sequence number, and refusing them would ignore its ACKs for
+ * as long as our window stays full (a deadlock under loss).
+ */
 static bool
 tcp_seq_acceptable(const struct tcp_conn *c, uint32_t seq, uint32_t seglen, uint32_t wnd)
 {
-	if (seglen == 0) {
-		if (wnd == 0)
-			return seq == c->rcv_nxt;
-		return tcp_seq_in(seq, c->rcv_nxt, c->rcv_nxt + wnd);
-	}
-	if (wnd == 0)
-		return false;
-	return tcp_seq_in(seq, c->rcv_nxt, c->rcv_nxt + wnd) ||
-	       tcp_seq_in(seq + seglen - 1, c->rcv_nxt, c->rcv_nxt + wnd);
+	if (seglen == 0 && wnd == 0)
+		return seq == c->rcv_nxt;
+	return tcp_seq_geq(seq + seglen, c->rcv_nxt) && tcp_seq_leq(seq, c->rcv_nxt + wnd) &&
+	       !(seglen == 0 && tcp_seq_lt(seq, c->rcv_nxt));
 }
 
 /*
@@ -588,6 +589,9 @@ tcp_conn_input(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg *sg,
 		if (tcp_seq_lt(seq, c->rcv_nxt)) {
 			uint32_t skip = c->rcv_nxt - seq;
 
+			if (skip > len)
+				fin = false; /* the FIN is old too */
+			skip = RTE_MIN(skip, len);
 			rte_pktmbuf_adj(m, (uint16_t) skip);
 			seq += skip;
 			len -= skip;
@@ -629,7 +633,12 @@ tcp_conn_input(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg *sg,
 			stats_inc(tcp_st(ts), STATS_TCP_OOO_RX);
 			c->flags |= TCP_F_ACK_NOW;
 		} else {
+			/* Only old bytes: ACK them again; a FIN right after them is still news. */
 			c->flags |= TCP_F_ACK_NOW;
+			if (fin && seq == c->rcv_nxt) {
+				tcp_rcv_fin(c);
+				readable = true;
+			}
 		}
 	} else if ((sg->flags & RTE_TCP_FIN_FLAG) && sg->seq == c->rcv_nxt) {
 		tcp_rcv_fin(c);
