@@ -20,9 +20,12 @@
 
 struct rte_eth_dev_tx_buffer;
 struct lcore_ctx;
+struct tcp_stack;
 
 /* Work the main lcore does when it also runs the packet loop (single-lcore mode). */
 typedef void lcore_housekeeping_fn(struct lcore_ctx *ctx);
+/* Work an application does on its lcore once per loop iteration. */
+typedef void lcore_tick_fn(struct lcore_ctx *ctx, void *arg);
 
 struct lcore_rxq {
 	const struct net_if *nif; /* read-only after start */
@@ -39,8 +42,12 @@ struct lcore_ctx {
 	struct rte_eth_dev_tx_buffer *txb[RTE_MAX_ETHPORTS]; /* NULL: port unused */
 	const volatile bool *quit;			     /* set by the signal handler */
 	lcore_housekeeping_fn *housekeeping;		     /* NULL on dedicated workers */
-	uint64_t hk_period;	/* TSC cycles between housekeeping calls */
-	uint64_t hk_next;	/* TSC of the next call */
+	uint64_t hk_period;    /* TSC cycles between housekeeping calls */
+	uint64_t hk_next;      /* TSC of the next call */
+	struct tcp_stack *tcp; /* this lcore's TCP stack; NULL: no TCP (ICMP/ARP only) */
+	lcore_tick_fn *tick;   /* NULL: none */
+	void *tick_arg;
+	const struct net_if *nif[RTE_MAX_ETHPORTS]; /* every port's interface, by port id */
 	uint32_t idle_sleep_us; /* 0: poll always; else sleep this long when idle */
 	uint32_t idle_loops;	/* consecutive empty polls */
 } __attribute__((aligned(64)));

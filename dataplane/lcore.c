@@ -11,12 +11,14 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#include <rte_ring.h>
 
 #include <urcu/urcu-qsbr.h>
 
 #include "lcore.h"
 #include "net.h"
 #include "stats.h"
+#include "tcp.h"
 #include "ndg_common.h"
 
 static void
@@ -55,6 +57,43 @@ lcore_ctx_fini(struct lcore_ctx *ctx)
 	}
 }
 
+/* One received frame through L2/L3/L4; <nif> is the port it came in on. */
+static inline void
+lcore_input(struct lcore_ctx *ctx, const struct net_if *nif, struct rte_mbuf *m)
+{
+	switch (net_eth_input(ctx, nif, m)) {
+	case NET_TX:
+		lcore_tx(ctx, nif->port_id, m);
+		break;
+	case NET_CONSUMED:
+		break;
+	case NET_DROP:
+	default:
+		rte_pktmbuf_free(m);
+		break;
+	}
+}
+
+/* Frames other lcores passed to this one (no RSS: replies to our active opens). */
+static unsigned int
+lcore_handoff_drain(struct lcore_ctx *ctx)
+{
+	struct rte_mbuf *pkts[LCORE_BURST];
+	unsigned int n;
+
+	n = rte_ring_dequeue_burst(ctx->tcp->handoff, (void **) pkts, LCORE_BURST, NULL);
+	for (unsigned int i = 0; i < n; i++) {
+		const struct net_if *nif =
+			pkts[i]->port < RTE_MAX_ETHPORTS ? ctx->nif[pkts[i]->port] : NULL;
+
+		if (nif == NULL)
+			rte_pktmbuf_free(pkts[i]);
+		else
+			lcore_input(ctx, nif, pkts[i]);
+	}
+	return n;
+}
+
 unsigned int
 lcore_poll_once(struct lcore_ctx *ctx)
 {
@@ -74,18 +113,7 @@ lcore_poll_once(struct lcore_ctx *ctx)
 			if (i + 1 < n)
 				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 			bytes += rte_pktmbuf_pkt_len(m);
-			switch (net_eth_input(rxq->nif, st, m)) {
-			case NET_TX:
-				sent += rte_eth_tx_buffer(rxq->port_id, ctx->txq[rxq->port_id],
-					ctx->txb[rxq->port_id], m);
-				break;
-			case NET_CONSUMED:
-				break;
-			case NET_DROP:
-			default:
-				rte_pktmbuf_free(m);
-				break;
-			}
+			lcore_input(ctx, rxq->nif, m);
 		}
 		if (n != 0) {
 			stats_add(st, STATS_RX_PACKETS, n);
@@ -93,6 +121,13 @@ lcore_poll_once(struct lcore_ctx *ctx)
 			total += n;
 		}
 	}
+	if (ctx->tcp != NULL) {
+		if (!rte_ring_empty(ctx->tcp->handoff))
+			total += lcore_handoff_drain(ctx);
+		tcp_stack_poll(ctx->tcp);
+	}
+	if (ctx->tick != NULL)
+		ctx->tick(ctx, ctx->tick_arg);
 	for (uint16_t q = 0; q < ctx->n_rxq; q++) {
 		uint16_t port = ctx->rxq[q].port_id;
 

@@ -2,7 +2,23 @@
 #ifndef NDG_DATAPLANE_LCORE_H
 #define NDG_DATAPLANE_LCORE_H
 
+#include <rte_ethdev.h>
+
 #include "lcore-t.h"
+#include "stats.h"
+
+/**
+ * Queue frame <m> for transmission on <port_id> from the lcore owning <ctx>; the loop
+ * flushes every iteration. Owner lcore.
+ */
+static inline void
+lcore_tx(struct lcore_ctx *ctx, uint16_t port_id, struct rte_mbuf *m)
+{
+	uint16_t n = rte_eth_tx_buffer(port_id, ctx->txq[port_id], ctx->txb[port_id], m);
+
+	if (n != 0)
+		stats_add(&ctx->stats, STATS_TX_PACKETS, n);
+}
 
 /**
  * Allocate the tx buffers of <ctx> for <port_id>, queue <queue_id>, on <socket>.

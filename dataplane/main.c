@@ -24,18 +24,21 @@
 #include <rte_mbuf.h>
 
 #include "dp_ctl.h"
+#include "app.h"
 #include "lcore.h"
 #include "net.h"
 #include "port.h"
 #include "stats.h"
+#include "tcp.h"
 #include "ndg_common.h"
 
 RTE_LOG_REGISTER(ndg_logtype_main, user.ndg.main, INFO);
 #define MAIN_LOG(level, fmt, ...)                                                                  \
 	rte_log(RTE_LOG_##level, ndg_logtype_main, "main: " fmt "\n", ##__VA_ARGS__)
 
-#define MAIN_MBUF_CACHE 256  /* per-lcore mempool cache */
-#define MAIN_MIN_MBUFS	8191 /* 2^n - 1 is the mempool's sweet spot */
+#define MAIN_MBUF_CACHE 256   /* per-lcore mempool cache */
+#define MAIN_MIN_MBUFS	8191  /* 2^n - 1 is the mempool's sweet spot */
+#define MAIN_TCP_MBUFS	24576 /* per lcore: send/receive queues of busy connections */
 
 static volatile bool force_quit;
 
@@ -45,6 +48,11 @@ static struct {
 	unsigned int stats_interval_ms;
 	unsigned int idle_sleep_us;
 	unsigned int n_addrs;
+	unsigned int n_mbufs;
+	bool no_tcp;
+	unsigned int n_apps;
+	struct app_cfg apps[APP_MAX];
+	uint32_t gateway[RTE_MAX_ETHPORTS];
 	struct {
 		uint16_t port_id;
 		struct net_addr addr;
@@ -52,6 +60,8 @@ static struct {
 } opts = {
 	.stats_interval_ms = 500,
 };
+
+static struct tcp_cfg tcp_cfg;
 
 static struct net_if nifs[RTE_MAX_ETHPORTS];
 
@@ -74,8 +84,22 @@ usage(const char *prog)
 		"  -c, --ctl-socket PATH            control socket for ndrguard-control\n"
 		"      --idle-sleep-us US           sleep US after 1000 empty polls instead of\n"
 		"                                   spinning (default 0: always poll)\n"
+		"  -g, --gateway [PORT:]A.B.C.D     default next hop of port PORT (default 0)\n"
+		"      --mbufs N                    packet buffers (default: sized from ports)\n"
+		"      --app echo[:PORT] | discard[:PORT] | client:IP:PORT[:N[:PAR[:BYTES]]]\n"
+		"                                   built-in test application (repeatable)\n"
+		"      --no-tcp                     no TCP stack (TCP counted as drop_ip_proto)\n"
+		"      --tcp-max-conns N            connections per lcore (default %u)\n"
+		"      --tcp-syncookies MODE        auto | always | never (default auto)\n"
+		"      --tcp-synq N                 half-open connections before cookies (%u)\n"
+		"      --tcp-max-per-src N          connections per source address, 0 = any (%u)\n"
+		"      --tcp-time-wait MS           TIME-WAIT length (default %u)\n"
+		"      --tcp-rcvbuf BYTES           receive buffer per connection (default %u)\n"
+		"      --tcp-sndbuf BYTES           send buffer per connection (default %u)\n"
+		"      --tcp-rto-min MS             minimum retransmission timeout (default %u)\n"
 		"  -h, --help                       this text\n",
-		prog, NET_IF_MAX_ADDRS);
+		prog, NET_IF_MAX_ADDRS, tcp_cfg.max_conns, tcp_cfg.synq_max, tcp_cfg.max_per_src,
+		tcp_cfg.time_wait_ms, tcp_cfg.rcvbuf, tcp_cfg.sndbuf, tcp_cfg.rto_min_ms);
 }
 
 static int
@@ -122,6 +146,60 @@ parse_addr_opt(const char *arg)
 }
 
 static int
+parse_gateway_opt(const char *arg)
+{
+	const char *colon = strchr(arg, ':');
+	unsigned long port = 0;
+	struct net_addr a;
+
+	if (colon != NULL) {
+		char buf[8];
+		size_t n = (size_t) (colon - arg);
+
+		if (n == 0 || n >= sizeof(buf))
+			return -EINVAL;
+		memcpy(buf, arg, n);
+		buf[n] = '\0';
+		if (parse_uint(buf, RTE_MAX_ETHPORTS - 1, &port) != 0)
+			return -EINVAL;
+		arg = colon + 1;
+	}
+	if (net_addr_parse(arg, &a) != 0 || a.plen != 32)
+		return -EINVAL;
+	opts.gateway[port] = a.ip;
+	return 0;
+}
+
+enum {
+	OPT_MBUFS = 256,
+	OPT_APP,
+	OPT_NO_TCP,
+	OPT_TCP_MAX_CONNS,
+	OPT_TCP_SYNCOOKIES,
+	OPT_TCP_SYNQ,
+	OPT_TCP_MAX_PER_SRC,
+	OPT_TCP_TIME_WAIT,
+	OPT_TCP_RCVBUF,
+	OPT_TCP_SNDBUF,
+	OPT_TCP_RTO_MIN,
+};
+
+/* A numeric long option into <dst>; @return 0 or -EINVAL with a message. */
+static int
+parse_num_opt(const char *name, const char *arg, unsigned long min, unsigned long max,
+	uint32_t *dst)
+{
+	unsigned long v;
+
+	if (parse_uint(arg, max, &v) != 0 || v < min) {
+		fprintf(stderr, "bad --%s '%s' (%lu..%lu)\n", name, arg, min, max);
+		return -EINVAL;
+	}
+	*dst = (uint32_t) v;
+	return 0;
+}
+
+static int
 parse_args(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -130,15 +208,96 @@ parse_args(int argc, char **argv)
 		{"stats-interval", required_argument, NULL, 'i'},
 		{"idle-sleep-us", required_argument, NULL, 'I'},
 		{"ctl-socket", required_argument, NULL, 'c'},
+		{"gateway", required_argument, NULL, 'g'},
+		{"mbufs", required_argument, NULL, OPT_MBUFS},
+		{"app", required_argument, NULL, OPT_APP},
+		{"no-tcp", no_argument, NULL, OPT_NO_TCP},
+		{"tcp-max-conns", required_argument, NULL, OPT_TCP_MAX_CONNS},
+		{"tcp-syncookies", required_argument, NULL, OPT_TCP_SYNCOOKIES},
+		{"tcp-synq", required_argument, NULL, OPT_TCP_SYNQ},
+		{"tcp-max-per-src", required_argument, NULL, OPT_TCP_MAX_PER_SRC},
+		{"tcp-time-wait", required_argument, NULL, OPT_TCP_TIME_WAIT},
+		{"tcp-rcvbuf", required_argument, NULL, OPT_TCP_RCVBUF},
+		{"tcp-sndbuf", required_argument, NULL, OPT_TCP_SNDBUF},
+		{"tcp-rto-min", required_argument, NULL, OPT_TCP_RTO_MIN},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	unsigned long v;
+	uint32_t u;
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "a:c:s:i:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:c:s:i:g:h", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'g':
+			if (parse_gateway_opt(optarg) != 0) {
+				fprintf(stderr, "bad --gateway '%s'\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_MBUFS:
+			if (parse_num_opt("mbufs", optarg, 1023, 16777215, &u) != 0)
+				return -EINVAL;
+			opts.n_mbufs = u;
+			break;
+		case OPT_APP:
+			if (opts.n_apps >= APP_MAX ||
+				app_parse(optarg, &opts.apps[opts.n_apps]) != 0) {
+				fprintf(stderr, "bad --app '%s'\n", optarg);
+				return -EINVAL;
+			}
+			opts.n_apps++;
+			break;
+		case OPT_NO_TCP:
+			opts.no_tcp = true;
+			break;
+		case OPT_TCP_MAX_CONNS:
+			if (parse_num_opt("tcp-max-conns", optarg, 16, 1u << 24,
+				    &tcp_cfg.max_conns) != 0)
+				return -EINVAL;
+			break;
+		case OPT_TCP_SYNCOOKIES:
+			if (strcmp(optarg, "auto") == 0)
+				tcp_cfg.syncookies = TCP_SYNCOOKIE_AUTO;
+			else if (strcmp(optarg, "always") == 0)
+				tcp_cfg.syncookies = TCP_SYNCOOKIE_ALWAYS;
+			else if (strcmp(optarg, "never") == 0)
+				tcp_cfg.syncookies = TCP_SYNCOOKIE_NEVER;
+			else {
+				fprintf(stderr, "bad --tcp-syncookies '%s'\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_TCP_SYNQ:
+			if (parse_num_opt("tcp-synq", optarg, 0, 1u << 24, &tcp_cfg.synq_max) != 0)
+				return -EINVAL;
+			break;
+		case OPT_TCP_MAX_PER_SRC:
+			if (parse_num_opt("tcp-max-per-src", optarg, 0, 1u << 24,
+				    &tcp_cfg.max_per_src) != 0)
+				return -EINVAL;
+			break;
+		case OPT_TCP_TIME_WAIT:
+			if (parse_num_opt("tcp-time-wait", optarg, 1, 240000,
+				    &tcp_cfg.time_wait_ms) != 0)
+				return -EINVAL;
+			break;
+		case OPT_TCP_RCVBUF:
+			if (parse_num_opt("tcp-rcvbuf", optarg, 4096, 1u << 26, &tcp_cfg.rcvbuf) !=
+				0)
+				return -EINVAL;
+			break;
+		case OPT_TCP_SNDBUF:
+			if (parse_num_opt("tcp-sndbuf", optarg, 4096, 1u << 26, &tcp_cfg.sndbuf) !=
+				0)
+				return -EINVAL;
+			break;
+		case OPT_TCP_RTO_MIN:
+			if (parse_num_opt("tcp-rto-min", optarg, 10, 1000, &tcp_cfg.rto_min_ms) !=
+				0)
+				return -EINVAL;
+			break;
 		case 'a':
 			if (parse_addr_opt(optarg) != 0) {
 				fprintf(stderr, "bad --addr '%s'\n", optarg);
@@ -208,6 +367,7 @@ main(int argc, char **argv)
 	unsigned int n_mbufs;
 	int ret;
 
+	tcp_cfg_defaults(&tcp_cfg);
 	ret = rte_eal_init(argc, argv);
 	if (ret < 0)
 		rte_exit(EXIT_FAILURE, "EAL initialisation failed: %s\n", rte_strerror(rte_errno));
@@ -234,8 +394,14 @@ main(int argc, char **argv)
 
 	n_mbufs = nb_ports * n_ctx * (PORT_RX_DESC + PORT_TX_DESC + LCORE_BURST) +
 		  n_ctx * MAIN_MBUF_CACHE;
+	if (!opts.no_tcp)
+		n_mbufs += n_ctx * MAIN_TCP_MBUFS;
 	if (n_mbufs < MAIN_MIN_MBUFS)
 		n_mbufs = MAIN_MIN_MBUFS;
+	if (opts.n_mbufs != 0)
+		n_mbufs = opts.n_mbufs;
+	if (opts.no_tcp && opts.n_apps != 0)
+		rte_exit(EXIT_FAILURE, "--app needs the TCP stack\n");
 	mp = rte_pktmbuf_pool_create("ndg_mbuf", n_mbufs, MAIN_MBUF_CACHE, 0,
 		RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
 	if (mp == NULL)
@@ -255,6 +421,8 @@ main(int argc, char **argv)
 		nif->addrs[nif->n_addrs++] = opts.addrs[i].addr;
 	}
 	RTE_ETH_FOREACH_DEV (port_id)
+		nifs[port_id].gateway = opts.gateway[port_id];
+	RTE_ETH_FOREACH_DEV (port_id)
 		if (nifs[port_id].n_addrs == 0)
 			MAIN_LOG(WARNING, "port %u has no address: it answers nothing", port_id);
 
@@ -273,6 +441,22 @@ main(int argc, char **argv)
 		ctx->lcore_id = lc;
 		ctx->quit = &force_quit;
 		ctx->idle_sleep_us = opts.idle_sleep_us;
+		RTE_ETH_FOREACH_DEV (port_id)
+			ctx->nif[port_id] = &nifs[port_id];
+		if (!opts.no_tcp) {
+			ctx->tcp = tcp_stack_create(&tcp_cfg, ctx, mp, (uint16_t) w,
+				(uint16_t) n_ctx, socket);
+			if (ctx->tcp == NULL)
+				rte_exit(EXIT_FAILURE,
+					"lcore %u TCP stack of %u connections: out of "
+					"memory\n",
+					lc, tcp_cfg.max_conns);
+			for (unsigned int a = 0; a < opts.n_apps; a++) {
+				ret = app_start(ctx, &opts.apps[a]);
+				if (ret != 0)
+					rte_exit(EXIT_FAILURE, "--app %u: %s\n", a, strerror(-ret));
+			}
+		}
 		RTE_ETH_FOREACH_DEV (port_id) {
 			if (ctx->n_rxq >= LCORE_MAX_RXQ)
 				rte_exit(EXIT_FAILURE, "more than %u rx queues per lcore\n",
@@ -285,6 +469,16 @@ main(int argc, char **argv)
 				rte_exit(EXIT_FAILURE, "tx buffer: out of memory\n");
 		}
 		ctxs[w++] = ctx;
+	}
+	if (!opts.no_tcp) {
+		static struct tcp_stack *stacks[RTE_MAX_LCORE];
+
+		for (w = 0; w < n_ctx; w++)
+			stacks[w] = ctxs[w]->tcp;
+		tcp_stack_link(stacks, (uint16_t) n_ctx);
+		MAIN_LOG(INFO, "TCP: %u connections per lcore, %zu bytes each + %zu of tables",
+			tcp_cfg.max_conns, sizeof(struct tcp_conn),
+			tcp_tbl_bytes_per_conn(ctxs[0]->tcp));
 	}
 	for (w = 0; w < n_ctx; w++)
 		stats_blocks[w] = &ctxs[w]->stats;
@@ -325,7 +519,16 @@ main(int argc, char **argv)
 	MAIN_LOG(INFO, "stopping");
 	dp_ctl_stop();
 	for (w = 0; w < n_ctx; w++)
-		lcore_ctx_fini(ctxs[w]);
+		for (w = 0; w < n_ctx; w++) {
+			if (ctxs[w]->tcp != NULL && ctxs[w]->tcp->n_active != 0) {
+				MAIN_LOG(INFO, "lcore %u: %u TCP connections open at exit",
+					ctxs[w]->lcore_id, ctxs[w]->tcp->n_active);
+				tcp_stack_dump(ctxs[w]->tcp, stderr, 16);
+			}
+			tcp_stack_free(ctxs[w]->tcp);
+			ctxs[w]->tcp = NULL;
+			lcore_ctx_fini(ctxs[w]);
+		}
 	write_stats();
 	stats_write_json(stdout);
 	fflush(stdout);

@@ -21,6 +21,10 @@ struct net_addr {
 
 #define NET_IF_F_TX_IP_CKSUM (1u << 0) /* PMD computes the IPv4 header checksum on tx */
 #define NET_IF_F_RX_IP_CKSUM (1u << 1) /* PMD verifies the IPv4 header checksum on rx */
+#define NET_IF_F_RSS	     (1u << 2) /* RSS on: rss_key/reta decide the rx queue of a flow */
+
+#define NET_RSS_KEY_LEN 40  /* Toeplitz key bytes (IPv4/TCP needs 12 + 4) */
+#define NET_RETA_MAX	512 /* redirection table entries we mirror */
 
 struct net_if {
 	struct rte_ether_addr mac; /* the port's own MAC */
@@ -28,6 +32,11 @@ struct net_if {
 	uint16_t n_addrs;	   /* used entries of addrs[] */
 	uint32_t flags;		   /* NET_IF_F_* */
 	struct net_addr addrs[NET_IF_MAX_ADDRS];
+	uint32_t gateway;   /* default next hop, network byte order; 0: connected only */
+	uint16_t n_queues;  /* rx/tx queue pairs */
+	uint16_t reta_size; /* used entries of reta[] when NET_IF_F_RSS */
+	uint8_t rss_key[NET_RSS_KEY_LEN];
+	uint16_t reta[NET_RETA_MAX]; /* rx queue per Toeplitz hash % reta_size */
 };
 
 enum net_verdict {

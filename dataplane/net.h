@@ -11,6 +11,7 @@
 
 #include <rte_mbuf.h>
 
+#include "lcore-t.h"
 #include "net-t.h"
 #include "stats-t.h"
 
@@ -32,26 +33,28 @@ net_if_has_addr(const struct net_if *nif, uint32_t ip)
  * unsupported is counted in <st> under its reason and refused.
  * @return NET_TX when <m> was rewritten into a reply for the same port, NET_DROP when the
  *   caller must free it, NET_CONSUMED when an upper layer kept it.
- * Thread safety: owner lcore of <st>; <nif> is read-only.
+ * Counters go to <ctx>'s block; TCP to <ctx>'s stack when it has one.
+ * Thread safety: owner lcore of <ctx>; <nif> is read-only.
  */
-enum net_verdict net_eth_input(const struct net_if *nif, struct stats_lcore *st,
-	struct rte_mbuf *m);
+enum net_verdict net_eth_input(struct lcore_ctx *ctx, const struct net_if *nif, struct rte_mbuf *m);
 
 /**
- * Handle an ARP packet at <m>'s offset <l2len>; answers requests for our addresses in place.
+ * Handle an ARP packet at <m>'s offset <l2len>; answers requests for our addresses in place
+ * and hands replies (and requests from next hops we are resolving) to the TCP stack's cache.
  * @return NET_TX or NET_DROP, as net_eth_input(). Owner lcore.
  */
-enum net_verdict net_arp_input(const struct net_if *nif, struct stats_lcore *st, struct rte_mbuf *m,
+enum net_verdict net_arp_input(struct lcore_ctx *ctx, const struct net_if *nif, struct rte_mbuf *m,
 	uint16_t l2len);
 
 /**
  * Validate an IPv4 packet at offset <l2len> and dispatch it by protocol.
  * Drops truncated frames, bad version/IHL/length/checksum, options, fragments, martian
- * sources and packets not addressed to us. Trims Ethernet padding.
+ * sources and packets not addressed to us. Trims Ethernet padding. TCP goes to the lcore's
+ * stack; ICMP destination-unreachable quoting TCP is passed to it too.
  * @return NET_TX, NET_DROP or NET_CONSUMED, as net_eth_input(). Owner lcore.
  */
-enum net_verdict net_ipv4_input(const struct net_if *nif, struct stats_lcore *st,
-	struct rte_mbuf *m, uint16_t l2len);
+enum net_verdict net_ipv4_input(struct lcore_ctx *ctx, const struct net_if *nif, struct rte_mbuf *m,
+	uint16_t l2len);
 
 /**
  * Finish an outgoing IPv4 header at offset <l2len>: checksum by the PMD when <nif> has the

@@ -1,20 +1,58 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * ARP (RFC 826) for our IPv4 addresses: requests answered in place. Resolution of next hops
- * arrives with the TCP stack's active open. Worker lcores only.
+ * ARP (RFC 826) for our IPv4 addresses: requests answered in place; replies and requests
+ * from hosts we are resolving feed the TCP stack's next-hop cache (tcp_arp_learn).
+ * Worker lcores only.
  */
 #include <rte_arp.h>
 #include <rte_byteorder.h>
 #include <rte_ether.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include "net.h"
 #include "stats.h"
+#include "tcp.h"
 #include "ndg_common.h"
 
-enum net_verdict
-net_arp_input(const struct net_if *nif, struct stats_lcore *st, struct rte_mbuf *m, uint16_t l2len)
+/*
+ * Learn sender <ah> on this lcore, and on the others when they are resolving too: ARP has
+ * no RSS, so the answer reaches one queue while every lcore may be waiting for it. The
+ * other stacks' caches are touched only through their hand-off rings, as a copy of the
+ * frame marked so it is not forwarded again.
+ */
+#define NET_ARP_HANDOFF_MARK 0x4e444741u /* hash.fdir.hi of a copy from another lcore */
+
+static void
+net_arp_learn_all(struct lcore_ctx *ctx, const struct net_if *nif, struct rte_mbuf *m,
+	const struct rte_arp_hdr *ah)
 {
+	struct tcp_stack *ts = ctx->tcp;
+
+	tcp_arp_learn(ts, nif->port_id, ah->arp_data.arp_sip, &ah->arp_data.arp_sha);
+	if (ts->n_queues < 2 || ts->peers == NULL)
+		return;
+	for (uint16_t q = 0; q < ts->n_queues; q++) {
+		struct rte_mbuf *copy;
+
+		if (q == ts->queue_id)
+			continue;
+		copy = rte_pktmbuf_copy(m, ts->mp, 0, UINT32_MAX);
+		if (copy == NULL)
+			continue;
+		copy->port = nif->port_id;
+		copy->hash.fdir.hi = NET_ARP_HANDOFF_MARK;
+		if (rte_ring_enqueue(ts->peers[q]->handoff, copy) != 0) {
+			copy->hash.fdir.hi = 0;
+			rte_pktmbuf_free(copy);
+		}
+	}
+}
+
+enum net_verdict
+net_arp_input(struct lcore_ctx *ctx, const struct net_if *nif, struct rte_mbuf *m, uint16_t l2len)
+{
+	struct stats_lcore *st = &ctx->stats;
 	struct rte_ether_hdr *eh;
 	struct rte_arp_hdr *ah;
 	uint32_t tip;
@@ -31,16 +69,32 @@ net_arp_input(const struct net_if *nif, struct stats_lcore *st, struct rte_mbuf 
 		stats_inc(st, STATS_DROP_ARP_BAD);
 		return NET_DROP;
 	}
+	tip = ah->arp_data.arp_tip;
+	if (m->hash.fdir.hi == NET_ARP_HANDOFF_MARK && ctx->tcp != NULL) {
+		/* Another lcore's copy: learn, never answer or forward again. The mark goes
+		 * before the mbuf returns to the pool, where a PMD would reuse it. */
+		m->hash.fdir.hi = 0;
+		tcp_arp_learn(ctx->tcp, nif->port_id, ah->arp_data.arp_sip, &ah->arp_data.arp_sha);
+		return NET_DROP;
+	}
+	if (ah->arp_opcode == RTE_BE16(RTE_ARP_OP_REPLY)) {
+		stats_inc(st, STATS_ARP_REPLY_RX);
+		if (ctx->tcp != NULL && net_if_has_addr(nif, tip))
+			net_arp_learn_all(ctx, nif, m, ah);
+		return NET_DROP;
+	}
 	if (ah->arp_opcode != RTE_BE16(RTE_ARP_OP_REQUEST)) {
 		stats_inc(st, STATS_DROP_ARP_OTHER_OP);
 		return NET_DROP;
 	}
-	tip = ah->arp_data.arp_tip;
 	if (!net_if_has_addr(nif, tip)) {
 		stats_inc(st, STATS_DROP_ARP_NOT_FOR_US);
 		return NET_DROP;
 	}
 	stats_inc(st, STATS_ARP_REQUEST_RX);
+	/* The asker is likely a next hop we want too (RFC 826 merge: update only). */
+	if (ctx->tcp != NULL)
+		net_arp_learn_all(ctx, nif, m, ah);
 
 	/* Turn the request into the reply: target becomes the asker, sender becomes us. */
 	ah->arp_opcode = RTE_BE16(RTE_ARP_OP_REPLY);

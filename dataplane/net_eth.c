@@ -11,8 +11,9 @@
 #include "ndg_common.h"
 
 enum net_verdict
-net_eth_input(const struct net_if *nif, struct stats_lcore *st, struct rte_mbuf *m)
+net_eth_input(struct lcore_ctx *ctx, const struct net_if *nif, struct rte_mbuf *m)
 {
+	struct stats_lcore *st = &ctx->stats;
 	const struct rte_ether_hdr *eh;
 	const uint16_t l2len = sizeof(*eh);
 
@@ -29,9 +30,9 @@ net_eth_input(const struct net_if *nif, struct stats_lcore *st, struct rte_mbuf 
 	}
 	switch (eh->ether_type) {
 	case RTE_BE16(RTE_ETHER_TYPE_IPV4):
-		return net_ipv4_input(nif, st, m, l2len);
+		return net_ipv4_input(ctx, nif, m, l2len);
 	case RTE_BE16(RTE_ETHER_TYPE_ARP):
-		return net_arp_input(nif, st, m, l2len);
+		return net_arp_input(ctx, nif, m, l2len);
 	default:
 		stats_inc(st, STATS_DROP_ETH_UNKNOWN_TYPE);
 		return NET_DROP;

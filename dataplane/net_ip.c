@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * IPv4 input and ICMP echo. Validation is strict because every byte is hostile: anything
+ * IPv4 input, ICMP echo, and ICMP unreachable handed to TCP. Validation is strict because every byte is hostile: anything
  * we would have to guess about (options, fragments, lengths that disagree) is dropped and
  * counted. Worker lcores only, except net_addr_parse() (any thread).
  */
@@ -18,7 +18,10 @@
 
 #include "net.h"
 #include "stats.h"
+#include "tcp.h"
 #include "ndg_common.h"
+
+#define NET_ICMP_UNREACH 3 /* RFC 792 destination unreachable */
 
 /* Sources no real peer can have (RFC 1122 §3.2.1.3, RFC 5735). */
 static inline bool
@@ -46,9 +49,10 @@ net_ipv4_tx_cksum(const struct net_if *nif, struct rte_mbuf *m, uint16_t l2len)
 }
 
 static enum net_verdict
-net_icmp_input(const struct net_if *nif, struct stats_lcore *st, struct rte_mbuf *m, uint16_t l2len,
+net_icmp_input(struct lcore_ctx *ctx, const struct net_if *nif, struct rte_mbuf *m, uint16_t l2len,
 	uint16_t l3len)
 {
+	struct stats_lcore *st = &ctx->stats;
 	struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, l2len);
 	uint16_t icmp_len = rte_be_to_cpu_16(ip->total_length) - l3len;
@@ -67,6 +71,18 @@ net_icmp_input(const struct net_if *nif, struct stats_lcore *st, struct rte_mbuf
 		return NET_DROP;
 	}
 	ih = rte_pktmbuf_mtod_offset(m, struct rte_icmp_hdr *, off);
+	if (ih->icmp_type == NET_ICMP_UNREACH) {
+		/* RFC 792: the quoted IP header and at least 8 bytes of its payload follow. */
+		const uint8_t *q = (const uint8_t *) (ih + 1);
+		uint16_t mtu = rte_be_to_cpu_16(ih->icmp_seq_nb); /* RFC 1191 next-hop MTU */
+
+		stats_inc(st, STATS_ICMP_UNREACH_RX);
+		if (ctx->tcp != NULL && icmp_len >= sizeof(*ih) + 28 &&
+			rte_pktmbuf_data_len(m) >= off + sizeof(*ih) + 28 && (q[0] >> 4) == 4 &&
+			(q[0] & 0xf) == 5)
+			tcp_icmp_unreach(ctx->tcp, q, ih->icmp_code, mtu);
+		return NET_DROP;
+	}
 	if (ih->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || ih->icmp_code != 0) {
 		stats_inc(st, STATS_DROP_ICMP_TYPE);
 		return NET_DROP;
@@ -96,8 +112,9 @@ net_icmp_input(const struct net_if *nif, struct stats_lcore *st, struct rte_mbuf
 }
 
 enum net_verdict
-net_ipv4_input(const struct net_if *nif, struct stats_lcore *st, struct rte_mbuf *m, uint16_t l2len)
+net_ipv4_input(struct lcore_ctx *ctx, const struct net_if *nif, struct rte_mbuf *m, uint16_t l2len)
 {
+	struct stats_lcore *st = &ctx->stats;
 	const struct rte_ipv4_hdr *ip;
 	uint16_t l3len, tot;
 	uint32_t frame_l3;
@@ -164,7 +181,12 @@ net_ipv4_input(const struct net_if *nif, struct stats_lcore *st, struct rte_mbuf
 
 	switch (ip->next_proto_id) {
 	case IPPROTO_ICMP:
-		return net_icmp_input(nif, st, m, l2len, l3len);
+		return net_icmp_input(ctx, nif, m, l2len, l3len);
+	case IPPROTO_TCP:
+		if (ctx->tcp != NULL)
+			return tcp_input(ctx->tcp, nif, m, l2len, l3len);
+		stats_inc(st, STATS_DROP_IP_PROTO);
+		return NET_DROP;
 	default:
 		stats_inc(st, STATS_DROP_IP_PROTO);
 		return NET_DROP;

@@ -16,6 +16,15 @@ stats_add(struct stats_lcore *st, enum stats_id id, uint64_t n)
 	__atomic_store_n(&st->c[id], st->c[id] + n, __ATOMIC_RELAXED);
 }
 
+/**
+ * Set gauge <id> of the calling lcore's block to <v>. Owner lcore only.
+ */
+static inline void
+stats_set(struct stats_lcore *st, enum stats_id id, uint64_t v)
+{
+	__atomic_store_n(&st->c[id], v, __ATOMIC_RELAXED);
+}
+
 static inline void
 stats_inc(struct stats_lcore *st, enum stats_id id)
 {
