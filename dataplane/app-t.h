@@ -9,15 +9,17 @@
 
 #include <stdint.h>
 
-#define APP_ECHO_PORT	 7 /* RFC 862 */
-#define APP_DISCARD_PORT 9 /* RFC 863 */
-#define APP_MAX		 4 /* --app options */
+#define APP_ECHO_PORT	 7  /* RFC 862 */
+#define APP_DISCARD_PORT 9  /* RFC 863 */
+#define APP_SMTP_PORT	 25 /* RFC 5321 */
+#define APP_MAX		 4  /* --app options */
 
 enum app_kind {
 	APP_NONE = 0, /* slot unused */
 	APP_ECHO,     /* send back every byte received, close after the peer closes */
 	APP_DISCARD,  /* read and drop everything */
 	APP_CLIENT,   /* open connections to an echo server and check the bytes come back */
+	APP_SMTP,     /* the SMTP proxy (proxy.c): n_conns is the session pool per lcore */
 	APP_KIND_MAX
 };
 

@@ -18,6 +18,7 @@
 
 #include "app.h"
 #include "lcore.h"
+#include "proxy.h"
 #include "stats.h"
 #include "tcp.h"
 #include "ndg_common.h"
@@ -273,6 +274,10 @@ app_parse(const char *s, struct app_cfg *out)
 	} else if (n == 7 && memcmp(s, "discard", 7) == 0) {
 		cfg.kind = APP_DISCARD;
 		cfg.port = APP_DISCARD_PORT;
+	} else if (n == 4 && memcmp(s, "smtp", 4) == 0) {
+		cfg.kind = APP_SMTP;
+		cfg.port = APP_SMTP_PORT;
+		cfg.n_conns = PROXY_SESSIONS_DEFAULT;
 	} else if (n == 6 && memcmp(s, "client", 6) == 0) {
 		char ip[INET_ADDRSTRLEN];
 		const char *p;
@@ -299,6 +304,14 @@ app_parse(const char *s, struct app_cfg *out)
 			return -EINVAL;
 		cfg.port = (uint16_t) v;
 		arg = strchr(arg + 1, ':');
+	}
+	if (cfg.kind == APP_SMTP && arg != NULL) {
+		/* smtp:PORT:SESSIONS */
+		if (app_parse_u32(arg + 1, 1u << 24, &cfg.n_conns) != 0 || cfg.n_conns < 16)
+			return -EINVAL;
+		arg = strchr(arg + 1, ':');
+		if (arg != NULL)
+			return -EINVAL;
 	}
 	if (cfg.kind == APP_CLIENT) {
 		uint32_t *fields[] = {&cfg.n_conns, &cfg.parallel, &cfg.bytes};
@@ -327,6 +340,8 @@ app_start(struct lcore_ctx *ctx, const struct app_cfg *cfg)
 		return tcp_listen(ctx->tcp, cfg->port, &app_echo, NULL);
 	case APP_DISCARD:
 		return tcp_listen(ctx->tcp, cfg->port, &app_discard, NULL);
+	case APP_SMTP:
+		return proxy_start(ctx, cfg->port, cfg->n_conns);
 	case APP_CLIENT:
 		break;
 	default:

@@ -10,7 +10,7 @@
 #include "lcore-t.h"
 
 /**
- * Parse "echo[:PORT]", "discard[:PORT]" or "client:A.B.C.D:PORT:N[:PAR[:BYTES]]" into <out>.
+ * Parse "echo[:PORT]", "discard[:PORT]", "smtp[:PORT[:SESSIONS]]" or "client:A.B.C.D:PORT:N[:PAR[:BYTES]]" into <out>.
  * @return 0, or -EINVAL. Any thread.
  */
 int app_parse(const char *s, struct app_cfg *out);

@@ -29,6 +29,7 @@ struct dp_domain_backends {
 
 struct dp_cfg {
 	uint64_t gen;	    /* digest of the CONFIG payload it was built from */
+	uint32_t refs;	    /* sessions using it, +1 while it is the one published */
 	uint16_t smtp_port; /* external listener */
 	struct smtp_conf smtp;
 	struct policy pol; /* pol.dir and pol.harvest.cells are shared, not owned */

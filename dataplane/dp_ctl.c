@@ -28,6 +28,7 @@
 
 #include "dp_ctl.h"
 #include "policy.h"
+#include "proxy.h"
 #include "rcpt.h"
 #include "smtp.h"
 #include "stats.h"
@@ -83,10 +84,19 @@ dp_cfg_free(struct dp_cfg *c)
 	free(c);
 }
 
+void
+dp_cfg_release(struct dp_cfg *c)
+{
+	if (c != NULL && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		dp_cfg_free(c);
+}
+
+/* After a grace period nobody can acquire the retired configuration: drop the publisher's
+ * reference; sessions still holding one free it when they end. */
 static void
 dp_cfg_free_rcu(struct rcu_head *h)
 {
-	dp_cfg_free(caa_container_of(h, struct dp_cfg, rcu));
+	dp_cfg_release(caa_container_of(h, struct dp_cfg, rcu));
 }
 
 /* ctl_rule (the wire) → policy_rule (the engine). */
@@ -142,6 +152,7 @@ dp_cfg_build(const void *payload, size_t len, int *err)
 		return NULL;
 	}
 	c->gen = dp_ctl_fnv(payload, len);
+	c->refs = 1;
 	c->smtp_port = (uint16_t) h->smtp_port;
 	smtp_conf_init(&c->smtp, h->hostname);
 	c->smtp.max_size = h->max_message_size;
@@ -344,6 +355,7 @@ dp_ctl_stats_text(char *buf, size_t size)
 	DP_CTL_PUT("config_loaded %d\ndirectory_loaded_addresses %" PRIu64 "\n", c != NULL,
 		dp_ctl.dir_count);
 	urcu_qsbr_thread_offline();
+	used += (size_t) proxy_stats_text(buf + used, size - used);
 #undef DP_CTL_PUT
 	return (int) used;
 }
@@ -603,7 +615,7 @@ dp_ctl_stop(void)
 	/* Workers have returned: nobody reads any more. */
 	c = rcu_xchg_pointer(&dp_cfg_cur, NULL);
 	urcu_qsbr_barrier();
-	dp_cfg_free(c);
+	dp_cfg_release(c);
 	if (dp_ctl.dir != NULL) {
 		rcpt_tbl_destroy(dp_ctl.dir);
 		dp_ctl.dir = NULL;

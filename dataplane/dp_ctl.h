@@ -26,6 +26,28 @@ dp_cfg_get(void)
 }
 
 /**
+ * Take a reference on the configuration in force, for a session that outlives the caller's
+ * read-side critical section. @return it, or NULL before the first CONFIG.
+ * Any lcore registered with urcu-qsbr and online; lock-free.
+ */
+static inline struct dp_cfg *
+dp_cfg_acquire(void)
+{
+	struct dp_cfg *c = rcu_dereference(dp_cfg_cur);
+
+	/* Safe: the publisher's own reference is dropped only after a grace period. */
+	if (c != NULL)
+		__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+	return c;
+}
+
+/**
+ * Drop a reference taken with dp_cfg_acquire(); the last one frees a retired configuration.
+ * Any thread.
+ */
+void dp_cfg_release(struct dp_cfg *c);
+
+/**
  * Create what outlives configurations: the recipient table (random SipHash key) and the
  * harvest cells. Called by dp_ctl_start(); tests call it alone. @return 0 or -ENOMEM.
  */

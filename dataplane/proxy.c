@@ -1,0 +1,565 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The SMTP proxy: glue between the TCP stack (tcp.h) and the SMTP engine (smtp.h). Each
+ * accepted connection gets a session from the lcore's pool and a reference on the
+ * configuration in force; the engine's replies go to the client connection, its backend
+ * commands and data to a backend connection opened when the first recipient passes policy,
+ * with failover through the domain's backends. Client bytes are fed no faster than the
+ * backend's send queue drains, so nothing is ever buffered without bound. Every callback runs
+ * on the lcore that owns the connections; nothing here blocks or allocates from the heap.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <arpa/inet.h>
+
+#include <rte_cycles.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "dp_ctl.h"
+#include "lcore.h"
+#include "policy.h"
+#include "proxy.h"
+#include "smtp.h"
+#include "stats.h"
+#include "tcp.h"
+#include "ndg_common.h"
+
+static struct proxy_lcore *proxy_lcores[RTE_MAX_LCORE];
+
+static inline uint64_t
+proxy_now(const struct proxy_lcore *pl)
+{
+	return rte_get_timer_cycles() / pl->tsc_per_ms;
+}
+
+static void proxy_pump(struct proxy_sess *ps);
+
+/* ---- engine → transport ---- */
+
+static void
+proxy_op_reply(void *arg, const char *p, size_t n)
+{
+	struct proxy_sess *ps = arg;
+	int w;
+
+	if (ps->client == NULL || ps->abort_pending)
+		return;
+	w = tcp_conn_write(ps->client, p, (uint32_t) n);
+	if (w < 0 || (size_t) w != n) {
+		/* A client that does not read its replies: cut it off rather than buffer. */
+		ps->pl->reply_overflow++;
+		ps->abort_pending = true;
+	}
+}
+
+static void
+proxy_op_close(void *arg)
+{
+	struct proxy_sess *ps = arg;
+
+	ps->close_pending = true;
+}
+
+/* The first port whose connected subnet holds <ip>. */
+static int
+proxy_port_for(const struct proxy_sess *ps, uint32_t ip, uint16_t *port_id)
+{
+	const struct lcore_ctx *ctx = ps->pl->ts->ctx;
+
+	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
+		const struct net_if *nif = ctx->nif[p];
+
+		if (nif == NULL)
+			continue;
+		for (unsigned int i = 0; i < nif->n_addrs; i++) {
+			uint32_t mask =
+				nif->addrs[i].plen ? htonl(~0u << (32 - nif->addrs[i].plen)) : 0;
+
+			if (((nif->addrs[i].ip ^ ip) & mask) == 0) {
+				*port_id = p;
+				return 0;
+			}
+		}
+	}
+	return -ENETUNREACH;
+}
+
+static const struct tcp_app proxy_backend_app;
+
+/* Connect to backend <ps->backend_try> of the session's domain. */
+static int
+proxy_backend_connect(struct proxy_sess *ps)
+{
+	const struct dp_domain_backends *d = &ps->cfg->domains[ps->dom];
+	int ret = -EHOSTUNREACH;
+
+	while (ps->backend_try < d->n) {
+		const struct dp_backend *b = &d->b[ps->backend_try];
+		uint16_t port_id;
+
+		ret = proxy_port_for(ps, b->ip, &port_id);
+		if (ret == 0)
+			ret = tcp_conn_connect(ps->pl->ts, port_id, b->ip,
+				rte_cpu_to_be_16(b->port), &proxy_backend_app, ps, &ps->backend);
+		if (ret == 0)
+			return 0;
+		ps->backend = NULL;
+		ps->backend_try++;
+		ps->pl->backend_failover++;
+	}
+	return ret;
+}
+
+static int
+proxy_op_backend_open(void *arg)
+{
+	struct proxy_sess *ps = arg;
+	const char *rcpt = ps->s.txn.rcpt;
+	const char *at = memrchr(rcpt, '@', ps->s.txn.rcpt_len);
+	const struct dp_cfg *cfg = ps->cfg;
+
+	if (cfg->n_domains == 0)
+		return -EHOSTUNREACH;
+	/* The first recipient's domain picks the backends; a relay network's foreign
+	 * recipient goes to the first domain's servers, which relay it. */
+	ps->dom = 0;
+	if (at != NULL) {
+		size_t dl = ps->s.txn.rcpt_len - (size_t) (at + 1 - rcpt);
+
+		for (uint32_t i = 0; i < cfg->n_domains; i++) {
+			if (strlen(cfg->domains[i].name) == dl &&
+				strncasecmp(cfg->domains[i].name, at + 1, dl) == 0) {
+				ps->dom = (uint16_t) i;
+				break;
+			}
+		}
+	}
+	ps->backend_try = 0;
+	return proxy_backend_connect(ps);
+}
+
+static void
+proxy_op_backend_send(void *arg, const char *p, size_t n)
+{
+	struct proxy_sess *ps = arg;
+	int w;
+
+	if (ps->backend == NULL)
+		return;
+	w = tcp_conn_write(ps->backend, p, (uint32_t) n);
+	if (w < 0 || (size_t) w != n) {
+		/* proxy_pump() feeds within the backend's send space: this is a bug or a
+		 * peer that stopped reading; the engine answers 451 and nothing is lost. */
+		ps->pl->backend_overflow++;
+		tcp_conn_abort(ps->backend);
+		ps->backend = NULL;
+		smtp_session_backend_error(&ps->s, proxy_now(ps->pl));
+	}
+}
+
+static void
+proxy_op_backend_close(void *arg)
+{
+	struct proxy_sess *ps = arg;
+
+	if (ps->backend == NULL)
+		return;
+	tcp_conn_close(ps->backend);
+	ps->backend = NULL;
+}
+
+static void
+proxy_op_decision(void *arg, const struct policy_decision *d)
+{
+	struct proxy_sess *ps = arg;
+
+	(void) d;
+	ps->pl->decisions++;
+}
+
+static const struct smtp_ops proxy_ops = {
+	.reply = proxy_op_reply,
+	.close = proxy_op_close,
+	.backend_open = proxy_op_backend_open,
+	.backend_send = proxy_op_backend_send,
+	.backend_close = proxy_op_backend_close,
+	.decision = proxy_op_decision,
+};
+
+/* ---- session life ---- */
+
+static void
+proxy_sess_free(struct proxy_sess *ps)
+{
+	struct proxy_lcore *pl = ps->pl;
+
+	if (ps->backend != NULL) {
+		/* The client is gone: the backend transaction must not complete. */
+		tcp_conn_abort(ps->backend);
+		ps->backend = NULL;
+	}
+	dp_cfg_release(ps->cfg);
+	rte_mempool_put(pl->pool, ps);
+}
+
+static void
+proxy_arm_timer(struct proxy_sess *ps, uint64_t now)
+{
+	uint64_t next = smtp_session_next_deadline(&ps->s);
+	uint64_t ms;
+
+	if (next == UINT64_MAX) {
+		ms = PROXY_TIMER_MAX_MS;
+	} else {
+		ms = next > now ? next - now : 1;
+		if (ms > PROXY_TIMER_MAX_MS)
+			ms = PROXY_TIMER_MAX_MS;
+	}
+	tcp_conn_timer_set(ps->client, (uint32_t) ms);
+}
+
+/* Act on what the engine decided while it ran: reset, or close after the replies. */
+static bool
+proxy_settle(struct proxy_sess *ps)
+{
+	if (ps->abort_pending) {
+		tcp_conn_abort(ps->client);
+		proxy_sess_free(ps);
+		return true;
+	}
+	if (ps->close_pending) {
+		tcp_conn_close(ps->client);
+		proxy_sess_free(ps);
+		return true;
+	}
+	return false;
+}
+
+/* Feed the client's readable bytes to the engine as far as it and the backend take them. */
+static void
+proxy_pump(struct proxy_sess *ps)
+{
+	uint64_t now = proxy_now(ps->pl);
+	struct rte_mbuf *m;
+	uint32_t avail, fed = 0;
+
+	if (ps->in_pump)
+		return;
+	ps->in_pump = true;
+	m = tcp_conn_rx_peek(ps->client, &avail);
+	for (; m != NULL && fed < avail && !ps->close_pending && !ps->abort_pending; m = m->next) {
+		const char *p = rte_pktmbuf_mtod(m, const char *);
+		size_t len = m->data_len, n;
+
+		if (len == 0)
+			continue;
+		if (ps->backend != NULL && ps->s.state == SMTP_ST_DATA) {
+			/* Dot-stuffing and CRLF repair at most double the bytes. */
+			uint32_t room = tcp_conn_tx_space(ps->backend) / 2;
+
+			if (room == 0)
+				break; /* writable() resumes us */
+			if (len > room)
+				len = room;
+		}
+		n = smtp_session_feed(&ps->s, now, p, len);
+		fed += (uint32_t) n;
+		if (n < m->data_len)
+			break; /* the engine waits, or the backend is full: keep the rest */
+	}
+	if (fed != 0)
+		tcp_conn_rx_consume(ps->client, fed);
+	ps->in_pump = false;
+	if (proxy_settle(ps))
+		return;
+	if (tcp_conn_rx_eof(ps->client) && !smtp_session_is_waiting(&ps->s)) {
+		/* The client closed its side and every command it sent has its answer. */
+		tcp_conn_close(ps->client);
+		proxy_sess_free(ps);
+		return;
+	}
+	proxy_arm_timer(ps, now);
+}
+
+/* ---- client connection ---- */
+
+static int
+proxy_accepted(struct tcp_conn *c)
+{
+	struct proxy_lcore *pl = c->udata;
+	struct policy_peer peer = {.family = 4};
+	struct proxy_sess *ps;
+	struct dp_cfg *cfg;
+	uint64_t now = proxy_now(pl);
+
+	cfg = dp_cfg_acquire();
+	if (cfg == NULL) {
+		pl->no_config++;
+		return -EAGAIN;
+	}
+	if (rte_mempool_get(pl->pool, (void **) &ps) != 0) {
+		dp_cfg_release(cfg);
+		pl->no_session++;
+		return -ENOMEM;
+	}
+	ps->pl = pl;
+	ps->client = c;
+	ps->backend = NULL;
+	ps->cfg = cfg;
+	ps->dom = 0;
+	ps->backend_try = 0;
+	ps->close_pending = ps->abort_pending = ps->in_pump = false;
+	memcpy(peer.addr, &c->raddr, 4);
+	c->udata = ps;
+	smtp_session_init(&ps->s, &cfg->smtp, &proxy_ops, ps, &cfg->pol, &pl->stats, &peer);
+	smtp_session_start(&ps->s, now, tcp_src_count(pl->ts, c->raddr));
+	if (proxy_settle(ps))
+		return 0; /* refused at connect (blocklist, limit): replies queued, closing */
+	proxy_arm_timer(ps, now);
+	return 0;
+}
+
+static void
+proxy_readable(struct tcp_conn *c)
+{
+	proxy_pump(c->udata);
+}
+
+static void
+proxy_client_writable(struct tcp_conn *c)
+{
+	(void) c; /* replies are small and never wait for space */
+}
+
+static void
+proxy_client_closed(struct tcp_conn *c, int err)
+{
+	struct proxy_sess *ps = c->udata;
+
+	(void) err;
+	ps->client = NULL;
+	proxy_sess_free(ps);
+}
+
+static void
+proxy_client_timer(struct tcp_conn *c)
+{
+	struct proxy_sess *ps = c->udata;
+	uint64_t now = proxy_now(ps->pl);
+
+	smtp_session_tick(&ps->s, now);
+	if (proxy_settle(ps))
+		return;
+	proxy_pump(ps);
+}
+
+static const struct tcp_app proxy_client_app = {
+	.accepted = proxy_accepted,
+	.readable = proxy_readable,
+	.writable = proxy_client_writable,
+	.closed = proxy_client_closed,
+	.timer = proxy_client_timer,
+};
+
+/* ---- backend connection ---- */
+
+static void
+proxy_backend_failed(struct proxy_sess *ps)
+{
+	ps->backend = NULL;
+	smtp_session_backend_error(&ps->s, proxy_now(ps->pl));
+	if (ps->client != NULL && !proxy_settle(ps))
+		proxy_pump(ps);
+}
+
+static void
+proxy_backend_connected(struct tcp_conn *c, int err)
+{
+	struct proxy_sess *ps = c->udata;
+
+	if (err == 0)
+		return; /* the engine waits for the backend's greeting */
+	ps->backend = NULL;
+	ps->backend_try++;
+	ps->pl->backend_failover++;
+	if (proxy_backend_connect(ps) != 0)
+		proxy_backend_failed(ps);
+}
+
+static void
+proxy_backend_readable(struct tcp_conn *c)
+{
+	struct proxy_sess *ps = c->udata;
+	uint64_t now = proxy_now(ps->pl);
+	uint32_t avail, fed = 0;
+	struct rte_mbuf *m = tcp_conn_rx_peek(c, &avail);
+
+	for (; m != NULL && fed < avail; m = m->next) {
+		if (m->data_len == 0)
+			continue;
+		smtp_session_backend_feed(&ps->s, now, rte_pktmbuf_mtod(m, const char *),
+			m->data_len);
+		fed += m->data_len;
+		if (ps->backend != c)
+			break; /* the engine closed it while reading */
+	}
+	if (ps->backend == c) {
+		tcp_conn_rx_consume(c, fed);
+		if (tcp_conn_rx_eof(c)) {
+			tcp_conn_close(c);
+			proxy_backend_failed(ps);
+			return;
+		}
+	}
+	if (!proxy_settle(ps))
+		proxy_pump(ps);
+}
+
+static void
+proxy_backend_writable(struct tcp_conn *c)
+{
+	proxy_pump(c->udata);
+}
+
+static void
+proxy_backend_closed(struct tcp_conn *c, int err)
+{
+	struct proxy_sess *ps = c->udata;
+
+	(void) err;
+	if (ps->backend == c)
+		proxy_backend_failed(ps);
+}
+
+static const struct tcp_app proxy_backend_app = {
+	.connected = proxy_backend_connected,
+	.readable = proxy_backend_readable,
+	.writable = proxy_backend_writable,
+	.closed = proxy_backend_closed,
+};
+
+/* ---- setup and counters ---- */
+
+int
+proxy_start(struct lcore_ctx *ctx, uint16_t port, uint32_t n_sessions)
+{
+	struct proxy_lcore *pl;
+	char name[RTE_MEMPOOL_NAMESIZE];
+	int socket = (int) rte_lcore_to_socket_id(ctx->lcore_id);
+	int ret;
+
+	if (ctx->tcp == NULL)
+		return -EINVAL;
+	pl = rte_zmalloc_socket("ndg_proxy", sizeof(*pl), RTE_CACHE_LINE_SIZE, socket);
+	if (pl == NULL)
+		return -ENOMEM;
+	snprintf(name, sizeof(name), "ndg_sess_%u", ctx->lcore_id);
+	/* Single producer and consumer: only this lcore takes and returns sessions. */
+	pl->pool = rte_mempool_create(name, n_sessions, sizeof(struct proxy_sess), 0, 0, NULL, NULL,
+		NULL, NULL, socket, RTE_MEMPOOL_F_SP_PUT | RTE_MEMPOOL_F_SC_GET);
+	if (pl->pool == NULL) {
+		rte_free(pl);
+		return -ENOMEM;
+	}
+	pl->ts = ctx->tcp;
+	pl->tsc_per_ms = rte_get_timer_hz() / 1000;
+	ret = tcp_listen(ctx->tcp, port, &proxy_client_app, pl);
+	if (ret != 0) {
+		rte_mempool_free(pl->pool);
+		rte_free(pl);
+		return ret;
+	}
+	proxy_lcores[ctx->lcore_id] = pl;
+	return 0;
+}
+
+void
+proxy_stop(void)
+{
+	for (unsigned int i = 0; i < RTE_MAX_LCORE; i++) {
+		if (proxy_lcores[i] == NULL)
+			continue;
+		/* Sessions still open hold configuration references and pool entries; the
+		 * process is exiting and the TCP stack frees the connections. */
+		rte_mempool_free(proxy_lcores[i]->pool);
+		rte_free(proxy_lcores[i]);
+		proxy_lcores[i] = NULL;
+	}
+}
+
+static const char *const proxy_smtp_stat_names[SMTP_STAT_MAX] = {
+	[SMTP_STAT_SESSIONS] = "smtp_sessions",
+	[SMTP_STAT_COMMANDS] = "smtp_commands",
+	[SMTP_STAT_LINE_TOO_LONG] = "smtp_line_too_long",
+	[SMTP_STAT_BARE_CMD] = "smtp_bare_cmd",
+	[SMTP_STAT_UNKNOWN_CMD] = "smtp_unknown_cmd",
+	[SMTP_STAT_ERRORS_CLOSE] = "smtp_errors_close",
+	[SMTP_STAT_TIMEOUTS] = "smtp_timeouts",
+	[SMTP_STAT_MESSAGES] = "smtp_messages",
+	[SMTP_STAT_DATA_BARE] = "smtp_data_bare",
+	[SMTP_STAT_DATA_TOO_BIG] = "smtp_data_too_big",
+	[SMTP_STAT_BACKEND_OPEN] = "smtp_backend_open",
+	[SMTP_STAT_BACKEND_FAIL] = "smtp_backend_fail",
+	[SMTP_STAT_BACKEND_TIMEOUT] = "smtp_backend_timeout",
+	[SMTP_STAT_BACKEND_REFUSED] = "smtp_backend_refused",
+};
+
+static const char *const proxy_outcome_names[POLICY_OUTCOME_MAX] = {
+	[POLICY_OUT_ACCEPT] = "accept",
+	[POLICY_OUT_REJECT] = "reject",
+	[POLICY_OUT_OBSERVE] = "observe",
+};
+
+int
+proxy_stats_text(char *buf, size_t size)
+{
+	uint64_t c[SMTP_STAT_MAX] = {0}, rule[POLICY_RULE_MAX][POLICY_OUTCOME_MAX] = {{0}};
+	uint64_t ev[6] = {0};
+	size_t used = 0;
+	int n;
+
+	for (unsigned int l = 0; l < RTE_MAX_LCORE; l++) {
+		const struct proxy_lcore *pl = proxy_lcores[l];
+
+		if (pl == NULL)
+			continue;
+		for (unsigned int i = 0; i < SMTP_STAT_MAX; i++)
+			c[i] += __atomic_load_n(&pl->stats.c[i], __ATOMIC_RELAXED);
+		for (unsigned int r = 0; r < POLICY_RULE_MAX; r++)
+			for (unsigned int o = 0; o < POLICY_OUTCOME_MAX; o++)
+				rule[r][o] +=
+					__atomic_load_n(&pl->stats.rule[r][o], __ATOMIC_RELAXED);
+		ev[0] += __atomic_load_n(&pl->no_config, __ATOMIC_RELAXED);
+		ev[1] += __atomic_load_n(&pl->no_session, __ATOMIC_RELAXED);
+		ev[2] += __atomic_load_n(&pl->reply_overflow, __ATOMIC_RELAXED);
+		ev[3] += __atomic_load_n(&pl->backend_overflow, __ATOMIC_RELAXED);
+		ev[4] += __atomic_load_n(&pl->backend_failover, __ATOMIC_RELAXED);
+		ev[5] += __atomic_load_n(&pl->decisions, __ATOMIC_RELAXED);
+	}
+#define PROXY_PUT(...)                                                                             \
+	do {                                                                                       \
+		n = snprintf(buf + used, size - used, __VA_ARGS__);                                \
+		if (n < 0 || (size_t) n >= size - used)                                            \
+			return (int) used;                                                         \
+		used += (size_t) n;                                                                \
+	} while (0)
+	for (unsigned int i = 0; i < SMTP_STAT_MAX; i++)
+		PROXY_PUT("%s %" PRIu64 "\n", proxy_smtp_stat_names[i], c[i]);
+	for (unsigned int r = 1; r < POLICY_RULE_MAX; r++)
+		for (unsigned int o = 0; o < POLICY_OUTCOME_MAX; o++)
+			PROXY_PUT("policy_%s_%s %" PRIu64 "\n", policy_rule_name(r),
+				proxy_outcome_names[o], rule[r][o]);
+	PROXY_PUT("proxy_refused_no_config %" PRIu64 "\nproxy_refused_no_session %" PRIu64
+		  "\nproxy_reply_overflow %" PRIu64 "\nproxy_backend_overflow %" PRIu64
+		  "\nproxy_backend_failover %" PRIu64 "\nproxy_decisions %" PRIu64 "\n",
+		ev[0], ev[1], ev[2], ev[3], ev[4], ev[5]);
+#undef PROXY_PUT
+	return (int) used;
+}
