@@ -41,6 +41,58 @@ proxy_now(const struct proxy_lcore *pl)
 
 static void proxy_pump(struct proxy_sess *ps);
 
+/* ---- live sessions per source (the concurrency rule counts sessions, not TIME-WAITs) ---- */
+
+static inline uint32_t
+proxy_src_slot(uint32_t addr)
+{
+	return (uint32_t) ((addr * 2654435761u) >> 19) & (PROXY_SRC_SLOTS - 1);
+}
+
+/* Count one more session of <addr>. @return the sessions it holds now, 0 when full. */
+static uint32_t
+proxy_src_inc(struct proxy_lcore *pl, uint32_t addr)
+{
+	uint32_t i = proxy_src_slot(addr);
+
+	for (uint32_t k = 0; k < PROXY_SRC_SLOTS; k++, i = (i + 1) & (PROXY_SRC_SLOTS - 1)) {
+		if (pl->src[i].addr == addr)
+			return ++pl->src[i].n;
+		if (pl->src[i].addr == 0) {
+			pl->src[i].addr = addr;
+			pl->src[i].n = 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void
+proxy_src_dec(struct proxy_lcore *pl, uint32_t addr)
+{
+	uint32_t i = proxy_src_slot(addr), j;
+
+	while (pl->src[i].addr != addr) {
+		if (pl->src[i].addr == 0)
+			return;
+		i = (i + 1) & (PROXY_SRC_SLOTS - 1);
+	}
+	if (--pl->src[i].n != 0)
+		return;
+	/* Backward-shift deletion keeps every probe chain unbroken without tombstones. */
+	for (j = (i + 1) & (PROXY_SRC_SLOTS - 1); pl->src[j].addr != 0;
+		j = (j + 1) & (PROXY_SRC_SLOTS - 1)) {
+		uint32_t home = proxy_src_slot(pl->src[j].addr);
+
+		if (((j - home) & (PROXY_SRC_SLOTS - 1)) >= ((j - i) & (PROXY_SRC_SLOTS - 1))) {
+			pl->src[i] = pl->src[j];
+			i = j;
+		}
+	}
+	pl->src[i].addr = 0;
+	pl->src[i].n = 0;
+}
+
 /* ---- engine → transport ---- */
 
 static void
@@ -164,6 +216,8 @@ proxy_op_backend_send(void *arg, const char *p, size_t n)
 	}
 }
 
+/* Close after QUIT: half-close now, read the 221, close at its end of stream. A reset
+ * here would make the backend log a lost connection. */
 static void
 proxy_op_backend_close(void *arg)
 {
@@ -171,8 +225,26 @@ proxy_op_backend_close(void *arg)
 
 	if (ps->backend == NULL)
 		return;
-	tcp_conn_close(ps->backend);
+	if (ps->backend_quit != NULL)
+		tcp_conn_abort(ps->backend_quit);
+	ps->backend_quit = ps->backend;
 	ps->backend = NULL;
+	(void) tcp_conn_shutdown(ps->backend_quit);
+}
+
+/* Drop the draining backend connection: gracefully when nothing is left unread. */
+static void
+proxy_backend_quit_done(struct proxy_sess *ps)
+{
+	struct tcp_conn *c = ps->backend_quit;
+	uint32_t avail;
+
+	if (c == NULL)
+		return;
+	ps->backend_quit = NULL;
+	(void) tcp_conn_rx_peek(c, &avail);
+	tcp_conn_rx_consume(c, avail);
+	tcp_conn_close(c);
 }
 
 static void
@@ -205,6 +277,14 @@ proxy_sess_free(struct proxy_sess *ps)
 		tcp_conn_abort(ps->backend);
 		ps->backend = NULL;
 	}
+	if (ps->backend_quit != NULL) {
+		/* Let the backend's 221 and FIN arrive on their own; bounded by a timer. */
+		ps->backend_quit->udata = NULL;
+		tcp_conn_timer_set(ps->backend_quit, PROXY_QUIT_DRAIN_MS);
+		ps->backend_quit = NULL;
+	}
+	if (ps->counted)
+		proxy_src_dec(pl, ps->peer_addr);
 	dp_cfg_release(ps->cfg);
 	rte_mempool_put(pl->pool, ps);
 }
@@ -264,10 +344,15 @@ proxy_pump(struct proxy_sess *ps)
 			/* Dot-stuffing and CRLF repair at most double the bytes. */
 			uint32_t room = tcp_conn_tx_space(ps->backend) / 2;
 
-			if (room == 0)
-				break; /* writable() resumes us */
-			if (len > room)
+			if (room < RTE_MIN(len, (size_t) 1024)) {
+				tcp_conn_want_writable(ps->backend); /* writable() resumes us */
+				break;
+			}
+			if (len > room) {
 				len = room;
+				/* The rest of this segment waits for send space. */
+				tcp_conn_want_writable(ps->backend);
+			}
 		}
 		n = smtp_session_feed(&ps->s, now, p, len);
 		fed += (uint32_t) n;
@@ -277,6 +362,12 @@ proxy_pump(struct proxy_sess *ps)
 	if (fed != 0)
 		tcp_conn_rx_consume(ps->client, fed);
 	ps->in_pump = false;
+	/* The stack sends for the connection whose callback runs; the other one's new bytes
+	 * (data to the backend, a reply caused by the backend) go out now. */
+	if (ps->backend != NULL)
+		tcp_conn_flush(ps->backend);
+	if (!ps->abort_pending)
+		tcp_conn_flush(ps->client);
 	if (proxy_settle(ps))
 		return;
 	if (tcp_conn_rx_eof(ps->client) && !smtp_session_is_waiting(&ps->s)) {
@@ -298,6 +389,7 @@ proxy_accepted(struct tcp_conn *c)
 	struct proxy_sess *ps;
 	struct dp_cfg *cfg;
 	uint64_t now = proxy_now(pl);
+	uint32_t n;
 
 	cfg = dp_cfg_acquire();
 	if (cfg == NULL) {
@@ -313,13 +405,18 @@ proxy_accepted(struct tcp_conn *c)
 	ps->client = c;
 	ps->backend = NULL;
 	ps->cfg = cfg;
+	ps->backend_quit = NULL;
 	ps->dom = 0;
 	ps->backend_try = 0;
 	ps->close_pending = ps->abort_pending = ps->in_pump = false;
+	ps->peer_addr = c->raddr;
+	n = proxy_src_inc(pl, c->raddr);
+	ps->counted = n != 0;
 	memcpy(peer.addr, &c->raddr, 4);
 	c->udata = ps;
 	smtp_session_init(&ps->s, &cfg->smtp, &proxy_ops, ps, &cfg->pol, &pl->stats, &peer);
-	smtp_session_start(&ps->s, now, tcp_src_count(pl->ts, c->raddr));
+	/* A full table answers as if over the limit: better 421 than unbounded state. */
+	smtp_session_start(&ps->s, now, n != 0 ? n : UINT32_MAX);
 	if (proxy_settle(ps))
 		return 0; /* refused at connect (blocklist, limit): replies queued, closing */
 	proxy_arm_timer(ps, now);
@@ -393,14 +490,45 @@ proxy_backend_connected(struct tcp_conn *c, int err)
 		proxy_backend_failed(ps);
 }
 
+/* A backend connection whose session ended while it drained after QUIT. */
+static void
+proxy_detached_drain(struct tcp_conn *c)
+{
+	uint32_t avail;
+
+	(void) tcp_conn_rx_peek(c, &avail);
+	tcp_conn_rx_consume(c, avail);
+	if (tcp_conn_rx_eof(c))
+		tcp_conn_close(c);
+}
+
+static void
+proxy_backend_timer(struct tcp_conn *c)
+{
+	if (c->udata == NULL)
+		tcp_conn_abort(c); /* the backend never closed after QUIT */
+}
+
 static void
 proxy_backend_readable(struct tcp_conn *c)
 {
 	struct proxy_sess *ps = c->udata;
+
+	if (ps == NULL) {
+		proxy_detached_drain(c);
+		return;
+	}
 	uint64_t now = proxy_now(ps->pl);
 	uint32_t avail, fed = 0;
 	struct rte_mbuf *m = tcp_conn_rx_peek(c, &avail);
 
+	if (c == ps->backend_quit) {
+		/* The 221 to our QUIT, then the end of stream. */
+		tcp_conn_rx_consume(c, avail);
+		if (tcp_conn_rx_eof(c))
+			proxy_backend_quit_done(ps);
+		return;
+	}
 	for (; m != NULL && fed < avail; m = m->next) {
 		if (m->data_len == 0)
 			continue;
@@ -425,7 +553,10 @@ proxy_backend_readable(struct tcp_conn *c)
 static void
 proxy_backend_writable(struct tcp_conn *c)
 {
-	proxy_pump(c->udata);
+	struct proxy_sess *ps = c->udata;
+
+	if (ps != NULL && c == ps->backend)
+		proxy_pump(ps);
 }
 
 static void
@@ -434,6 +565,12 @@ proxy_backend_closed(struct tcp_conn *c, int err)
 	struct proxy_sess *ps = c->udata;
 
 	(void) err;
+	if (ps == NULL)
+		return;
+	if (ps->backend_quit == c) {
+		ps->backend_quit = NULL;
+		return;
+	}
 	if (ps->backend == c)
 		proxy_backend_failed(ps);
 }
@@ -443,6 +580,7 @@ static const struct tcp_app proxy_backend_app = {
 	.readable = proxy_backend_readable,
 	.writable = proxy_backend_writable,
 	.closed = proxy_backend_closed,
+	.timer = proxy_backend_timer,
 };
 
 /* ---- setup and counters ---- */

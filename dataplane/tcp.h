@@ -282,6 +282,12 @@ uint32_t tcp_conn_tx_space(const struct tcp_conn *c);
 int tcp_conn_write(struct tcp_conn *c, const void *buf, uint32_t len);
 
 /**
+ * Ask for one writable() call when send space frees, for an application that holds back
+ * input until it has room for what it will produce (a proxy's backpressure).
+ */
+void tcp_conn_want_writable(struct tcp_conn *c);
+
+/**
  * Send what the windows allow now (Nagle is off: request/response traffic). @return 0.
  */
 int tcp_conn_flush(struct tcp_conn *c);

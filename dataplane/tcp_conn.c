@@ -764,6 +764,12 @@ tcp_conn_write(struct tcp_conn *c, const void *buf, uint32_t len)
 	return (int) done;
 }
 
+void
+tcp_conn_want_writable(struct tcp_conn *c)
+{
+	c->flags |= TCP_F_WANT_SEND;
+}
+
 int
 tcp_conn_flush(struct tcp_conn *c)
 {

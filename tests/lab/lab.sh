@@ -72,6 +72,11 @@ lab_up() {
         peer name "$APPLIANCE_INT_IF" netns "$APPLIANCE_NETNS"
 
     ip -n "$CLIENT_NETNS" addr add "$CLIENT_IP/24" dev "$CLIENT_IF"
+    # Extra client sources for per-source limits (.3 harvest, .4 concurrency, .5-.20 spare).
+    local a
+    for a in $(seq 3 20); do
+        ip -n "$CLIENT_NETNS" addr add "$LAB_EXT_NET.$a/24" dev "$CLIENT_IF"
+    done
     ip -n "$BACKEND_NETNS" addr add "$BACKEND_IP/24" dev "$BACKEND_IF"
     # The kernel side routes back through the appliance, never anywhere else.
     local d
@@ -248,8 +253,10 @@ lab_control_config() {
     local rcpts=${1:-$LAB_RUN_DIR/recipients}
     export CONTROL_CONF CONTROL_SOCKET DOMAIN VALID_RCPT
     if [ -z "${1:-}" ]; then
+        # ghost@ is known here but not to the backend: the backend's own 550 must show.
         printf '%s\n' '# lab directory' alice@example.com bob@example.com carol@example.com \
-            postmaster@example.com noreply@example.com @catchall.example.com >"$rcpts"
+            postmaster@example.com noreply@example.com ghost@example.com \
+            bounce@batv.example.com @catchall.example.com >"$rcpts"
     fi
     cat >"$CONTROL_CONF" <<CONF
 # ndrguard.conf of lab $LAB_ID (tests/lab/lab.sh)
@@ -265,8 +272,18 @@ domain $DOMAIN {
 domain catchall.$DOMAIN {
     backend $BACKEND_IP port 25
 }
+domain batv.$DOMAIN {
+    backend $BACKEND_IP port 25
+    batv require
+}
 never-bounce noreply@$DOMAIN
 batv key 1 00112233445566778899aabbccddeeff
+limits {
+    message-size 12M
+    connections-per-ip 10
+    greeting-delay ${LAB_GREETING_DELAY:-0s}
+}
+harvest budget 8 per 10m tarpit 200ms
 CONF
 }
 
@@ -333,6 +350,7 @@ lab_backend_postfix_start() {
         for u in alice bob carol postmaster noreply; do
             echo "$u@example.com example.com/$u/"
         done
+        echo "bounce@batv.example.com batv/bounce/"
         echo "@catchall.example.com catchall/"
     } >"$POSTFIX_DIR/vmailbox"
     cat >"$POSTFIX_DIR/main.cf" <<CF
@@ -353,7 +371,7 @@ relayhost =
 alias_maps =
 alias_database =
 local_recipient_maps =
-virtual_mailbox_domains = example.com catchall.example.com
+virtual_mailbox_domains = example.com catchall.example.com batv.example.com
 virtual_mailbox_maps = texthash:$POSTFIX_DIR/vmailbox
 virtual_mailbox_base = $POSTFIX_DIR/mail
 virtual_uid_maps = static:65534
@@ -452,6 +470,11 @@ lab_impair_up() {
     ip link add "$IMPAIR_IF_B" netns "$IMPAIR_NETNS" type veth \
         peer name "$APPLIANCE_EXT_IF" netns "$APPLIANCE_NETNS" || return 1
     ip -n "$CLIENT_NETNS" addr add "$CLIENT_IP/24" dev "$CLIENT_IF"
+    # Extra client sources for per-source limits (.3 harvest, .4 concurrency, .5-.20 spare).
+    local a
+    for a in $(seq 3 20); do
+        ip -n "$CLIENT_NETNS" addr add "$LAB_EXT_NET.$a/24" dev "$CLIENT_IF"
+    done
     local d
     for d in "$CLIENT_NETNS:$CLIENT_IF" "$IMPAIR_NETNS:$IMPAIR_IF_A" \
         "$IMPAIR_NETNS:$IMPAIR_IF_B" "$APPLIANCE_NETNS:$APPLIANCE_EXT_IF"; do
@@ -581,6 +604,11 @@ lab_impair_down() {
     ip link add "$CLIENT_IF" netns "$CLIENT_NETNS" type veth \
         peer name "$APPLIANCE_EXT_IF" netns "$APPLIANCE_NETNS" || return 1
     ip -n "$CLIENT_NETNS" addr add "$CLIENT_IP/24" dev "$CLIENT_IF"
+    # Extra client sources for per-source limits (.3 harvest, .4 concurrency, .5-.20 spare).
+    local a
+    for a in $(seq 3 20); do
+        ip -n "$CLIENT_NETNS" addr add "$LAB_EXT_NET.$a/24" dev "$CLIENT_IF"
+    done
     for d in "$CLIENT_NETNS:$CLIENT_IF" "$APPLIANCE_NETNS:$APPLIANCE_EXT_IF"; do
         lab_offloads_off "${d%%:*}" "${d#*:}"
         ip -n "${d%%:*}" link set "${d#*:}" up
