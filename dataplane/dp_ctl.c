@@ -12,11 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <linux/sockios.h>
 
 #include <arpa/inet.h>
 
@@ -51,12 +54,19 @@ static struct {
 	uint64_t dir_count;
 	uint64_t building_gen; /* DIR_BEGIN in progress, 0: none */
 	int listen_fd;
-	int conn_fd;
+	int conn_fd;	      /* requests from the control daemon */
+	int log_fd;	      /* decision records to the control daemon (LOG subscription) */
+	int pending_fd;	      /* accepted, first frame not read yet */
+	uint64_t log_dropped; /* records the daemon could not take in time */
+	struct ctl_log_rec *logbuf;
 	char path[108];
 	pthread_t tid;
 	volatile bool quit;
 	uint8_t *buf; /* one frame */
-} dp_ctl = {.listen_fd = -1, .conn_fd = -1};
+} dp_ctl = {.listen_fd = -1, .conn_fd = -1, .log_fd = -1, .pending_fd = -1};
+
+#define DP_CTL_LOG_BATCH  64	     /* records per LOG frame */
+#define DP_CTL_LOG_SNDBUF (4u << 20) /* room for bursts while the daemon is busy */
 
 static uint64_t
 dp_ctl_fnv(const void *p, size_t n)
@@ -249,7 +259,8 @@ dp_cfg_publish(struct dp_cfg *c)
 }
 
 static int
-dp_ctl_send(uint16_t type, uint32_t seq, uint32_t flags, const void *p, size_t len)
+dp_ctl_send_fd(int fd, uint16_t type, uint32_t seq, uint32_t flags, const void *p, size_t len,
+	int sflags)
 {
 	struct ctl_msg_hdr h = {
 		.version = CTL_PROTO_VERSION,
@@ -263,7 +274,7 @@ dp_ctl_send(uint16_t type, uint32_t seq, uint32_t flags, const void *p, size_t l
 	size_t total = sizeof(h) + len;
 
 	while (total > 0) {
-		ssize_t w = sendmsg(dp_ctl.conn_fd, &m, MSG_NOSIGNAL);
+		ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL | sflags);
 
 		if (w < 0) {
 			if (errno == EINTR)
@@ -288,6 +299,43 @@ dp_ctl_send(uint16_t type, uint32_t seq, uint32_t flags, const void *p, size_t l
 }
 
 static int
+dp_ctl_send(uint16_t type, uint32_t seq, uint32_t flags, const void *p, size_t len)
+{
+	return dp_ctl_send_fd(dp_ctl.conn_fd, type, seq, flags, p, len, 0);
+}
+
+/*
+ * Ship queued decision records. Never blocks: the daemon's single thread may itself be
+ * waiting on this thread; a batch that does not fit the socket buffer whole is counted as
+ * dropped rather than cut (a cut frame would desynchronise the stream).
+ */
+static void
+dp_ctl_log_flush(void)
+{
+	for (int frames = 0; dp_ctl.log_fd >= 0 && frames < 64; frames++) {
+		unsigned int n = proxy_log_drain(dp_ctl.logbuf, DP_CTL_LOG_BATCH);
+		size_t len = (size_t) n * sizeof(*dp_ctl.logbuf);
+		int queued = 0;
+
+		if (n == 0)
+			return;
+		if (ioctl(dp_ctl.log_fd, SIOCOUTQ, &queued) != 0 ||
+			(size_t) queued + len + sizeof(struct ctl_msg_hdr) + 4096 >
+				DP_CTL_LOG_SNDBUF) {
+			dp_ctl.log_dropped += n;
+			continue;
+		}
+		if (dp_ctl_send_fd(dp_ctl.log_fd, CTL_MSG_LOG, 0, 0, dp_ctl.logbuf, len,
+			    MSG_DONTWAIT) != 0) {
+			CTL_LOG(INFO, "decision log subscriber gone");
+			proxy_log_enable(false);
+			close(dp_ctl.log_fd);
+			dp_ctl.log_fd = -1;
+		}
+	}
+}
+
+static int
 dp_ctl_reply_status(const struct ctl_msg_hdr *req, int err)
 {
 	struct ctl_status st = {.err = err};
@@ -296,12 +344,12 @@ dp_ctl_reply_status(const struct ctl_msg_hdr *req, int err)
 }
 
 static int
-dp_ctl_read_full(void *buf, size_t len, int timeout_ms)
+dp_ctl_read_full(int fd, void *buf, size_t len, int timeout_ms)
 {
 	size_t got = 0;
 
 	while (got < len) {
-		struct pollfd p = {.fd = dp_ctl.conn_fd, .events = POLLIN};
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		ssize_t n;
 		int r = poll(&p, 1, timeout_ms);
 
@@ -309,7 +357,7 @@ dp_ctl_read_full(void *buf, size_t len, int timeout_ms)
 			continue;
 		if (r <= 0)
 			return r == 0 ? -ETIMEDOUT : -errno;
-		n = read(dp_ctl.conn_fd, (char *) buf + got, len - got);
+		n = read(fd, (char *) buf + got, len - got);
 		if (n == 0)
 			return -ECONNRESET;
 		if (n < 0) {
@@ -352,8 +400,9 @@ dp_ctl_stats_text(char *buf, size_t size)
 	}
 	urcu_qsbr_thread_online();
 	c = dp_cfg_get();
-	DP_CTL_PUT("config_loaded %d\ndirectory_loaded_addresses %" PRIu64 "\n", c != NULL,
-		dp_ctl.dir_count);
+	DP_CTL_PUT("config_loaded %d\ndirectory_loaded_addresses %" PRIu64
+		   "\ndecision_log_subscribed %d\ndecision_log_dropped %" PRIu64 "\n",
+		c != NULL, dp_ctl.dir_count, dp_ctl.log_fd >= 0, dp_ctl.log_dropped);
 	urcu_qsbr_thread_offline();
 	used += (size_t) proxy_stats_text(buf + used, size - used);
 #undef DP_CTL_PUT
@@ -492,40 +541,96 @@ dp_ctl_close_conn(void)
 	CTL_LOG(INFO, "control daemon gone; serving with what is in force");
 }
 
+/* Read one frame from <fd> into dp_ctl.buf. */
+static int
+dp_ctl_read_frame(int fd, struct ctl_msg_hdr *h)
+{
+	int ret = dp_ctl_read_full(fd, h, sizeof(*h), DP_CTL_READ_TIMEOUT_MS);
+
+	if (ret == 0 &&
+		(h->version != CTL_PROTO_VERSION || h->len > CTL_PROTO_MAX_FRAME - sizeof(*h)))
+		ret = -EPROTO;
+	if (ret == 0)
+		ret = dp_ctl_read_full(fd, dp_ctl.buf, h->len, DP_CTL_READ_TIMEOUT_MS);
+	return ret;
+}
+
+/* A new connection's first frame says what it is: a LOG subscription or the request link. */
+static void
+dp_ctl_adopt_pending(void)
+{
+	struct ctl_msg_hdr h;
+	int fd = dp_ctl.pending_fd, ret;
+
+	dp_ctl.pending_fd = -1;
+	ret = dp_ctl_read_frame(fd, &h);
+	if (ret != 0) {
+		close(fd);
+		return;
+	}
+	if (h.type == CTL_MSG_LOG && h.len == 0) {
+		int sndbuf = DP_CTL_LOG_SNDBUF;
+		struct ctl_status st = {0};
+
+		if (dp_ctl.log_fd >= 0)
+			close(dp_ctl.log_fd);
+		(void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+		dp_ctl.log_fd = fd;
+		if (dp_ctl_send_fd(fd, CTL_MSG_LOG, h.seq, CTL_FLAG_REPLY, &st, sizeof(st), 0) !=
+			0) {
+			close(fd);
+			dp_ctl.log_fd = -1;
+			return;
+		}
+		proxy_log_enable(true);
+		CTL_LOG(INFO, "decision log subscriber connected");
+		return;
+	}
+	/* The newest daemon wins: an old request link is a dead one. */
+	dp_ctl_close_conn();
+	dp_ctl.conn_fd = fd;
+	CTL_LOG(INFO, "control daemon connected");
+	if (dp_ctl_handle(&h, dp_ctl.buf) != 0)
+		dp_ctl_close_conn();
+}
+
 static void *
 dp_ctl_loop(__rte_unused void *arg)
 {
 	urcu_qsbr_register_thread();
 	urcu_qsbr_thread_offline();
 	while (!dp_ctl.quit) {
-		struct pollfd p[2] = {
+		struct pollfd p[4] = {
 			{.fd = dp_ctl.listen_fd, .events = POLLIN},
 			{.fd = dp_ctl.conn_fd, .events = POLLIN},
+			{.fd = dp_ctl.log_fd, .events = POLLIN},
+			{.fd = dp_ctl.pending_fd, .events = POLLIN},
 		};
-		int r = poll(p, dp_ctl.conn_fd >= 0 ? 2 : 1, 200);
+		int r = poll(p, 4, 100);
 
-		if (r <= 0)
-			continue;
-		if (p[0].revents & POLLIN) {
+		if (r > 0 && (p[0].revents & POLLIN)) {
 			int fd = accept4(dp_ctl.listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
 			if (fd >= 0) {
-				/* The newest daemon wins: an old connection is a dead one. */
-				dp_ctl_close_conn();
-				dp_ctl.conn_fd = fd;
-				CTL_LOG(INFO, "control daemon connected");
+				if (dp_ctl.pending_fd >= 0)
+					close(dp_ctl.pending_fd);
+				dp_ctl.pending_fd = fd;
 			}
-			continue;
 		}
-		if (dp_ctl.conn_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+		if (r > 0 && dp_ctl.pending_fd >= 0 &&
+			(p[3].revents & (POLLIN | POLLHUP | POLLERR)))
+			dp_ctl_adopt_pending();
+		if (r > 0 && dp_ctl.log_fd >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+			/* The subscriber sends nothing: readable means gone. */
+			CTL_LOG(INFO, "decision log subscriber gone");
+			proxy_log_enable(false);
+			close(dp_ctl.log_fd);
+			dp_ctl.log_fd = -1;
+		}
+		if (r > 0 && dp_ctl.conn_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
 			struct ctl_msg_hdr h;
-			int ret = dp_ctl_read_full(&h, sizeof(h), DP_CTL_READ_TIMEOUT_MS);
+			int ret = dp_ctl_read_frame(dp_ctl.conn_fd, &h);
 
-			if (ret == 0 && (h.version != CTL_PROTO_VERSION ||
-						h.len > CTL_PROTO_MAX_FRAME - sizeof(h)))
-				ret = -EPROTO;
-			if (ret == 0)
-				ret = dp_ctl_read_full(dp_ctl.buf, h.len, DP_CTL_READ_TIMEOUT_MS);
 			if (ret == 0)
 				ret = dp_ctl_handle(&h, dp_ctl.buf);
 			if (ret != 0) {
@@ -534,8 +639,18 @@ dp_ctl_loop(__rte_unused void *arg)
 				dp_ctl_close_conn();
 			}
 		}
+		dp_ctl_log_flush();
 	}
 	dp_ctl_close_conn();
+	if (dp_ctl.log_fd >= 0) {
+		proxy_log_enable(false);
+		close(dp_ctl.log_fd);
+		dp_ctl.log_fd = -1;
+	}
+	if (dp_ctl.pending_fd >= 0) {
+		close(dp_ctl.pending_fd);
+		dp_ctl.pending_fd = -1;
+	}
 	urcu_qsbr_thread_online();
 	urcu_qsbr_unregister_thread();
 	return NULL;
@@ -575,7 +690,8 @@ dp_ctl_start(const char *path)
 	if (ret != 0)
 		return ret;
 	dp_ctl.buf = malloc(CTL_PROTO_MAX_FRAME);
-	if (dp_ctl.buf == NULL)
+	dp_ctl.logbuf = calloc(DP_CTL_LOG_BATCH, sizeof(*dp_ctl.logbuf));
+	if (dp_ctl.buf == NULL || dp_ctl.logbuf == NULL)
 		return -ENOMEM;
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	snprintf(dp_ctl.path, sizeof(dp_ctl.path), "%s", path);
@@ -623,4 +739,6 @@ dp_ctl_stop(void)
 	policy_harvest_fini(&dp_ctl.harvest);
 	free(dp_ctl.buf);
 	dp_ctl.buf = NULL;
+	free(dp_ctl.logbuf);
+	dp_ctl.logbuf = NULL;
 }

@@ -15,9 +15,11 @@
 #define PROXY_SESSIONS_DEFAULT 4096   /* per lcore, --smtp-sessions */
 #define PROXY_TIMER_MAX_MS     600000 /* re-check at least this often */
 #define PROXY_QUIT_DRAIN_MS    10000  /* a backend gets this long to close after QUIT */
+#define PROXY_LOG_RING	       1024   /* decision records queued per lcore */
 #define PROXY_SRC_SLOTS	       8192   /* per-lcore table of live sessions per source */
 
 struct rte_mempool;
+struct rte_ring;
 struct tcp_conn;
 struct tcp_stack;
 struct dp_cfg;
@@ -40,6 +42,9 @@ struct proxy_lcore {
 	uint64_t backend_overflow; /* data the backend's send queue would not take */
 	uint64_t backend_failover; /* connects moved on to the next backend */
 	uint64_t decisions;	   /* decision records made */
+	uint64_t log_dropped;	   /* records lost: ring full (no reader keeping up) */
+	int64_t wall_offset_ms;	   /* Unix time minus engine time, ms */
+	struct rte_ring *log_ring; /* struct ctl_log_rec, lcore -> control thread */
 } __attribute__((aligned(64)));
 
 struct proxy_sess {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 
@@ -21,7 +22,10 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
 
+#include "ctl_proto-t.h"
 #include "dp_ctl.h"
 #include "lcore.h"
 #include "policy.h"
@@ -32,6 +36,7 @@
 #include "ndg_common.h"
 
 static struct proxy_lcore *proxy_lcores[RTE_MAX_LCORE];
+static bool proxy_log_on;
 
 static inline uint64_t
 proxy_now(const struct proxy_lcore *pl)
@@ -248,12 +253,57 @@ proxy_backend_quit_done(struct proxy_sess *ps)
 }
 
 static void
+proxy_copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = src != NULL ? strnlen(src, size - 1) : 0;
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* One record per decision (DESIGN.md §4), queued for the control thread when it listens. */
+static void
 proxy_op_decision(void *arg, const struct policy_decision *d)
 {
 	struct proxy_sess *ps = arg;
+	struct proxy_lcore *pl = ps->pl;
+	struct ctl_log_rec rec;
 
-	(void) d;
-	ps->pl->decisions++;
+	pl->decisions++;
+	if (!__atomic_load_n(&proxy_log_on, __ATOMIC_RELAXED))
+		return;
+	rec.time_ms = (uint64_t) ((int64_t) d->time_ms + pl->wall_offset_ms);
+	memcpy(&rec.client_ip, d->peer->addr, sizeof(rec.client_ip));
+	rec.outcome = d->outcome;
+	rec.reserved = 0;
+	rec.code = d->code;
+	proxy_copy_str(rec.enh, sizeof(rec.enh), d->enh);
+	proxy_copy_str(rec.rule, sizeof(rec.rule), policy_rule_name(d->rule));
+	proxy_copy_str(rec.helo, sizeof(rec.helo), d->helo);
+	proxy_copy_str(rec.sender, sizeof(rec.sender), d->sender);
+	proxy_copy_str(rec.rcpt, sizeof(rec.rcpt), d->rcpt);
+	if (rte_ring_sp_enqueue_elem(pl->log_ring, &rec, sizeof(rec)) != 0)
+		pl->log_dropped++;
+}
+
+void
+proxy_log_enable(bool on)
+{
+	__atomic_store_n(&proxy_log_on, on, __ATOMIC_RELAXED);
+}
+
+unsigned int
+proxy_log_drain(struct ctl_log_rec *out, unsigned int max)
+{
+	unsigned int n = 0;
+
+	for (unsigned int l = 0; l < RTE_MAX_LCORE && n < max; l++) {
+		if (proxy_lcores[l] == NULL)
+			continue;
+		n += rte_ring_sc_dequeue_burst_elem(proxy_lcores[l]->log_ring, out + n,
+			sizeof(*out), max - n, NULL);
+	}
+	return n;
 }
 
 static const struct smtp_ops proxy_ops = {
@@ -606,10 +656,26 @@ proxy_start(struct lcore_ctx *ctx, uint16_t port, uint32_t n_sessions)
 		rte_free(pl);
 		return -ENOMEM;
 	}
+	snprintf(name, sizeof(name), "ndg_log_%u", ctx->lcore_id);
+	pl->log_ring = rte_ring_create_elem(name, sizeof(struct ctl_log_rec), PROXY_LOG_RING,
+		socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (pl->log_ring == NULL) {
+		rte_mempool_free(pl->pool);
+		rte_free(pl);
+		return -ENOMEM;
+	}
 	pl->ts = ctx->tcp;
 	pl->tsc_per_ms = rte_get_timer_hz() / 1000;
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		pl->wall_offset_ms =
+			(int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - (int64_t) proxy_now(pl);
+	}
 	ret = tcp_listen(ctx->tcp, port, &proxy_client_app, pl);
 	if (ret != 0) {
+		rte_ring_free(pl->log_ring);
 		rte_mempool_free(pl->pool);
 		rte_free(pl);
 		return ret;
@@ -626,6 +692,7 @@ proxy_stop(void)
 			continue;
 		/* Sessions still open hold configuration references and pool entries; the
 		 * process is exiting and the TCP stack frees the connections. */
+		rte_ring_free(proxy_lcores[i]->log_ring);
 		rte_mempool_free(proxy_lcores[i]->pool);
 		rte_free(proxy_lcores[i]);
 		proxy_lcores[i] = NULL;
@@ -659,7 +726,7 @@ int
 proxy_stats_text(char *buf, size_t size)
 {
 	uint64_t c[SMTP_STAT_MAX] = {0}, rule[POLICY_RULE_MAX][POLICY_OUTCOME_MAX] = {{0}};
-	uint64_t ev[6] = {0};
+	uint64_t ev[7] = {0};
 	size_t used = 0;
 	int n;
 
@@ -680,6 +747,7 @@ proxy_stats_text(char *buf, size_t size)
 		ev[3] += __atomic_load_n(&pl->backend_overflow, __ATOMIC_RELAXED);
 		ev[4] += __atomic_load_n(&pl->backend_failover, __ATOMIC_RELAXED);
 		ev[5] += __atomic_load_n(&pl->decisions, __ATOMIC_RELAXED);
+		ev[6] += __atomic_load_n(&pl->log_dropped, __ATOMIC_RELAXED);
 	}
 #define PROXY_PUT(...)                                                                             \
 	do {                                                                                       \
@@ -696,8 +764,9 @@ proxy_stats_text(char *buf, size_t size)
 				proxy_outcome_names[o], rule[r][o]);
 	PROXY_PUT("proxy_refused_no_config %" PRIu64 "\nproxy_refused_no_session %" PRIu64
 		  "\nproxy_reply_overflow %" PRIu64 "\nproxy_backend_overflow %" PRIu64
-		  "\nproxy_backend_failover %" PRIu64 "\nproxy_decisions %" PRIu64 "\n",
-		ev[0], ev[1], ev[2], ev[3], ev[4], ev[5]);
+		  "\nproxy_backend_failover %" PRIu64 "\nproxy_decisions %" PRIu64
+		  "\nproxy_decisions_dropped %" PRIu64 "\n",
+		ev[0], ev[1], ev[2], ev[3], ev[4], ev[5], ev[6]);
 #undef PROXY_PUT
 	return (int) used;
 }

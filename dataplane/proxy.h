@@ -2,6 +2,7 @@
 #ifndef NDG_DATAPLANE_PROXY_H
 #define NDG_DATAPLANE_PROXY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -22,6 +23,20 @@ int proxy_start(struct lcore_ctx *ctx, uint16_t port, uint32_t n_sessions);
  * @return bytes written (output is cut at <size>).
  */
 int proxy_stats_text(char *buf, size_t size);
+
+struct ctl_log_rec;
+
+/**
+ * Start or stop queueing decision records for the control thread (while nobody listens,
+ * lcores only count). Any thread.
+ */
+void proxy_log_enable(bool on);
+
+/**
+ * Move up to <max> queued decision records of every lcore into <out>.
+ * Control thread only (single consumer). @return records moved.
+ */
+unsigned int proxy_log_drain(struct ctl_log_rec *out, unsigned int max);
 
 /** Free what proxy_start() made. Main lcore, after the workers returned. */
 void proxy_stop(void);

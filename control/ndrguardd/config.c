@@ -79,6 +79,7 @@ conf_new(void)
 	snprintf(c->dataplane_socket, sizeof(c->dataplane_socket), "/run/ndrguard/dataplane.sock");
 	snprintf(c->snapshot_path, sizeof(c->snapshot_path),
 		"/var/lib/ndrguard/directory.snapshot");
+	snprintf(c->decision_log, sizeof(c->decision_log), "/var/log/ndrguard/decisions.log");
 	c->max_recipients = 100; /* RFC 5321 §4.5.3.1.8 minimum */
 	c->max_message_size = 50ull << 20;
 	c->max_errors = 10;

@@ -95,6 +95,7 @@ struct ndg_conf {
 	char control_socket[CONF_PATH_MAX];
 	char dataplane_socket[CONF_PATH_MAX];
 	char snapshot_path[CONF_PATH_MAX];
+	char decision_log[CONF_PATH_MAX]; /* JSON lines, one per decision */
 
 	/* limits, RFC 5321 §4.5.3.1 minimums enforced by validation */
 	uint32_t max_recipients;

@@ -51,6 +51,9 @@ cmd_status(struct ctld *d, FILE *out)
 		d->dir_error[0] ? ", LAST SYNC FAILED: " : "", d->dir_error);
 	fprintf(out, "local:      %zu added, %zu deleted by ndrctl\n", d->local_add.n,
 		d->local_del.n);
+	fprintf(out, "decisions:  %s, %" PRIu64 " records written to %s\n",
+		d->dp_log_fd >= 0 ? "subscribed" : "NOT subscribed", d->dlog_records,
+		d->conf->decision_log);
 	return d->dp_fd >= 0 && d->dir_error[0] == '\0' ? 0 : 1;
 }
 

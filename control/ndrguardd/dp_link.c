@@ -5,6 +5,7 @@
  * pushes nothing), and STATS on demand. The dataplane keeps serving with what it has whenever
  * this link is down. Main thread only.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,10 @@ dp_copy_str(char *dst, size_t size, const char *src)
 void
 ctld_dp_close(struct ctld *d)
 {
+	if (d->dp_log_fd >= 0) {
+		close(d->dp_log_fd);
+		d->dp_log_fd = -1;
+	}
 	if (d->dp_fd >= 0) {
 		close(d->dp_fd);
 		log_info("dataplane link closed; it keeps serving with what it has");
@@ -286,8 +291,11 @@ ctld_dp_sync(struct ctld *d)
 	if (ret != 0) {
 		log_error_errno(ret, "syncing the dataplane");
 		ctld_dp_close(d);
+		return ret;
 	}
-	return ret;
+	if (d->dp_log_fd < 0 && ctld_dp_log_open(d) != 0)
+		log_warnx("no decision log subscription yet; retrying");
+	return 0;
 }
 
 int
@@ -318,4 +326,95 @@ ctld_config_digest(const struct ndg_conf *c)
 	h = dp_fnv(p, len);
 	free(p);
 	return h;
+}
+
+int
+ctld_dp_log_open(struct ctld *d)
+{
+	struct ctl_msg_hdr h;
+	struct ctl_status st;
+	ssize_t n;
+	int fd, ret;
+
+	if (d->dp_log_fd >= 0)
+		return 0;
+	fd = ctl_connect(d->conf->dataplane_socket);
+	if (fd < 0)
+		return fd;
+	ret = ctl_send(fd, CTL_MSG_LOG, 1, 0, NULL, 0);
+	n = ret == 0 ? ctl_recv(fd, &h, &st, sizeof(st), DP_TIMEOUT_MS) : ret;
+	if (n != (ssize_t) sizeof(st) || h.type != CTL_MSG_LOG || !(h.flags & CTL_FLAG_REPLY) ||
+		st.err != 0) {
+		close(fd);
+		return n < 0 ? (int) n : -EPROTO;
+	}
+	d->dp_log_fd = fd;
+	return 0;
+}
+
+/* JSON string body of <s>: quotes, backslashes, control and non-ASCII bytes escaped, so a
+ * hostile HELO or address can never break a line or the format. */
+static void
+dp_json_str(FILE *f, const char *s, size_t max)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < max && s[i] != '\0'; i++) {
+		unsigned char c = (unsigned char) s[i];
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static const char *const dp_outcomes[] = {"accept", "reject", "observe"};
+
+int
+ctld_dp_log_read(struct ctld *d)
+{
+	static struct ctl_log_rec recs[CTL_PROTO_MAX_FRAME / sizeof(struct ctl_log_rec)];
+	struct ctl_msg_hdr h;
+	ssize_t n = ctl_recv(d->dp_log_fd, &h, recs, sizeof(recs), 2000);
+
+	if (n < 0 || h.type != CTL_MSG_LOG || n % sizeof(struct ctl_log_rec) != 0) {
+		close(d->dp_log_fd);
+		d->dp_log_fd = -1;
+		return n < 0 ? (int) n : -EPROTO;
+	}
+	if (d->dlog == NULL) {
+		d->dlog = fopen(d->conf->decision_log, "a");
+		if (d->dlog == NULL)
+			return log_error_errno(-errno, "opening %s", d->conf->decision_log);
+	}
+	for (size_t i = 0; i < (size_t) n / sizeof(struct ctl_log_rec); i++) {
+		const struct ctl_log_rec *r = &recs[i];
+		time_t secs = (time_t) (r->time_ms / 1000);
+		struct in_addr a = {.s_addr = r->client_ip};
+		char ts[32], ip[INET_ADDRSTRLEN];
+		struct tm tm;
+
+		gmtime_r(&secs, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+		inet_ntop(AF_INET, &a, ip, sizeof(ip));
+		fprintf(d->dlog, "{\"time\":\"%s.%03uZ\",\"client\":\"%s\",\"helo\":", ts,
+			(unsigned int) (r->time_ms % 1000), ip);
+		dp_json_str(d->dlog, r->helo, sizeof(r->helo));
+		fputs(",\"sender\":", d->dlog);
+		dp_json_str(d->dlog, r->sender, sizeof(r->sender));
+		fputs(",\"rcpt\":", d->dlog);
+		dp_json_str(d->dlog, r->rcpt, sizeof(r->rcpt));
+		fputs(",\"rule\":", d->dlog);
+		dp_json_str(d->dlog, r->rule, sizeof(r->rule));
+		fprintf(d->dlog, ",\"outcome\":\"%s\",\"reply\":\"%u%s",
+			r->outcome < 3 ? dp_outcomes[r->outcome] : "?", r->code,
+			r->enh[0] ? " " : "");
+		fprintf(d->dlog, "%.*s\"}\n", (int) strnlen(r->enh, sizeof(r->enh)), r->enh);
+		d->dlog_records++;
+	}
+	fflush(d->dlog);
+	return 0;
 }

@@ -187,6 +187,11 @@ ctld_reload(struct ctld *d, FILE *report)
 	conf_free(d->conf);
 	d->conf = c;
 	d->conf_gen = ctld_config_digest(c);
+	/* Reopened on the next record: a new path, or a log rotated away before SIGHUP. */
+	if (d->dlog != NULL) {
+		fclose(d->dlog);
+		d->dlog = NULL;
+	}
 	d->conf_loaded = time(NULL);
 	log_info("configuration %s loaded", c->path);
 	(void) ctld_dir_sync(d, report);
@@ -236,7 +241,7 @@ out:
 int
 main(int argc, char **argv)
 {
-	struct ctld d = {.conf_path = "/etc/ndrguard/ndrguard.conf", .dp_fd = -1};
+	struct ctld d = {.conf_path = "/etc/ndrguard/ndrguard.conf", .dp_fd = -1, .dp_log_fd = -1};
 	bool check = false;
 	int verbose = 0, c;
 	sigset_t mask;
@@ -282,6 +287,7 @@ main(int argc, char **argv)
 
 	ctld_mkdir_for(d.conf->snapshot_path);
 	ctld_mkdir_for(d.control_socket);
+	ctld_mkdir_for(d.conf->decision_log);
 	dir_set_init(&d.dir);
 	dir_set_init(&d.local_add);
 	dir_set_init(&d.local_del);
@@ -308,12 +314,13 @@ main(int argc, char **argv)
 	(void) ctld_dp_sync(&d);
 
 	for (;;) {
-		struct pollfd p[3] = {
+		struct pollfd p[4] = {
 			{.fd = d.sig_fd, .events = POLLIN},
 			{.fd = d.listen_fd, .events = POLLIN},
 			{.fd = d.dp_fd, .events = POLLIN},
+			{.fd = d.dp_log_fd, .events = POLLIN},
 		};
-		int r = poll(p, d.dp_fd >= 0 ? 3 : 2, 500);
+		int r = poll(p, 4, 500);
 
 		if (r < 0 && errno != EINTR)
 			fatal("poll");
@@ -336,6 +343,12 @@ main(int argc, char **argv)
 			if (fd >= 0)
 				ctld_serve_client(&d, fd);
 		}
+		if (d.dp_log_fd >= 0 && r > 0 && (p[3].revents & (POLLIN | POLLHUP | POLLERR)))
+			(void) ctld_dp_log_read(&d);
+		if (d.dp_fd >= 0 && d.dp_log_fd < 0 && time(NULL) >= d.dp_next_try) {
+			d.dp_next_try = time(NULL) + 1;
+			(void) ctld_dp_log_open(&d);
+		}
 		/* The dataplane only answers; anything readable out of turn means it went away. */
 		if (d.dp_fd >= 0 && r > 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR)))
 			ctld_dp_close(&d);
@@ -348,6 +361,8 @@ main(int argc, char **argv)
 	dir_set_free(&d.dir);
 	dir_set_free(&d.local_add);
 	dir_set_free(&d.local_del);
+	if (d.dlog != NULL)
+		fclose(d.dlog);
 	conf_free(d.conf);
 	return 0;
 }

@@ -30,7 +30,10 @@ struct ctld {
 
 	int listen_fd;
 	int sig_fd;
-	int dp_fd; /* -1: not connected */
+	int dp_fd;     /* -1: not connected */
+	int dp_log_fd; /* LOG subscription, -1: none */
+	FILE *dlog;    /* the decision log file, NULL: not open */
+	uint64_t dlog_records;
 	uint32_t dp_seq;
 	uint32_t dp_pid;
 	uint64_t dp_config_gen;
@@ -51,6 +54,12 @@ int ctld_dp_sync(struct ctld *d);
 /** Ask the dataplane for its counters as "name value" lines into <buf>.
  * @return the length, or a negative errno (-ENOTCONN when not connected). */
 int ctld_dp_stats(struct ctld *d, char *buf, size_t size);
+
+/** Subscribe to the dataplane's decision records on a second connection. @return 0 or -errno. */
+int ctld_dp_log_open(struct ctld *d);
+
+/** Read one LOG frame and append its records to the decision log. @return 0 or -errno. */
+int ctld_dp_log_read(struct ctld *d);
 
 /** Close the dataplane link; it is retried from the main loop. */
 void ctld_dp_close(struct ctld *d);

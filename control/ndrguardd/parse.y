@@ -78,6 +78,8 @@ static void conf_set_rule(struct conf_parse_ctx *ctx, int line, char *rule, char
 %token TARPIT "tarpit"
 %token BARE_NEWLINE "bare-newline"
 %token RULE "rule"
+%token DECISION "decision"
+%token LOG "log"
 %token NL "end of line"
 %token ERROR "invalid token"
 %token <str> STRING "string"
@@ -125,6 +127,10 @@ stmt		: HOSTNAME value {
 		}
 		| DIRECTORY FILE_KW value {
 			conf_add_str(ctx, @1.first_line, &ctx->conf->dir_files, $3, "directory file");
+		}
+		| DECISION LOG value {
+			conf_set_str(ctx, @1.first_line, ctx->conf->decision_log,
+				sizeof(ctx->conf->decision_log), $3, "decision log");
 		}
 		| DIRECTORY SNAPSHOT value {
 			conf_set_str(ctx, @1.first_line, ctx->conf->snapshot_path,

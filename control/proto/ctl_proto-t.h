@@ -177,4 +177,26 @@ struct ctl_config_batv_key {
 	uint8_t key[64];
 };
 
+/*
+ * LOG: a request with an empty payload subscribes the connection it arrives on (answered
+ * with a REPLY ctl_status); from then on the dataplane sends LOG frames (flags 0) whose
+ * payload is struct ctl_log_rec records back to back. Strings are NUL-terminated, cut to fit.
+ */
+#define CTL_LOG_HELO_MAX 64
+#define CTL_LOG_ADDR_MAX 256
+#define CTL_LOG_RULE_MAX 24
+
+struct ctl_log_rec {
+	uint64_t time_ms;   /* Unix time, ms */
+	uint32_t client_ip; /* IPv4, network byte order */
+	uint8_t outcome;    /* 0 accept, 1 reject, 2 observe (would have rejected) */
+	uint8_t reserved;
+	uint16_t code;		     /* reply code sent */
+	char enh[8];		     /* enhanced status code sent, "" when none */
+	char rule[CTL_LOG_RULE_MAX]; /* rule that decided */
+	char helo[CTL_LOG_HELO_MAX];
+	char sender[CTL_LOG_ADDR_MAX]; /* "" for the null sender */
+	char rcpt[CTL_LOG_ADDR_MAX];   /* "" for session-level decisions */
+};
+
 #endif /* NDG_CONTROL_PROTO_CTL_PROTO_T_H */

@@ -14,6 +14,8 @@
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_TOP=$(cd "$LAB_DIR/../.." && pwd)
+# Binaries come from NDG_BUILD_DIR (tests/run sets it) or build/ (the quickstart's).
+LAB_BUILD=${NDG_BUILD_DIR:-$LAB_TOP/build}
 
 # Debian's python3 carries the packages firmware-config/deps installs (scapy), whatever PATH says.
 LAB_PY=/usr/bin/python3
@@ -112,7 +114,7 @@ lab_eal_args() {
 # benchmarks set it to 0 for pure polling.
 lab_dataplane_start() {
     local pmd=$1; shift
-    local bin=${NDG_DATAPLANE:-$LAB_TOP/build/dataplane/ndrguard-dataplane}
+    local bin=${NDG_DATAPLANE:-$LAB_BUILD/dataplane/ndrguard-dataplane}
     local mem eal lcores
     [ -x "$bin" ] || { lab_log "no dataplane binary at $bin"; return 1; }
     DATAPLANE_STATS=$LAB_RUN_DIR/dataplane-stats.json
@@ -234,6 +236,7 @@ lab_write_env() {
         echo "CONTROL_PID=${CONTROL_PID:-}"
         echo "CONTROL_CONF=${CONTROL_CONF:-}"
         echo "CONTROL_LOG=${CONTROL_LOG:-}"
+        echo "DECISION_LOG=${LAB_RUN_DIR}/decisions.log"
         echo "DOMAIN=${DOMAIN:-}"
         echo "VALID_RCPT=${VALID_RCPT:-}"
         echo "NDRCTL=\"${NDRCTL:-}\""
@@ -269,6 +272,7 @@ dataplane socket $LAB_RUN_DIR/dataplane.sock
 control socket $CONTROL_SOCKET
 directory file $rcpts
 directory snapshot $LAB_RUN_DIR/directory.snapshot
+decision log $LAB_RUN_DIR/decisions.log
 domain $DOMAIN {
     backend $BACKEND_IP port 25
 }
@@ -293,11 +297,11 @@ CONF
 # lab_control_start: run ndrguard-control on CONTROL_CONF in the appliance namespace and wait
 # for its socket. Sets CONTROL_PID, CONTROL_LOG and NDRCTL (the command line that reaches it).
 lab_control_start() {
-    local bin=${NDG_CONTROL:-$LAB_TOP/build/control/ndrguard-control}
+    local bin=${NDG_CONTROL:-$LAB_BUILD/control/ndrguard-control}
     local detach=
     [ "${LAB_DETACH:-0}" = 1 ] && detach=setsid
     CONTROL_LOG=$LAB_RUN_DIR/control.log
-    NDRCTL="${NDG_NDRCTL:-$LAB_TOP/build/control/ndrctl} -s $CONTROL_SOCKET"
+    NDRCTL="${NDG_NDRCTL:-$LAB_BUILD/control/ndrctl} -s $CONTROL_SOCKET"
     export CONTROL_LOG NDRCTL
     rm -f "$CONTROL_SOCKET"
     $detach ip netns exec "$APPLIANCE_NETNS" "$bin" -f "$CONTROL_CONF" >>"$CONTROL_LOG" 2>&1 &
@@ -402,6 +406,25 @@ CF
     done
 }
 
+# lab_backend_sink_start [PORT]: Postfix's smtp-sink on BACKEND_IP:PORT (default 2526), a fast
+# single-process backend that writes each message to a file under SINK_DIR.
+lab_backend_sink_start() {
+    SINK_PORT=${1:-2526}
+    SINK_DIR=$LAB_RUN_DIR/sink
+    export SINK_PORT SINK_DIR
+    mkdir -p "$SINK_DIR"
+    chown nobody:nogroup "$SINK_DIR"
+    ip netns exec "$BACKEND_NETNS" /usr/sbin/smtp-sink -u nobody -d "$SINK_DIR/%H%M." \
+        "$BACKEND_IP:$SINK_PORT" 2048 >"$LAB_RUN_DIR/sink.log" 2>&1 &
+    SINK_PID=$!
+    export SINK_PID
+    local t=0
+    until ip netns exec "$BACKEND_NETNS" bash -c "exec 3<>/dev/tcp/$BACKEND_IP/$SINK_PORT" 2>/dev/null; do
+        [ $t -ge 50 ] && { lab_log "smtp-sink does not listen"; return 1; }
+        sleep 0.1; t=$((t + 1))
+    done
+}
+
 lab_backend_postfix_stop() {
     [ -n "${POSTFIX_DIR:-}" ] && [ -f "$POSTFIX_DIR/main.cf" ] || return 0
     ip netns exec "$BACKEND_NETNS" postfix -c "$POSTFIX_DIR" stop >/dev/null 2>&1 || true
@@ -491,7 +514,7 @@ lab_impair_up() {
 
 # lab_impair_start [options...]: start the bridge (lab_impair_up does); waits until it forwards.
 lab_impair_start() {
-    local bin=${NDG_IMPAIR:-$LAB_TOP/build/tests/lab/impair/ndrguard-impair} t=0
+    local bin=${NDG_IMPAIR:-$LAB_BUILD/tests/lab/impair/ndrguard-impair} t=0
     [ -x "$bin" ] || { lab_log "no impairment bridge binary at $bin"; return 1; }
     rm -f "$IMPAIR_STATS"
     ip netns exec "$IMPAIR_NETNS" "$bin" -a "$IMPAIR_IF_A" -b "$IMPAIR_IF_B" \
