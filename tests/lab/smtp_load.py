@@ -6,12 +6,36 @@ Each session connects from one of the client addresses, waits for the greeting, 
 MAIL, RCPT and DATA in one write (RFC 2920), checks the four replies, sends a small message
 with a unique X-Test-Id and QUIT in one write, and checks 250 and 221. Prints a summary and
 exits 1 unless every session succeeded.
-usage: smtp_load.py HOST N SRC_PREFIX FIRST LAST [RCPT] [TIMEOUT]
+usage: smtp_load.py HOST N SRC_PREFIX FIRST LAST [RCPT] [TIMEOUT] [--reject]
+With --reject each session is a backscatter attempt instead: EHLO, a forged sender, an unknown
+RCPT and QUIT pipelined in one write, expecting 250, 250, 550, 221.
 """
 import asyncio
 import os
 import sys
 import time
+
+
+async def reject_session(host, src, i, rcpt, tag):
+    r, w = await asyncio.open_connection(host, 25, local_addr=(src, 0))
+    try:
+        line = await r.readline()
+        if not line.startswith(b"220"):
+            return "greeting %r" % line
+        w.write(b"EHLO bot.example\r\nMAIL FROM:<victim@forged.example>\r\nRCPT TO:<%s>\r\nQUIT\r\n"
+                % rcpt.encode())
+        await w.drain()
+        codes = []
+        while len(codes) < 4:
+            line = (await r.readline()).decode("latin-1")
+            if not line:
+                return "closed after %r" % codes
+            if len(line) >= 4 and line[3] == "-":
+                continue
+            codes.append(int(line[:3]))
+        return None if codes == [250, 250, 550, 221] else "replies %r" % codes
+    finally:
+        w.close()
 
 
 async def session(host, src, i, rcpt, tag):
@@ -48,20 +72,24 @@ async def session(host, src, i, rcpt, tag):
 
 
 async def main():
-    host, n, prefix, first, last = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-    rcpt = sys.argv[6] if len(sys.argv) > 6 else "alice@example.com"
-    timeout = float(sys.argv[7]) if len(sys.argv) > 7 else 120
+    reject = "--reject" in sys.argv
+    args = [a for a in sys.argv if a != "--reject"]
+    host, n, prefix, first, last = args[1], int(args[2]), args[3], int(args[4]), int(args[5])
+    rcpt = args[6] if len(args) > 6 else ("nobody%d@example.com" if reject else "alice@example.com")
+    timeout = float(args[7]) if len(args) > 7 else 120
     if not 0 < n <= 20000:
         sys.exit("N out of bounds")
     tag = "load%d" % os.getpid()
     srcs = ["%s.%d" % (prefix, a) for a in range(first, last + 1)]
     t0 = time.time()
-    tasks = [asyncio.wait_for(session(host, srcs[i % len(srcs)], i, rcpt, tag), timeout) for i in range(n)]
+    fn = reject_session if reject else session
+    tasks = [asyncio.wait_for(fn(host, srcs[i % len(srcs)], i, rcpt.replace("%d", str(i)) if "%d" in rcpt else rcpt, tag),
+                              timeout) for i in range(n)]
     results = await asyncio.gather(*tasks, return_exceptions=True)
     bad = [(i, r) for i, r in enumerate(results) if r is not None]
     dt = time.time() - t0
-    print("%d concurrent pipelined sessions: %d ok, %d failed, %.1fs (%.0f sessions/s) tag %s" % (
-        n, n - len(bad), len(bad), dt, n / dt, tag))
+    print("%d concurrent pipelined %s sessions: %d ok, %d failed, %.1fs (%.0f sessions/s) tag %s" % (
+        n, "rejected" if reject else "delivering", n - len(bad), len(bad), dt, n / dt, tag))
     for i, r in bad[:5]:
         print("  session %d: %r" % (i, r))
     sys.exit(1 if bad else 0)
