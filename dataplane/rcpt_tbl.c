@@ -184,13 +184,16 @@ void
 rcpt_tbl_destroy(struct rcpt_tbl *t)
 {
 	struct cds_lfht_iter it;
-	struct rcpt_delta *e;
+	struct cds_lfht_node *node;
 
 	if (t == NULL)
 		return;
-	cds_lfht_for_each_entry (t->delta, &it, e, node) {
-		(void) cds_lfht_del(t->delta, &e->node);
-		free(e);
+	/* Explicit iteration: cds_lfht_for_each_entry() applies container_of to NULL at the end. */
+	cds_lfht_first(t->delta, &it);
+	while ((node = cds_lfht_iter_get_node(&it)) != NULL) {
+		cds_lfht_next(t->delta, &it);
+		(void) cds_lfht_del(t->delta, node);
+		free(caa_container_of(node, struct rcpt_delta, node));
 	}
 	(void) cds_lfht_destroy(t->delta, NULL);
 	rcpt_snap_free(t->build);
@@ -246,7 +249,7 @@ rcpt_tbl_snapshot_commit(struct rcpt_tbl *t)
 {
 	struct rcpt_snap *old;
 	struct cds_lfht_iter it;
-	struct rcpt_delta *e;
+	struct cds_lfht_node *node;
 
 	if (t->build == NULL)
 		return -EINVAL;
@@ -256,8 +259,12 @@ rcpt_tbl_snapshot_commit(struct rcpt_tbl *t)
 	uatomic_set(&t->n_delta, 0);
 	/* Deltas of older generations are already ignored by readers; unlink and reclaim. */
 	urcu_qsbr_read_lock();
-	cds_lfht_for_each_entry (t->delta, &it, e, node) {
-		if (e->gen != t->gen && cds_lfht_del(t->delta, &e->node) == 0)
+	cds_lfht_first(t->delta, &it);
+	while ((node = cds_lfht_iter_get_node(&it)) != NULL) {
+		struct rcpt_delta *e = caa_container_of(node, struct rcpt_delta, node);
+
+		cds_lfht_next(t->delta, &it);
+		if (e->gen != t->gen && cds_lfht_del(t->delta, node) == 0)
 			urcu_qsbr_call_rcu(&e->rcu, rcpt_delta_free_rcu);
 	}
 	urcu_qsbr_read_unlock();
