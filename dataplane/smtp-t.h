@@ -179,7 +179,9 @@ struct smtp_reply_def {
 	uint16_t code;	 /* RFC 5321 §4.2 reply code */
 	const char *enh; /* RFC 3463 enhanced status code, NULL for 220/221-style banners */
 	const char *text;
-	bool close; /* the session closes after sending it */
+	bool close;	  /* the session closes after sending it */
+	const char *line; /* the whole reply line with CRLF; NULL when it carries the hostname */
+	uint16_t line_len;
 };
 
 /* Engine counters, owner-written (one block per lcore), read relaxed by exporters. */

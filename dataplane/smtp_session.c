@@ -24,6 +24,7 @@ enum smtp_cmd_flags {
 
 struct smtp_cmd {
 	const char *name;
+	uint32_t key; /* first four letters, uppercase, little-endian: one compare per entry */
 	uint8_t len;
 	uint8_t flags;
 	void (*proceed)(struct smtp_session *s, const char *arg, size_t n);
@@ -160,11 +161,16 @@ smtp_session_reply(struct smtp_session *s, enum smtp_reply_id id)
 {
 	const struct smtp_reply_def *r = smtp_reply_get(id);
 	char buf[SMTP_DOMAIN_MAX + 128];
-	int n = smtp_reply_format(id, s->conf->hostname, buf, sizeof(buf));
 
-	if (n <= 0)
-		return;
-	smtp_session_send(s, buf, (size_t) n);
+	if (r->line != NULL) {
+		smtp_session_send(s, r->line, r->line_len);
+	} else {
+		int n = smtp_reply_format(id, s->conf->hostname, buf, sizeof(buf));
+
+		if (n <= 0)
+			return;
+		smtp_session_send(s, buf, (size_t) n);
+	}
 	if (r->close)
 		smtp_session_close(s);
 	else if (r->code >= 400)
@@ -269,11 +275,46 @@ smtp_is_space(char c)
 	return c == ' ' || c == '\t';
 }
 
+/* Append <n> bytes of <p> at <*o> when they fit. */
+static void
+smtp_put(char *buf, size_t sz, size_t *o, const char *p, size_t n)
+{
+	if (*o + n <= sz) {
+		memcpy(buf + *o, p, n);
+		*o += n;
+	}
+}
+
+#define SMTP_PUT_LIT(buf, sz, o, lit) smtp_put(buf, sz, o, lit, sizeof(lit) - 1)
+
+/* The EHLO reply (RFC 5321 §4.1.1.1) with our extensions, without printf: it is on the
+ * path of every session. */
+static size_t
+smtp_ehlo_render(const struct smtp_conf *c, char *buf, size_t sz)
+{
+	char num[24];
+	size_t o = 0, nl = 0;
+	uint64_t v = c->max_size;
+
+	SMTP_PUT_LIT(buf, sz, &o, "250-");
+	smtp_put(buf, sz, &o, c->hostname, strnlen(c->hostname, SMTP_DOMAIN_MAX));
+	SMTP_PUT_LIT(buf, sz, &o, "\r\n250-PIPELINING\r\n250-SIZE");
+	if (v != 0) {
+		do {
+			num[sizeof(num) - 1 - nl++] = (char) ('0' + v % 10);
+			v /= 10;
+		} while (v != 0);
+		SMTP_PUT_LIT(buf, sz, &o, " ");
+		smtp_put(buf, sz, &o, num + sizeof(num) - nl, nl);
+	}
+	SMTP_PUT_LIT(buf, sz, &o, "\r\n250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n");
+	return o;
+}
+
 static void
 smtp_proceed_helo_common(struct smtp_session *s, const char *arg, size_t n, bool esmtp)
 {
 	char buf[SMTP_DOMAIN_MAX + 160];
-	int len;
 
 	while (n > 0 && smtp_is_space(arg[n - 1]))
 		n--;
@@ -292,18 +333,7 @@ smtp_proceed_helo_common(struct smtp_session *s, const char *arg, size_t n, bool
 		smtp_session_reply(s, SMTP_R_HELO);
 		return;
 	}
-	if (s->conf->max_size != 0)
-		len = snprintf(buf, sizeof(buf),
-			"250-%s\r\n250-PIPELINING\r\n250-SIZE %llu\r\n"
-			"250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n",
-			s->conf->hostname, (unsigned long long) s->conf->max_size);
-	else
-		len = snprintf(buf, sizeof(buf),
-			"250-%s\r\n250-PIPELINING\r\n250-SIZE\r\n"
-			"250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n",
-			s->conf->hostname);
-	if (len > 0 && (size_t) len < sizeof(buf))
-		smtp_session_send(s, buf, (size_t) len);
+	smtp_session_send(s, buf, smtp_ehlo_render(s->conf, buf, sizeof(buf)));
 }
 
 static void
@@ -835,27 +865,34 @@ smtp_proceed_bdat(struct smtp_session *s, const char *arg, size_t n)
 	smtp_session_reply(s, SMTP_R_BDAT);
 }
 
-#define SMTP_CMD(n, f, fn)                                                                         \
+#define SMTP_KEY(a, b, c, d)                                                                       \
+	((uint32_t) (a) | (uint32_t) (b) << 8 | (uint32_t) (c) << 16 | (uint32_t) (d) << 24)
+#define SMTP_CMD(n, a, b, c, d, f, fn)                                                             \
 	{                                                                                          \
-		n, sizeof(n) - 1, f, fn                                                            \
+		n, SMTP_KEY(a, b, c, d), sizeof(n) - 1, f, fn                                      \
 	}
 
 /* The one command table (STYLE.md §9.2). */
 static const struct smtp_cmd smtp_cmds[] = {
-	SMTP_CMD("HELO", SMTP_CMDF_NEED_ARG, smtp_proceed_helo),
-	SMTP_CMD("EHLO", SMTP_CMDF_NEED_ARG | SMTP_CMDF_LAST_IN_PIPE, smtp_proceed_ehlo),
-	SMTP_CMD("MAIL", SMTP_CMDF_NEED_ARG, smtp_proceed_mail),
-	SMTP_CMD("RCPT", SMTP_CMDF_NEED_ARG, smtp_proceed_rcpt),
-	SMTP_CMD("DATA", SMTP_CMDF_NOARG | SMTP_CMDF_LAST_IN_PIPE, smtp_proceed_data),
-	SMTP_CMD("RSET", SMTP_CMDF_NOARG, smtp_proceed_rset),
-	SMTP_CMD("NOOP", 0, smtp_proceed_noop),
-	SMTP_CMD("QUIT", SMTP_CMDF_NOARG | SMTP_CMDF_LAST_IN_PIPE, smtp_proceed_quit),
-	SMTP_CMD("VRFY", SMTP_CMDF_NEED_ARG, smtp_proceed_vrfy),
-	SMTP_CMD("EXPN", SMTP_CMDF_NEED_ARG, smtp_proceed_expn),
-	SMTP_CMD("HELP", 0, smtp_proceed_help),
-	SMTP_CMD("STARTTLS", SMTP_CMDF_NOARG | SMTP_CMDF_LAST_IN_PIPE, smtp_proceed_starttls),
-	SMTP_CMD("AUTH", SMTP_CMDF_NEED_ARG | SMTP_CMDF_LAST_IN_PIPE, smtp_proceed_auth),
-	SMTP_CMD("BDAT", SMTP_CMDF_NEED_ARG, smtp_proceed_bdat),
+	SMTP_CMD("HELO", 'H', 'E', 'L', 'O', SMTP_CMDF_NEED_ARG, smtp_proceed_helo),
+	SMTP_CMD("EHLO", 'E', 'H', 'L', 'O', SMTP_CMDF_NEED_ARG | SMTP_CMDF_LAST_IN_PIPE,
+		smtp_proceed_ehlo),
+	SMTP_CMD("MAIL", 'M', 'A', 'I', 'L', SMTP_CMDF_NEED_ARG, smtp_proceed_mail),
+	SMTP_CMD("RCPT", 'R', 'C', 'P', 'T', SMTP_CMDF_NEED_ARG, smtp_proceed_rcpt),
+	SMTP_CMD("DATA", 'D', 'A', 'T', 'A', SMTP_CMDF_NOARG | SMTP_CMDF_LAST_IN_PIPE,
+		smtp_proceed_data),
+	SMTP_CMD("RSET", 'R', 'S', 'E', 'T', SMTP_CMDF_NOARG, smtp_proceed_rset),
+	SMTP_CMD("NOOP", 'N', 'O', 'O', 'P', 0, smtp_proceed_noop),
+	SMTP_CMD("QUIT", 'Q', 'U', 'I', 'T', SMTP_CMDF_NOARG | SMTP_CMDF_LAST_IN_PIPE,
+		smtp_proceed_quit),
+	SMTP_CMD("VRFY", 'V', 'R', 'F', 'Y', SMTP_CMDF_NEED_ARG, smtp_proceed_vrfy),
+	SMTP_CMD("EXPN", 'E', 'X', 'P', 'N', SMTP_CMDF_NEED_ARG, smtp_proceed_expn),
+	SMTP_CMD("HELP", 'H', 'E', 'L', 'P', 0, smtp_proceed_help),
+	SMTP_CMD("STARTTLS", 'S', 'T', 'A', 'R', SMTP_CMDF_NOARG | SMTP_CMDF_LAST_IN_PIPE,
+		smtp_proceed_starttls),
+	SMTP_CMD("AUTH", 'A', 'U', 'T', 'H', SMTP_CMDF_NEED_ARG | SMTP_CMDF_LAST_IN_PIPE,
+		smtp_proceed_auth),
+	SMTP_CMD("BDAT", 'B', 'D', 'A', 'T', SMTP_CMDF_NEED_ARG, smtp_proceed_bdat),
 };
 
 static void
@@ -880,10 +917,20 @@ smtp_session_line(struct smtp_session *s)
 	}
 	while (vl < l->len && l->buf[vl] != ' ')
 		vl++;
-	for (size_t i = 0; i < NDG_ARRAY_SIZE(smtp_cmds); i++) {
-		if (smtp_cmds[i].len == vl && strncasecmp(smtp_cmds[i].name, l->buf, vl) == 0) {
-			c = &smtp_cmds[i];
-			break;
+	if (vl >= 4) {
+		uint32_t key = 0;
+
+		for (int i = 3; i >= 0; i--) {
+			char ch = l->buf[i];
+
+			key = key << 8 | (uint8_t) ((ch >= 'a' && ch <= 'z') ? ch - 32 : ch);
+		}
+		for (size_t i = 0; i < NDG_ARRAY_SIZE(smtp_cmds); i++) {
+			if (smtp_cmds[i].key == key && smtp_cmds[i].len == vl &&
+				(vl == 4 || strncasecmp(smtp_cmds[i].name, l->buf, vl) == 0)) {
+				c = &smtp_cmds[i];
+				break;
+			}
 		}
 	}
 	if (c == NULL) {
