@@ -137,6 +137,7 @@ void smtp_relay_fail(struct smtp_session *s, bool timeout);
 void smtp_session_send(struct smtp_session *s, const char *p, size_t n);
 void smtp_session_reply(struct smtp_session *s, enum smtp_reply_id id);
 void smtp_session_rcpt_done(struct smtp_session *s, uint16_t code, const char *text, size_t n);
+void smtp_session_rcpt_failed(struct smtp_session *s);
 void smtp_session_data_go(struct smtp_session *s);
 void smtp_session_txn_done(struct smtp_session *s);
 void smtp_session_resume(struct smtp_session *s);

@@ -267,6 +267,8 @@ smtp_relay_fail(struct smtp_session *s, bool timeout)
 		smtp_session_reply(s, SMTP_R_BACKEND_TIMEOUT);
 		return;
 	}
+	if ((s->state == SMTP_ST_MAIL || s->state == SMTP_ST_RCPT) && s->txn.rcpt_len != 0)
+		smtp_session_rcpt_failed(s);
 	/* Recipients already accepted live on the lost backend: the transaction cannot go on. */
 	s->txn.backend_failed = s->state == SMTP_ST_RCPT && s->txn.nrcpt != 0;
 	smtp_session_resume(s);

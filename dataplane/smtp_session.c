@@ -694,6 +694,15 @@ smtp_session_rcpt_done(struct smtp_session *s, uint16_t code, const char *text, 
 	}
 }
 
+/* The backend failed while the current RCPT waited for it: record the 451 it gets. */
+void
+smtp_session_rcpt_failed(struct smtp_session *s)
+{
+	smtp_stat_inc(s, SMTP_STAT_BACKEND_FAIL);
+	smtp_decide_reply(s, (enum policy_rule) s->txn.rcpt_rule, POLICY_OUT_REJECT, s->txn.rcpt,
+		SMTP_R_BACKEND_FAIL);
+}
+
 static void
 smtp_session_data_out(void *arg, const char *p, size_t n)
 {
