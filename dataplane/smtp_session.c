@@ -177,22 +177,6 @@ smtp_session_reply(struct smtp_session *s, enum smtp_reply_id id)
 		smtp_session_error(s, id == SMTP_R_SYNTAX);
 }
 
-/* Hold reply <id> until <until> (tarpit): no input is consumed meanwhile. */
-static void
-smtp_session_hold(struct smtp_session *s, enum smtp_reply_id id, uint64_t until)
-{
-	int n = smtp_reply_format(id, s->conf->hostname, s->held, sizeof(s->held));
-
-	if (n <= 0)
-		return;
-	s->held_len = (uint16_t) n;
-	s->held_close = smtp_reply_get(id)->close;
-	s->wait = SMTP_WAIT_TARPIT;
-	s->wait_until = until;
-	if (smtp_reply_get(id)->code >= 400 && !s->held_close)
-		s->errors++;
-}
-
 static void
 smtp_txn_reset(struct smtp_session *s)
 {
@@ -514,16 +498,6 @@ smtp_observe(void *arg, enum policy_rule rule)
 	smtp_decide_reply(o->s, rule, POLICY_OUT_OBSERVE, o->rcpt, smtp_rule_reply(rule));
 }
 
-/* Reply to the current RCPT, through the tarpit when the source is over its budget. */
-static void
-smtp_rcpt_reply(struct smtp_session *s, enum smtp_reply_id id, uint32_t tarpit_ms)
-{
-	if (tarpit_ms != 0)
-		smtp_session_hold(s, id, s->now + tarpit_ms);
-	else
-		smtp_session_reply(s, id);
-}
-
 static void
 smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 {
@@ -550,7 +524,6 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 		smtp_session_reply(s, SMTP_R_PARAM_SYNTAX);
 		return;
 	}
-	s->txn.nrcpt_seen++;
 	/* Raw path for the record: bounded copy of what the client sent. */
 	{
 		size_t rl = n < SMTP_PATH_MAX ? n : SMTP_PATH_MAX;
@@ -570,24 +543,31 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 		smtp_session_reply(s, SMTP_R_HARVEST);
 		return;
 	}
-	if (hv == 0)
-		tarpit = 0;
+	if (hv == 1 && !s->tarpit_pass) {
+		/* Tarpit: the command itself waits, whatever its answer will be, so the delay
+		 * says nothing about whether the address exists. */
+		s->wait = SMTP_WAIT_TARPIT;
+		s->wait_until = s->now + tarpit;
+		s->line_held = true;
+		return;
+	}
+	s->txn.nrcpt_seen++;
 	/* RFC 5321 §4.5.3.1.10: 452 past the recipient buffer. */
 	if (s->txn.nrcpt >= s->conf->max_rcpt) {
 		smtp_decide_reply(s, POLICY_RULE_RCPT_LIMIT, POLICY_OUT_REJECT, raw,
 			SMTP_R_TOO_MANY_RCPT);
-		smtp_rcpt_reply(s, SMTP_R_TOO_MANY_RCPT, tarpit);
+		smtp_session_reply(s, SMTP_R_TOO_MANY_RCPT);
 		return;
 	}
 	r = smtp_addr_parse(arg, n, false, &a, &end);
 	if (r == -SMTP_ADDR_EROUTE) {
 		smtp_decide_reply(s, POLICY_RULE_RELAY_BYPASS, POLICY_OUT_REJECT, raw,
 			SMTP_R_RELAY_BYPASS);
-		smtp_rcpt_reply(s, SMTP_R_RELAY_BYPASS, tarpit);
+		smtp_session_reply(s, SMTP_R_RELAY_BYPASS);
 		return;
 	}
 	if (r < 0) {
-		smtp_rcpt_reply(s, SMTP_R_RCPT_SYNTAX, tarpit);
+		smtp_session_reply(s, SMTP_R_RCPT_SYNTAX);
 		return;
 	}
 	/* From here on the record shows the path without its brackets. */
@@ -595,7 +575,7 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 	raw[end - 2] = '\0';
 	if (end < n) {
 		/* No RCPT extension is offered (no DSN): any parameter is refused. */
-		smtp_rcpt_reply(s, SMTP_R_RCPT_PARAM, tarpit);
+		smtp_session_reply(s, SMTP_R_RCPT_PARAM);
 		return;
 	}
 	if (a.flags & SMTP_ADDR_POSTMASTER) {
@@ -604,7 +584,7 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 		r = smtp_addr_normalize(&a, p->local_case_sensitive, norm, sizeof(norm));
 	}
 	if (r < 0) {
-		smtp_rcpt_reply(s, SMTP_R_RCPT_SYNTAX, tarpit);
+		smtp_session_reply(s, SMTP_R_RCPT_SYNTAX);
 		return;
 	}
 	ctx.peer = &s->peer;
@@ -623,7 +603,7 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 		if (rule == POLICY_RULE_UNKNOWN_USER || rule == POLICY_RULE_DIR_STALE)
 			policy_harvest_charge((struct policy_harvest *) &p->harvest, &s->peer,
 				s->now);
-		smtp_rcpt_reply(s, id, tarpit);
+		smtp_session_reply(s, id);
 		return;
 	}
 	/* Accepted by policy: the path (no brackets) goes to the backend, which has the last word. */
@@ -912,7 +892,8 @@ smtp_session_line(struct smtp_session *s)
 	const char *arg;
 	size_t vl = 0, n;
 
-	smtp_stat_inc(s, SMTP_STAT_COMMANDS);
+	if (!s->tarpit_pass)
+		smtp_stat_inc(s, SMTP_STAT_COMMANDS);
 	if (l->flags & SMTP_LINE_TOO_LONG) {
 		smtp_stat_inc(s, SMTP_STAT_LINE_TOO_LONG);
 		smtp_session_reply(s, SMTP_R_LINE_TOO_LONG);
@@ -1006,7 +987,8 @@ smtp_session_feed(struct smtp_session *s, uint64_t now, const char *p, size_t n)
 		}
 		c += (size_t) r;
 		smtp_session_line(s);
-		smtp_line_reset(&s->line);
+		if (!s->line_held)
+			smtp_line_reset(&s->line);
 	}
 	if (s->state == SMTP_ST_CLOSED)
 		return n;
@@ -1029,10 +1011,12 @@ smtp_session_tick(struct smtp_session *s, uint64_t now)
 	}
 	if (s->wait == SMTP_WAIT_TARPIT && now >= s->wait_until) {
 		s->wait = SMTP_WAIT_NONE;
-		smtp_session_send(s, s->held, s->held_len);
-		if (s->held_close)
-			smtp_session_close(s);
-		else
+		s->line_held = false;
+		s->tarpit_pass = true;
+		smtp_session_line(s);
+		s->tarpit_pass = false;
+		smtp_line_reset(&s->line);
+		if (s->state != SMTP_ST_CLOSED && s->wait == SMTP_WAIT_NONE)
 			s->deadline = now + s->conf->timeout_cmd_ms;
 		return;
 	}
