@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the policy helpers: CIDR matching, domains, BATV, harvest decay and limits. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -169,6 +170,50 @@ test_harvest(void **state)
 	assert_int_equal(policy_harvest_check(&h, &a, T0, &delay), 0); /* off: no state */
 }
 
+struct charge_arg {
+	struct policy_harvest *h;
+	struct policy_peer peer;
+};
+
+static void *
+charge_thread(void *p)
+{
+	struct charge_arg *a = p;
+
+	for (int i = 0; i < 9999; i++)
+		policy_harvest_charge(a->h, &a->peer, T0);
+	return NULL;
+}
+
+/* Two threads charging the same source at once: the CAS loop must lose no update. */
+static void
+test_harvest_concurrent(void **state)
+{
+	struct policy_harvest h;
+	struct charge_arg a;
+	pthread_t t1, t2;
+	uint32_t delay = 0;
+
+	(void) state;
+	memset(&h, 0, sizeof(h));
+	h.budget_host = 10000;
+	h.budget_net = 1000000;
+	assert_int_equal(policy_harvest_init(&h, 8, 3, 4), 0);
+	a.h = &h;
+	a.peer = peer4("198.18.7.7");
+	assert_int_equal(pthread_create(&t1, NULL, charge_thread, &a), 0);
+	assert_int_equal(pthread_create(&t2, NULL, charge_thread, &a), 0);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	/* 19998 < 2 x budget: tarpit, not close */
+	assert_int_equal(policy_harvest_check(&h, &a.peer, T0, &delay), 1);
+	policy_harvest_charge(&h, &a.peer, T0);
+	policy_harvest_charge(&h, &a.peer, T0);
+	/* exactly 20000 = 2 x budget: close */
+	assert_int_equal(policy_harvest_check(&h, &a.peer, T0, &delay), 2);
+	policy_harvest_fini(&h);
+}
+
 static void
 test_rule_names(void **state)
 {
@@ -194,6 +239,7 @@ main(void)
 		cmocka_unit_test(test_domains),
 		cmocka_unit_test(test_batv),
 		cmocka_unit_test(test_harvest),
+		cmocka_unit_test(test_harvest_concurrent),
 		cmocka_unit_test(test_rule_names),
 	};
 
