@@ -4,6 +4,17 @@
  * connection); the engine never blocks, never allocates and takes time as an input.
  * Parsers follow the resumable contract: <0 invalid, 0 all bytes absorbed and more needed,
  * >0 bytes consumed up to a complete unit.
+ *
+ * Transport contract (what the TCP side does):
+ *  - accept: smtp_session_init(), smtp_session_start(now, connections of that source);
+ *  - client bytes: n = smtp_session_feed(); keep the bytes past n (the session waits for the
+ *    backend or the tarpit) and feed them again after the next event; send the replies
+ *    collected through ops->reply once feed returns (RFC 2920 §3.1 batching);
+ *  - timers: arm one at smtp_session_next_deadline(), call smtp_session_tick() when due;
+ *  - ops->backend_open(): start connecting and return 0; later deliver the backend's bytes to
+ *    smtp_session_backend_feed() and a connect failure, reset or close to
+ *    smtp_session_backend_error(); ops->backend_close() tears the backend connection down;
+ *  - ops->close(): flush the replies, then close the client connection.
  */
 #ifndef NDG_DATAPLANE_SMTP_H
 #define NDG_DATAPLANE_SMTP_H
