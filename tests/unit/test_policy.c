@@ -63,6 +63,14 @@ test_cidr_table(void **state)
 	assert_int_equal(policy_cidr_parse("2001:db8::/129", &c), -EINVAL);
 	assert_int_equal(policy_cidr_parse("2001:db8::/48", &c), 0);
 	assert_int_equal(c.family, 6);
+	{
+		struct policy_peer in6 = {6, {0}}, out6 = {6, {0}};
+
+		assert_int_equal(inet_pton(AF_INET6, "2001:db8:0:ffff::1", in6.addr), 1);
+		assert_int_equal(inet_pton(AF_INET6, "2001:db8:1::1", out6.addr), 1);
+		assert_true(policy_cidr_match(&c, 1, &in6));
+		assert_false(policy_cidr_match(&c, 1, &out6));
+	}
 }
 
 static void
@@ -166,6 +174,18 @@ test_harvest(void **state)
 	/* decay: after 4 half-lives 6 → 0.375, the whole /24 is back within budget */
 	assert_int_equal(policy_harvest_check(&h, &a, T0 + 240000, &delay), 0);
 	assert_int_equal(policy_harvest_check(&h, &b, T0 + 240000, &delay), 0);
+	/* IPv6: the host is the /64, the network the /48 */
+	{
+		struct policy_peer v1 = {6, {0}}, v2 = {6, {0}}, v3 = {6, {0}};
+
+		assert_int_equal(inet_pton(AF_INET6, "2001:db8:1:2::1", v1.addr), 1);
+		assert_int_equal(inet_pton(AF_INET6, "2001:db8:1:2::ffff", v2.addr), 1);
+		assert_int_equal(inet_pton(AF_INET6, "2001:db8:1:3::1", v3.addr), 1);
+		for (int i = 0; i < 3; i++)
+			policy_harvest_charge(&h, &v1, T0);
+		assert_int_equal(policy_harvest_check(&h, &v2, T0, &delay), 1); /* same /64 */
+		assert_int_equal(policy_harvest_check(&h, &v3, T0, &delay), 0); /* other /64 */
+	}
 	policy_harvest_fini(&h);
 	assert_int_equal(policy_harvest_check(&h, &a, T0, &delay), 0); /* off: no state */
 }
