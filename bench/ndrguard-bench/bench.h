@@ -17,6 +17,10 @@ int bench_engine_main(int argc, char **argv);
 /** Monotonic time in nanoseconds. */
 uint64_t bench_now_ns(void);
 
+/** CPU time of the calling thread in nanoseconds: unlike wall time it does not count the
+ * time another process had the core (a busy-polling DPDK process on a shared machine). */
+uint64_t bench_cpu_ns(void);
+
 /** Resident set size of this process in bytes (/proc/self/statm), 0 when unknown. */
 uint64_t bench_rss_bytes(void);
 

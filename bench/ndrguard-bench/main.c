@@ -23,6 +23,15 @@ bench_now_ns(void)
 }
 
 uint64_t
+bench_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+}
+
+uint64_t
 bench_rss_bytes(void)
 {
 	unsigned long size = 0, resident = 0;
