@@ -35,6 +35,13 @@ enum policy_rule {
 	POLICY_RULE_MAX
 };
 
+/*
+ * Mode of a rule. Observe on a rule means: count it, write its decision record with outcome
+ * "observe", and evaluate the next rules as if it had not matched. Two rules always enforce:
+ * relay_bypass (an address in a relay-bypass form cannot be looked up at all) and rcpt_limit
+ * (RFC 5321 §4.5.3.1.10 bounds the transaction). Observing relay_denied accepts mail for
+ * foreign domains from anyone: an open relay for as long as it is set.
+ */
 enum policy_mode {
 	POLICY_ENFORCE = 0, /* reject as the table says */
 	POLICY_OBSERVE,	    /* count and record what would be rejected, then accept */

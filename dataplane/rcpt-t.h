@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Types of the recipient directory: a keyed 128-bit digest per normalised address, held in
- * an immutable open-addressing snapshot (4 digests per 64-byte bucket) plus a small cds_lfht
+ * an immutable bucketized cuckoo snapshot (2 candidate buckets of 4 digests, 64 bytes each) plus a small cds_lfht
  * of in-place deltas. Readers: any thread registered with urcu-qsbr. Writer: one thread.
  */
 #ifndef NDG_DATAPLANE_RCPT_T_H
@@ -14,9 +14,11 @@
 #include <urcu/urcu-qsbr.h>
 #include <urcu/rculfhash.h>
 
-#define RCPT_BUCKET_SLOTS 4  /* 4 x 16 B = one cache line */
-#define RCPT_LOAD_PCT	  88 /* snapshot load factor, percent of slots */
-#define RCPT_BURST_MAX	  32 /* lookups per prefetched batch */
+#define RCPT_BUCKET_SLOTS   4  /* 4 x 16 B = one cache line */
+#define RCPT_LOAD_PCT	    90 /* snapshot load factor, percent of slots (cuckoo 2x4 holds ~98) */
+#define RCPT_BURST_MAX	    32 /* lookups a caller typically batches (one rx burst of RCPTs) */
+#define RCPT_PREFETCH_AHEAD 8  /* digests between prefetch and probe */
+#define RCPT_PREFETCH_RING  16 /* power of two >= RCPT_PREFETCH_AHEAD */
 
 /* SipHash-2-4 with 128-bit output of the normalised address; never all-zero (empty slot). */
 struct rcpt_digest {

@@ -72,8 +72,8 @@ int rcpt_tbl_delta_lookup(const struct rcpt_tbl *t, const struct rcpt_snap *s,
 	const struct rcpt_digest *d);
 
 /**
- * Batched lookup: prefetches every bucket, then probes. <hit>[i] tells whether <d>[i] is in
- * the directory. <n> is at most RCPT_BURST_MAX.
+ * Batched lookup of <n> digests (any number) with a software-pipelined prefetch of their
+ * buckets. <hit>[i] tells whether <d>[i] is in the directory.
  * Safe from any lcore registered with urcu-qsbr; lock-free.
  */
 void rcpt_tbl_lookup_burst(const struct rcpt_tbl *t, const struct rcpt_digest *d, unsigned int n,
@@ -82,27 +82,39 @@ void rcpt_tbl_lookup_burst(const struct rcpt_tbl *t, const struct rcpt_digest *d
 /** Digests in the published snapshot (deltas not counted). Any thread. */
 uint64_t rcpt_tbl_count(const struct rcpt_tbl *t);
 
+/* Two candidate buckets per digest (bucketized cuckoo hashing, 2 choices x 4 slots): a
+ * lookup reads at most two cache lines, hit or miss. */
 static inline uint64_t
-rcpt_snap_index(const struct rcpt_snap *s, const struct rcpt_digest *d)
+rcpt_snap_index1(const struct rcpt_snap *s, const struct rcpt_digest *d)
 {
 	return (uint64_t) (((unsigned __int128) d->hi * s->nbuckets) >> 64);
 }
 
-static inline bool
-rcpt_snap_probe(const struct rcpt_snap *s, uint64_t idx, const struct rcpt_digest *d)
+static inline uint64_t
+rcpt_snap_index2(const struct rcpt_snap *s, const struct rcpt_digest *d, uint64_t i1)
 {
-	for (;;) {
-		const struct rcpt_bucket *b = &s->b[idx];
+	uint64_t i2 = (uint64_t) (((unsigned __int128) ((d->lo >> 1) * 0x9e3779b97f4a7c15ULL) *
+					  s->nbuckets) >>
+				  64);
 
-		for (unsigned int j = 0; j < RCPT_BUCKET_SLOTS; j++) {
-			if (b->d[j].lo == d->lo && b->d[j].hi == d->hi)
-				return true;
-			if (b->d[j].lo == 0)
-				return false;
-		}
-		if (++idx == s->nbuckets)
-			idx = 0;
-	}
+	return i2 != i1 ? i2 : (i1 + 1 == s->nbuckets ? 0 : i1 + 1);
+}
+
+static inline bool
+rcpt_bucket_has(const struct rcpt_bucket *b, const struct rcpt_digest *d)
+{
+	bool found = false;
+
+	/* Branch-free over the four slots: the compiler keeps it to a few compares. */
+	for (unsigned int j = 0; j < RCPT_BUCKET_SLOTS; j++)
+		found |= (b->d[j].lo == d->lo) & (b->d[j].hi == d->hi);
+	return found;
+}
+
+static inline bool
+rcpt_snap_probe(const struct rcpt_snap *s, uint64_t i1, uint64_t i2, const struct rcpt_digest *d)
+{
+	return rcpt_bucket_has(&s->b[i1], d) || rcpt_bucket_has(&s->b[i2], d);
 }
 
 /**
@@ -121,7 +133,9 @@ rcpt_tbl_lookup(const struct rcpt_tbl *t, const struct rcpt_digest *d)
 		if (r >= 0)
 			return r == 1;
 	}
-	return rcpt_snap_probe(s, rcpt_snap_index(s, d), d);
+	uint64_t i1 = rcpt_snap_index1(s, d);
+
+	return rcpt_snap_probe(s, i1, rcpt_snap_index2(s, d, i1), d);
 }
 
 /** The control thread marks the directory stale (450 instead of 550). Any thread. */

@@ -76,6 +76,40 @@ rcpt_digest_compute(const struct rcpt_key *key, const char *s, size_t n, struct 
 	out->hi = v0 ^ v1 ^ v2 ^ v3;
 }
 
+#define RCPT_HUGE_SZ  (2u << 20) /* x86-64 transparent huge page */
+#define RCPT_HUGE_MIN (8u << 20) /* below this, 4 KiB pages waste less than they cost */
+
+/*
+ * Map <len> bytes for a snapshot. Large snapshots are 2 MiB aligned and advised for
+ * transparent huge pages: a lookup is one random access, and without huge pages it is also
+ * one TLB miss (a page walk that costs as much as the cache miss itself).
+ */
+static void *
+rcpt_snap_map(size_t len)
+{
+	uint8_t *m, *base;
+	size_t head, tail;
+
+	if (len < RCPT_HUGE_MIN) {
+		m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		return m == MAP_FAILED ? NULL : m;
+	}
+	m = mmap(NULL, len + RCPT_HUGE_SZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		0);
+	if (m == MAP_FAILED)
+		return NULL;
+	base = (uint8_t *) (((uintptr_t) m + RCPT_HUGE_SZ - 1) & ~(uintptr_t) (RCPT_HUGE_SZ - 1));
+	head = (size_t) (base - m);
+	tail = RCPT_HUGE_SZ - head;
+	if (head != 0)
+		(void) munmap(m, head);
+	if (tail != 0)
+		(void) munmap(base + len, tail);
+	/* Best effort: without THP the table still works, only slower. */
+	(void) madvise(base, len, MADV_HUGEPAGE);
+	return base;
+}
+
 static struct rcpt_snap *
 rcpt_snap_alloc(uint64_t gen, uint64_t expected)
 {
@@ -91,8 +125,10 @@ rcpt_snap_alloc(uint64_t gen, uint64_t expected)
 	if (s->nbuckets < 2)
 		s->nbuckets = 2;
 	s->map_len = s->nbuckets * sizeof(struct rcpt_bucket);
-	m = mmap(NULL, s->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED) {
+	if (s->map_len >= RCPT_HUGE_MIN)
+		s->map_len = (s->map_len + RCPT_HUGE_SZ - 1) & ~(size_t) (RCPT_HUGE_SZ - 1);
+	m = rcpt_snap_map(s->map_len);
+	if (m == NULL) {
 		free(s);
 		return NULL;
 	}
@@ -115,30 +151,60 @@ rcpt_snap_free_rcu(struct rcu_head *h)
 	rcpt_snap_free(caa_container_of(h, struct rcpt_snap, rcu));
 }
 
-/* @return 1 inserted, 0 already present, -ENOSPC when the snapshot is too full. */
-static int
-rcpt_snap_insert(struct rcpt_snap *s, const struct rcpt_digest *d)
+static bool
+rcpt_bucket_put(struct rcpt_bucket *b, const struct rcpt_digest *d)
 {
-	uint64_t idx = rcpt_snap_index(s, d);
-
-	/* Keep one empty slot at least 3 % of the time so probes always end. */
-	if ((s->count + 1) * 100 > s->nbuckets * RCPT_BUCKET_SLOTS * 97)
-		return -ENOSPC;
-	for (;;) {
-		struct rcpt_bucket *b = &s->b[idx];
-
-		for (unsigned int j = 0; j < RCPT_BUCKET_SLOTS; j++) {
-			if (b->d[j].lo == d->lo && b->d[j].hi == d->hi)
-				return 0;
-			if (b->d[j].lo == 0) {
-				b->d[j] = *d;
-				s->count++;
-				return 1;
-			}
+	for (unsigned int j = 0; j < RCPT_BUCKET_SLOTS; j++) {
+		if (b->d[j].lo == 0) {
+			b->d[j] = *d;
+			return true;
 		}
-		if (++idx == s->nbuckets)
-			idx = 0;
 	}
+	return false;
+}
+
+/*
+ * Cuckoo insertion: into either candidate bucket when one has room, otherwise evict a
+ * pseudo-random resident to its other bucket, up to RCPT_KICKS times.
+ * @return 1 inserted, 0 already present, -ENOSPC when the snapshot must grow (the digest
+ * left homeless by the last eviction is in *<d>, so the caller re-inserts it after growing).
+ */
+#define RCPT_KICKS 512
+
+static int
+rcpt_snap_insert(struct rcpt_snap *s, struct rcpt_digest *d)
+{
+	uint64_t i1 = rcpt_snap_index1(s, d), i2 = rcpt_snap_index2(s, d, i1), at;
+	uint64_t rng = d->lo ^ s->count;
+
+	if (rcpt_bucket_has(&s->b[i1], d) || rcpt_bucket_has(&s->b[i2], d))
+		return 0;
+	if (rcpt_bucket_put(&s->b[i1], d) || rcpt_bucket_put(&s->b[i2], d)) {
+		s->count++;
+		return 1;
+	}
+	at = i1;
+	for (int k = 0; k < RCPT_KICKS; k++) {
+		struct rcpt_digest victim;
+		unsigned int j;
+		uint64_t v1;
+
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		j = (unsigned int) (rng % RCPT_BUCKET_SLOTS);
+		victim = s->b[at].d[j];
+		s->b[at].d[j] = *d;
+		*d = victim;
+		v1 = rcpt_snap_index1(s, d);
+		at = at == v1 ? rcpt_snap_index2(s, d, v1) : v1;
+		if (rcpt_bucket_put(&s->b[at], d)) {
+			s->count++;
+			return 1;
+		}
+	}
+	s->count++; /* the original digest is in; *d is the one left over */
+	return -ENOSPC;
 }
 
 static int
@@ -184,13 +250,16 @@ void
 rcpt_tbl_destroy(struct rcpt_tbl *t)
 {
 	struct cds_lfht_iter it;
-	struct rcpt_delta *e;
+	struct cds_lfht_node *node;
 
 	if (t == NULL)
 		return;
-	cds_lfht_for_each_entry (t->delta, &it, e, node) {
-		(void) cds_lfht_del(t->delta, &e->node);
-		free(e);
+	/* Explicit iteration: cds_lfht_for_each_entry() applies container_of to NULL at the end. */
+	cds_lfht_first(t->delta, &it);
+	while ((node = cds_lfht_iter_get_node(&it)) != NULL) {
+		cds_lfht_next(t->delta, &it);
+		(void) cds_lfht_del(t->delta, node);
+		free(caa_container_of(node, struct rcpt_delta, node));
 	}
 	(void) cds_lfht_destroy(t->delta, NULL);
 	rcpt_snap_free(t->build);
@@ -215,10 +284,18 @@ rcpt_tbl_build_grow(struct rcpt_tbl *t)
 	n = rcpt_snap_alloc(o->gen, o->count * 2 + 64);
 	if (n == NULL)
 		return -ENOMEM;
-	for (uint64_t i = 0; i < o->nbuckets; i++)
-		for (unsigned int j = 0; j < RCPT_BUCKET_SLOTS; j++)
-			if (o->b[i].d[j].lo != 0)
-				(void) rcpt_snap_insert(n, &o->b[i].d[j]);
+	for (uint64_t i = 0; i < o->nbuckets; i++) {
+		for (unsigned int j = 0; j < RCPT_BUCKET_SLOTS; j++) {
+			struct rcpt_digest d = o->b[i].d[j];
+
+			/* Twice the room: a failed cuckoo walk here is practically impossible,
+			 * and then the grown table is simply grown again by the caller. */
+			if (d.lo != 0 && rcpt_snap_insert(n, &d) < 0) {
+				rcpt_snap_free(n);
+				return -ENOSPC;
+			}
+		}
+	}
 	rcpt_snap_free(o);
 	t->build = n;
 	return 0;
@@ -227,18 +304,21 @@ rcpt_tbl_build_grow(struct rcpt_tbl *t)
 int
 rcpt_tbl_snapshot_add(struct rcpt_tbl *t, const struct rcpt_digest *d)
 {
+	struct rcpt_digest x = *d;
 	int r;
 
 	if (t->build == NULL)
 		return -EINVAL;
-	r = rcpt_snap_insert(t->build, d);
-	if (r == -ENOSPC) {
+	r = rcpt_snap_insert(t->build, &x);
+	/* Full: grow, then place the digest the last eviction left over. */
+	for (int tries = 0; r == -ENOSPC && tries < 4; tries++) {
+		t->build->count--;
 		r = rcpt_tbl_build_grow(t);
 		if (r < 0)
-			return r;
-		r = rcpt_snap_insert(t->build, d);
+			return r == -ENOSPC ? -ENOMEM : r;
+		r = rcpt_snap_insert(t->build, &x);
 	}
-	return r < 0 ? r : 0;
+	return r < 0 ? -ENOMEM : 0;
 }
 
 int
@@ -246,7 +326,7 @@ rcpt_tbl_snapshot_commit(struct rcpt_tbl *t)
 {
 	struct rcpt_snap *old;
 	struct cds_lfht_iter it;
-	struct rcpt_delta *e;
+	struct cds_lfht_node *node;
 
 	if (t->build == NULL)
 		return -EINVAL;
@@ -256,8 +336,12 @@ rcpt_tbl_snapshot_commit(struct rcpt_tbl *t)
 	uatomic_set(&t->n_delta, 0);
 	/* Deltas of older generations are already ignored by readers; unlink and reclaim. */
 	urcu_qsbr_read_lock();
-	cds_lfht_for_each_entry (t->delta, &it, e, node) {
-		if (e->gen != t->gen && cds_lfht_del(t->delta, &e->node) == 0)
+	cds_lfht_first(t->delta, &it);
+	while ((node = cds_lfht_iter_get_node(&it)) != NULL) {
+		struct rcpt_delta *e = caa_container_of(node, struct rcpt_delta, node);
+
+		cds_lfht_next(t->delta, &it);
+		if (e->gen != t->gen && cds_lfht_del(t->delta, node) == 0)
 			urcu_qsbr_call_rcu(&e->rcu, rcpt_delta_free_rcu);
 	}
 	urcu_qsbr_read_unlock();
@@ -323,25 +407,36 @@ rcpt_tbl_lookup_burst(const struct rcpt_tbl *t, const struct rcpt_digest *d, uns
 	bool *hit)
 {
 	const struct rcpt_snap *s = rcu_dereference(t->snap);
-	uint64_t idx[RCPT_BURST_MAX];
+	uint64_t i1[RCPT_PREFETCH_RING], i2[RCPT_PREFETCH_RING];
 	bool deltas = uatomic_read(&t->n_delta) != 0;
 
-	if (n > RCPT_BURST_MAX)
-		n = RCPT_BURST_MAX;
-	for (unsigned int i = 0; i < n; i++) {
-		idx[i] = rcpt_snap_index(s, &d[i]);
-		__builtin_prefetch(&s->b[idx[i]], 0, 0);
-	}
-	for (unsigned int i = 0; i < n; i++) {
-		if (deltas) {
-			int r = rcpt_tbl_delta_lookup(t, s, &d[i]);
+	_Static_assert(RCPT_PREFETCH_RING > RCPT_PREFETCH_AHEAD &&
+			       (RCPT_PREFETCH_RING & (RCPT_PREFETCH_RING - 1)) == 0,
+		"the prefetch ring must hold every digest between prefetch and probe");
+	/* Software pipeline: the buckets of digest i + RCPT_PREFETCH_AHEAD are requested while
+	 * digest i is probed, so a steady number of cache misses is always in flight. */
+	for (unsigned int i = 0; i < n + RCPT_PREFETCH_AHEAD; i++) {
+		if (i < n) {
+			unsigned int r = i % RCPT_PREFETCH_RING;
 
-			if (r >= 0) {
-				hit[i] = r == 1;
-				continue;
-			}
+			i1[r] = rcpt_snap_index1(s, &d[i]);
+			i2[r] = rcpt_snap_index2(s, &d[i], i1[r]);
+			__builtin_prefetch(&s->b[i1[r]], 0, 0);
+			__builtin_prefetch(&s->b[i2[r]], 0, 0);
 		}
-		hit[i] = rcpt_snap_probe(s, idx[i], &d[i]);
+		if (i >= RCPT_PREFETCH_AHEAD) {
+			unsigned int j = i - RCPT_PREFETCH_AHEAD, r = j % RCPT_PREFETCH_RING;
+
+			if (deltas) {
+				int x = rcpt_tbl_delta_lookup(t, s, &d[j]);
+
+				if (x >= 0) {
+					hit[j] = x == 1;
+					continue;
+				}
+			}
+			hit[j] = rcpt_snap_probe(s, i1[r], i2[r], &d[j]);
+		}
 	}
 }
 

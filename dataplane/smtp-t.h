@@ -40,7 +40,7 @@ enum smtp_state {
 enum smtp_wait {
 	SMTP_WAIT_NONE = 0, /* consuming */
 	SMTP_WAIT_BACKEND,  /* the reply to the current command comes from the backend */
-	SMTP_WAIT_TARPIT,   /* harvest tarpit: the reply is held until wait_until */
+	SMTP_WAIT_TARPIT,   /* harvest tarpit: the command is processed at wait_until */
 	SMTP_WAIT_MAX
 };
 
@@ -179,7 +179,9 @@ struct smtp_reply_def {
 	uint16_t code;	 /* RFC 5321 §4.2 reply code */
 	const char *enh; /* RFC 3463 enhanced status code, NULL for 220/221-style banners */
 	const char *text;
-	bool close; /* the session closes after sending it */
+	bool close;	  /* the session closes after sending it */
+	const char *line; /* the whole reply line with CRLF; NULL when it carries the hostname */
+	uint16_t line_len;
 };
 
 /* Engine counters, owner-written (one block per lcore), read relaxed by exporters. */
@@ -304,14 +306,14 @@ struct smtp_txn {
 };
 
 struct smtp_session {
-	uint8_t state;	    /* enum smtp_state, via smtp_enter_state() */
-	uint8_t wait;	    /* enum smtp_wait */
-	bool esmtp;	    /* EHLO rather than HELO */
-	bool in_cmd;	    /* a command line is being parsed */
-	uint8_t held_close; /* tarpit: close after the held reply */
-	uint16_t held_len;  /* tarpit: bytes in held */
-	uint16_t errors;    /* error replies */
-	uint16_t junk;	    /* unknown commands */
+	uint8_t state;	  /* enum smtp_state, via smtp_enter_state() */
+	uint8_t wait;	  /* enum smtp_wait */
+	bool esmtp;	  /* EHLO rather than HELO */
+	bool in_cmd;	  /* a command line is being parsed */
+	bool line_held;	  /* tarpit: the current command waits in <line> until wait_until */
+	bool tarpit_pass; /* re-dispatching a held command: do not hold it again */
+	uint16_t errors;  /* error replies */
+	uint16_t junk;	  /* unknown commands */
 	uint16_t helo_len;
 	uint64_t now;	     /* time of the last input, ms */
 	uint64_t deadline;   /* idle timeout or greeting end, ms */
@@ -327,7 +329,6 @@ struct smtp_session {
 	struct smtp_data data;
 	struct smtp_txn txn;
 	struct smtp_relay relay;
-	char held[256]; /* tarpit: the reply being held */
 };
 
 #endif /* NDG_DATAPLANE_SMTP_T_H */

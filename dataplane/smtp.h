@@ -4,6 +4,17 @@
  * connection); the engine never blocks, never allocates and takes time as an input.
  * Parsers follow the resumable contract: <0 invalid, 0 all bytes absorbed and more needed,
  * >0 bytes consumed up to a complete unit.
+ *
+ * Transport contract (what the TCP side does):
+ *  - accept: smtp_session_init(), smtp_session_start(now, connections of that source);
+ *  - client bytes: n = smtp_session_feed(); keep the bytes past n (the session waits for the
+ *    backend or the tarpit) and feed them again after the next event; send the replies
+ *    collected through ops->reply once feed returns (RFC 2920 §3.1 batching);
+ *  - timers: arm one at smtp_session_next_deadline(), call smtp_session_tick() when due;
+ *  - ops->backend_open(): start connecting and return 0; later deliver the backend's bytes to
+ *    smtp_session_backend_feed() and a connect failure, reset or close to
+ *    smtp_session_backend_error(); ops->backend_close() tears the backend connection down;
+ *  - ops->close(): flush the replies, then close the client connection.
  */
 #ifndef NDG_DATAPLANE_SMTP_H
 #define NDG_DATAPLANE_SMTP_H
@@ -123,20 +134,48 @@ void smtp_reply_parser_reset(struct smtp_reply_parser *rp);
  */
 int smtp_reply_parser_feed(struct smtp_reply_parser *rp, const char *p, size_t n);
 
-/** Start or reuse the backend for the current transaction. @return 0, -Exxx from the transport. */
+/**
+ * Send the current recipient (txn.rcpt) to the backend: opens the backend (greeting, EHLO,
+ * then MAIL and RCPT) when none is open, starts a backend transaction when it is idle, or
+ * adds the RCPT to the open one. The answer comes back through smtp_session_rcpt_done().
+ * @return 0, or the -Exxx of ops->backend_open (nothing was sent), -EPROTO when the backend
+ * is busy with something else. Owner thread.
+ */
 int smtp_relay_rcpt(struct smtp_session *s);
+
+/**
+ * Send DATA to the backend; its 354 starts streaming (smtp_session_data_go()).
+ * @return 0, -EPIPE when no backend transaction is open. Owner thread.
+ */
 int smtp_relay_data(struct smtp_session *s);
+
+/** End of data toward the backend (".\r\n"); its final reply is the client's. Owner thread. */
 void smtp_relay_dot(struct smtp_session *s);
+
+/** Reset the backend transaction (RSET, reply swallowed) so the connection can be reused. */
 void smtp_relay_rset(struct smtp_session *s);
+
+/** QUIT and close the backend connection, if any. Owner thread. */
 void smtp_relay_quit(struct smtp_session *s);
+
+/** Abort the backend transaction by closing the connection without the final dot. */
 void smtp_relay_abort(struct smtp_session *s);
+
+/** One complete backend reply is in s->relay.rp: act on it. Owner thread. */
 void smtp_relay_reply(struct smtp_session *s);
+
+/**
+ * The backend failed (<timeout> false: 451 4.4.1 to a waiting command, the transaction
+ * cannot continue once recipients were accepted) or timed out (421 4.4.2, session closed).
+ * Owner thread.
+ */
 void smtp_relay_fail(struct smtp_session *s, bool timeout);
 
 /* Session internals the relay calls back (smtp_session.c). */
 void smtp_session_send(struct smtp_session *s, const char *p, size_t n);
 void smtp_session_reply(struct smtp_session *s, enum smtp_reply_id id);
 void smtp_session_rcpt_done(struct smtp_session *s, uint16_t code, const char *text, size_t n);
+void smtp_session_rcpt_failed(struct smtp_session *s);
 void smtp_session_data_go(struct smtp_session *s);
 void smtp_session_txn_done(struct smtp_session *s);
 void smtp_session_resume(struct smtp_session *s);

@@ -12,13 +12,36 @@
 #include "smtp.h"
 #include "ndg_common.h"
 
-/* RFC 5322 atext: ALPHA / DIGIT / "!#$%&'*+-/=?^_`{|}~" */
+/* RFC 5322 atext: ALPHA / DIGIT / "!#$%&'*+-/=?^_`{|}~" (table: on every RCPT) */
+static const bool smtp_addr_atext[256] = {
+	['a' ... 'z'] = true,
+	['A' ... 'Z'] = true,
+	['0' ... '9'] = true,
+	['!'] = true,
+	['#'] = true,
+	['$'] = true,
+	['%'] = true,
+	['&'] = true,
+	['\''] = true,
+	['*'] = true,
+	['+'] = true,
+	['-'] = true,
+	['/'] = true,
+	['='] = true,
+	['?'] = true,
+	['^'] = true,
+	['_'] = true,
+	['`'] = true,
+	['{'] = true,
+	['|'] = true,
+	['}'] = true,
+	['~'] = true,
+};
+
 static bool
 smtp_addr_is_atext(unsigned char c)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-		return true;
-	return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+	return smtp_addr_atext[c];
 }
 
 static bool
@@ -82,7 +105,12 @@ smtp_addr_parse(const char *s, size_t n, bool allow_null, struct smtp_addr *out,
 	bool route = false;
 	size_t i = 1, ll = 0, dstart, dend;
 
-	memset(&a, 0, sizeof(a));
+	/* Only the scalars are cleared: the strings are NUL-terminated as they are filled. */
+	a.flags = 0;
+	a.local_len = 0;
+	a.domain_len = 0;
+	a.local[0] = '\0';
+	a.domain[0] = '\0';
 	if (n < 2 || s[0] != '<')
 		return -EINVAL;
 	if (s[1] == '>') {
@@ -153,6 +181,7 @@ smtp_addr_parse(const char *s, size_t n, bool allow_null, struct smtp_addr *out,
 			return route ? -SMTP_ADDR_EROUTE : -EINVAL;
 	}
 	a.local_len = (uint16_t) ll;
+	a.local[ll] = '\0';
 	if (i >= n)
 		return route ? -SMTP_ADDR_EROUTE : -EINVAL;
 	if (s[i] == '>') {
@@ -187,10 +216,15 @@ smtp_addr_parse(const char *s, size_t n, bool allow_null, struct smtp_addr *out,
 	}
 	memcpy(a.domain, s + dstart, dend - dstart);
 	a.domain_len = (uint16_t) (dend - dstart);
+	a.domain[a.domain_len] = '\0';
 done:
 	if (i > SMTP_PATH_MAX)
 		return -ENAMETOOLONG;
-	*out = a;
+	out->flags = a.flags;
+	out->local_len = a.local_len;
+	out->domain_len = a.domain_len;
+	memcpy(out->local, a.local, (size_t) a.local_len + 1);
+	memcpy(out->domain, a.domain, (size_t) a.domain_len + 1);
 	*ret_end = i;
 	return 0;
 }

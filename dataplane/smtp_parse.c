@@ -30,36 +30,56 @@ smtp_line_reset(struct smtp_line *l)
 int
 smtp_line_feed(struct smtp_line *l, const char *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		char c = p[i];
+	size_t i = 0;
 
+	while (i < n) {
+		char c;
+
+		if (!l->cr) {
+			/* Fast path: a run of ordinary octets is copied in one go. */
+			size_t j = i, k;
+
+			while (j < n && p[j] != '\r' && p[j] != '\n' && p[j] != '\0')
+				j++;
+			k = j - i;
+			if (k != 0) {
+				size_t room = (size_t) (SMTP_CMD_LINE_MAX - 2) - l->len;
+
+				if (k > room) {
+					l->flags |= SMTP_LINE_TOO_LONG;
+					k = room;
+				}
+				memcpy(l->buf + l->len, p + i, k);
+				l->len = (uint16_t) (l->len + k);
+				l->total += (uint32_t) (j - i);
+				i = j;
+				if (i == n)
+					break;
+			}
+		}
+		c = p[i++];
 		l->total++;
 		if (l->cr) {
 			l->cr = false;
 			if (c == '\n') {
 				l->buf[l->len] = '\0';
-				return (int) (i + 1);
+				return (int) i;
 			}
 			l->flags |= SMTP_LINE_BARE_CR;
 		}
 		if (c == '\r') {
 			l->cr = true;
-			continue;
-		}
-		if (c == '\n') {
+		} else if (c == '\n') {
 			l->flags |= SMTP_LINE_BARE_LF;
 			l->buf[l->len] = '\0';
-			return (int) (i + 1);
-		}
-		if (c == '\0') {
+			return (int) i;
+		} else if (c == '\0') {
 			l->flags |= SMTP_LINE_NUL;
-			continue;
-		}
-		if (l->len >= SMTP_CMD_LINE_MAX - 2) {
+		} else if (l->len < SMTP_CMD_LINE_MAX - 2) {
+			l->buf[l->len++] = c; /* the octet after a bare CR */
+		} else {
 			l->flags |= SMTP_LINE_TOO_LONG;
-			continue;
 		}
-		l->buf[l->len++] = c;
 	}
 	return 0;
 }

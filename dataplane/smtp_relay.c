@@ -267,6 +267,8 @@ smtp_relay_fail(struct smtp_session *s, bool timeout)
 		smtp_session_reply(s, SMTP_R_BACKEND_TIMEOUT);
 		return;
 	}
+	if ((s->state == SMTP_ST_MAIL || s->state == SMTP_ST_RCPT) && s->txn.rcpt_len != 0)
+		smtp_session_rcpt_failed(s);
 	/* Recipients already accepted live on the lost backend: the transaction cannot go on. */
 	s->txn.backend_failed = s->state == SMTP_ST_RCPT && s->txn.nrcpt != 0;
 	smtp_session_resume(s);
@@ -323,8 +325,10 @@ smtp_relay_reply(struct smtp_session *s)
 	uint8_t e;
 	bool answers, ok;
 
-	if (r->count == 0 || rp->bad) {
-		/* A reply nobody asked for, or garbage: the backend cannot be trusted further. */
+	/* A reply nobody asked for, garbage, or 421 (the backend is closing, RFC 5321 §3.8):
+	 * the backend is gone for this session. Its 421 is never passed on, since to our client
+	 * it would announce the end of a session that goes on. */
+	if (r->count == 0 || rp->bad || rp->code == 421) {
 		smtp_session_backend_error(s, s->now);
 		return;
 	}

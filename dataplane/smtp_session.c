@@ -24,6 +24,7 @@ enum smtp_cmd_flags {
 
 struct smtp_cmd {
 	const char *name;
+	uint32_t key; /* first four letters, uppercase, little-endian: one compare per entry */
 	uint8_t len;
 	uint8_t flags;
 	void (*proceed)(struct smtp_session *s, const char *arg, size_t n);
@@ -160,31 +161,20 @@ smtp_session_reply(struct smtp_session *s, enum smtp_reply_id id)
 {
 	const struct smtp_reply_def *r = smtp_reply_get(id);
 	char buf[SMTP_DOMAIN_MAX + 128];
-	int n = smtp_reply_format(id, s->conf->hostname, buf, sizeof(buf));
 
-	if (n <= 0)
-		return;
-	smtp_session_send(s, buf, (size_t) n);
+	if (r->line != NULL) {
+		smtp_session_send(s, r->line, r->line_len);
+	} else {
+		int n = smtp_reply_format(id, s->conf->hostname, buf, sizeof(buf));
+
+		if (n <= 0)
+			return;
+		smtp_session_send(s, buf, (size_t) n);
+	}
 	if (r->close)
 		smtp_session_close(s);
 	else if (r->code >= 400)
 		smtp_session_error(s, id == SMTP_R_SYNTAX);
-}
-
-/* Hold reply <id> until <until> (tarpit): no input is consumed meanwhile. */
-static void
-smtp_session_hold(struct smtp_session *s, enum smtp_reply_id id, uint64_t until)
-{
-	int n = smtp_reply_format(id, s->conf->hostname, s->held, sizeof(s->held));
-
-	if (n <= 0)
-		return;
-	s->held_len = (uint16_t) n;
-	s->held_close = smtp_reply_get(id)->close;
-	s->wait = SMTP_WAIT_TARPIT;
-	s->wait_until = until;
-	if (smtp_reply_get(id)->code >= 400 && !s->held_close)
-		s->errors++;
 }
 
 static void
@@ -269,11 +259,46 @@ smtp_is_space(char c)
 	return c == ' ' || c == '\t';
 }
 
+/* Append <n> bytes of <p> at <*o> when they fit. */
+static void
+smtp_put(char *buf, size_t sz, size_t *o, const char *p, size_t n)
+{
+	if (*o + n <= sz) {
+		memcpy(buf + *o, p, n);
+		*o += n;
+	}
+}
+
+#define SMTP_PUT_LIT(buf, sz, o, lit) smtp_put(buf, sz, o, lit, sizeof(lit) - 1)
+
+/* The EHLO reply (RFC 5321 §4.1.1.1) with our extensions, without printf: it is on the
+ * path of every session. */
+static size_t
+smtp_ehlo_render(const struct smtp_conf *c, char *buf, size_t sz)
+{
+	char num[24];
+	size_t o = 0, nl = 0;
+	uint64_t v = c->max_size;
+
+	SMTP_PUT_LIT(buf, sz, &o, "250-");
+	smtp_put(buf, sz, &o, c->hostname, strnlen(c->hostname, SMTP_DOMAIN_MAX));
+	SMTP_PUT_LIT(buf, sz, &o, "\r\n250-PIPELINING\r\n250-SIZE");
+	if (v != 0) {
+		do {
+			num[sizeof(num) - 1 - nl++] = (char) ('0' + v % 10);
+			v /= 10;
+		} while (v != 0);
+		SMTP_PUT_LIT(buf, sz, &o, " ");
+		smtp_put(buf, sz, &o, num + sizeof(num) - nl, nl);
+	}
+	SMTP_PUT_LIT(buf, sz, &o, "\r\n250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n");
+	return o;
+}
+
 static void
 smtp_proceed_helo_common(struct smtp_session *s, const char *arg, size_t n, bool esmtp)
 {
 	char buf[SMTP_DOMAIN_MAX + 160];
-	int len;
 
 	while (n > 0 && smtp_is_space(arg[n - 1]))
 		n--;
@@ -292,18 +317,7 @@ smtp_proceed_helo_common(struct smtp_session *s, const char *arg, size_t n, bool
 		smtp_session_reply(s, SMTP_R_HELO);
 		return;
 	}
-	if (s->conf->max_size != 0)
-		len = snprintf(buf, sizeof(buf),
-			"250-%s\r\n250-PIPELINING\r\n250-SIZE %llu\r\n"
-			"250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n",
-			s->conf->hostname, (unsigned long long) s->conf->max_size);
-	else
-		len = snprintf(buf, sizeof(buf),
-			"250-%s\r\n250-PIPELINING\r\n250-SIZE\r\n"
-			"250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n",
-			s->conf->hostname);
-	if (len > 0 && (size_t) len < sizeof(buf))
-		smtp_session_send(s, buf, (size_t) len);
+	smtp_session_send(s, buf, smtp_ehlo_render(s->conf, buf, sizeof(buf)));
 }
 
 static void
@@ -484,16 +498,6 @@ smtp_observe(void *arg, enum policy_rule rule)
 	smtp_decide_reply(o->s, rule, POLICY_OUT_OBSERVE, o->rcpt, smtp_rule_reply(rule));
 }
 
-/* Reply to the current RCPT, through the tarpit when the source is over its budget. */
-static void
-smtp_rcpt_reply(struct smtp_session *s, enum smtp_reply_id id, uint32_t tarpit_ms)
-{
-	if (tarpit_ms != 0)
-		smtp_session_hold(s, id, s->now + tarpit_ms);
-	else
-		smtp_session_reply(s, id);
-}
-
 static void
 smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 {
@@ -520,7 +524,6 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 		smtp_session_reply(s, SMTP_R_PARAM_SYNTAX);
 		return;
 	}
-	s->txn.nrcpt_seen++;
 	/* Raw path for the record: bounded copy of what the client sent. */
 	{
 		size_t rl = n < SMTP_PATH_MAX ? n : SMTP_PATH_MAX;
@@ -540,24 +543,31 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 		smtp_session_reply(s, SMTP_R_HARVEST);
 		return;
 	}
-	if (hv == 0)
-		tarpit = 0;
+	if (hv == 1 && !s->tarpit_pass) {
+		/* Tarpit: the command itself waits, whatever its answer will be, so the delay
+		 * says nothing about whether the address exists. */
+		s->wait = SMTP_WAIT_TARPIT;
+		s->wait_until = s->now + tarpit;
+		s->line_held = true;
+		return;
+	}
+	s->txn.nrcpt_seen++;
 	/* RFC 5321 §4.5.3.1.10: 452 past the recipient buffer. */
 	if (s->txn.nrcpt >= s->conf->max_rcpt) {
 		smtp_decide_reply(s, POLICY_RULE_RCPT_LIMIT, POLICY_OUT_REJECT, raw,
 			SMTP_R_TOO_MANY_RCPT);
-		smtp_rcpt_reply(s, SMTP_R_TOO_MANY_RCPT, tarpit);
+		smtp_session_reply(s, SMTP_R_TOO_MANY_RCPT);
 		return;
 	}
 	r = smtp_addr_parse(arg, n, false, &a, &end);
 	if (r == -SMTP_ADDR_EROUTE) {
 		smtp_decide_reply(s, POLICY_RULE_RELAY_BYPASS, POLICY_OUT_REJECT, raw,
 			SMTP_R_RELAY_BYPASS);
-		smtp_rcpt_reply(s, SMTP_R_RELAY_BYPASS, tarpit);
+		smtp_session_reply(s, SMTP_R_RELAY_BYPASS);
 		return;
 	}
 	if (r < 0) {
-		smtp_rcpt_reply(s, SMTP_R_RCPT_SYNTAX, tarpit);
+		smtp_session_reply(s, SMTP_R_RCPT_SYNTAX);
 		return;
 	}
 	/* From here on the record shows the path without its brackets. */
@@ -565,7 +575,7 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 	raw[end - 2] = '\0';
 	if (end < n) {
 		/* No RCPT extension is offered (no DSN): any parameter is refused. */
-		smtp_rcpt_reply(s, SMTP_R_RCPT_PARAM, tarpit);
+		smtp_session_reply(s, SMTP_R_RCPT_PARAM);
 		return;
 	}
 	if (a.flags & SMTP_ADDR_POSTMASTER) {
@@ -574,7 +584,7 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 		r = smtp_addr_normalize(&a, p->local_case_sensitive, norm, sizeof(norm));
 	}
 	if (r < 0) {
-		smtp_rcpt_reply(s, SMTP_R_RCPT_SYNTAX, tarpit);
+		smtp_session_reply(s, SMTP_R_RCPT_SYNTAX);
 		return;
 	}
 	ctx.peer = &s->peer;
@@ -593,7 +603,7 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 		if (rule == POLICY_RULE_UNKNOWN_USER || rule == POLICY_RULE_DIR_STALE)
 			policy_harvest_charge((struct policy_harvest *) &p->harvest, &s->peer,
 				s->now);
-		smtp_rcpt_reply(s, id, tarpit);
+		smtp_session_reply(s, id);
 		return;
 	}
 	/* Accepted by policy: the path (no brackets) goes to the backend, which has the last word. */
@@ -662,6 +672,15 @@ smtp_session_rcpt_done(struct smtp_session *s, uint16_t code, const char *text, 
 		if (s->state == SMTP_ST_MAIL)
 			smtp_enter_state(s, SMTP_ST_RCPT);
 	}
+}
+
+/* The backend failed while the current RCPT waited for it: record the 451 it gets. */
+void
+smtp_session_rcpt_failed(struct smtp_session *s)
+{
+	smtp_stat_inc(s, SMTP_STAT_BACKEND_FAIL);
+	smtp_decide_reply(s, (enum policy_rule) s->txn.rcpt_rule, POLICY_OUT_REJECT, s->txn.rcpt,
+		SMTP_R_BACKEND_FAIL);
 }
 
 static void
@@ -835,27 +854,34 @@ smtp_proceed_bdat(struct smtp_session *s, const char *arg, size_t n)
 	smtp_session_reply(s, SMTP_R_BDAT);
 }
 
-#define SMTP_CMD(n, f, fn)                                                                         \
+#define SMTP_KEY(a, b, c, d)                                                                       \
+	((uint32_t) (a) | (uint32_t) (b) << 8 | (uint32_t) (c) << 16 | (uint32_t) (d) << 24)
+#define SMTP_CMD(n, a, b, c, d, f, fn)                                                             \
 	{                                                                                          \
-		n, sizeof(n) - 1, f, fn                                                            \
+		n, SMTP_KEY(a, b, c, d), sizeof(n) - 1, f, fn                                      \
 	}
 
 /* The one command table (STYLE.md §9.2). */
 static const struct smtp_cmd smtp_cmds[] = {
-	SMTP_CMD("HELO", SMTP_CMDF_NEED_ARG, smtp_proceed_helo),
-	SMTP_CMD("EHLO", SMTP_CMDF_NEED_ARG | SMTP_CMDF_LAST_IN_PIPE, smtp_proceed_ehlo),
-	SMTP_CMD("MAIL", SMTP_CMDF_NEED_ARG, smtp_proceed_mail),
-	SMTP_CMD("RCPT", SMTP_CMDF_NEED_ARG, smtp_proceed_rcpt),
-	SMTP_CMD("DATA", SMTP_CMDF_NOARG | SMTP_CMDF_LAST_IN_PIPE, smtp_proceed_data),
-	SMTP_CMD("RSET", SMTP_CMDF_NOARG, smtp_proceed_rset),
-	SMTP_CMD("NOOP", 0, smtp_proceed_noop),
-	SMTP_CMD("QUIT", SMTP_CMDF_NOARG | SMTP_CMDF_LAST_IN_PIPE, smtp_proceed_quit),
-	SMTP_CMD("VRFY", SMTP_CMDF_NEED_ARG, smtp_proceed_vrfy),
-	SMTP_CMD("EXPN", SMTP_CMDF_NEED_ARG, smtp_proceed_expn),
-	SMTP_CMD("HELP", 0, smtp_proceed_help),
-	SMTP_CMD("STARTTLS", SMTP_CMDF_NOARG | SMTP_CMDF_LAST_IN_PIPE, smtp_proceed_starttls),
-	SMTP_CMD("AUTH", SMTP_CMDF_NEED_ARG | SMTP_CMDF_LAST_IN_PIPE, smtp_proceed_auth),
-	SMTP_CMD("BDAT", SMTP_CMDF_NEED_ARG, smtp_proceed_bdat),
+	SMTP_CMD("HELO", 'H', 'E', 'L', 'O', SMTP_CMDF_NEED_ARG, smtp_proceed_helo),
+	SMTP_CMD("EHLO", 'E', 'H', 'L', 'O', SMTP_CMDF_NEED_ARG | SMTP_CMDF_LAST_IN_PIPE,
+		smtp_proceed_ehlo),
+	SMTP_CMD("MAIL", 'M', 'A', 'I', 'L', SMTP_CMDF_NEED_ARG, smtp_proceed_mail),
+	SMTP_CMD("RCPT", 'R', 'C', 'P', 'T', SMTP_CMDF_NEED_ARG, smtp_proceed_rcpt),
+	SMTP_CMD("DATA", 'D', 'A', 'T', 'A', SMTP_CMDF_NOARG | SMTP_CMDF_LAST_IN_PIPE,
+		smtp_proceed_data),
+	SMTP_CMD("RSET", 'R', 'S', 'E', 'T', SMTP_CMDF_NOARG, smtp_proceed_rset),
+	SMTP_CMD("NOOP", 'N', 'O', 'O', 'P', 0, smtp_proceed_noop),
+	SMTP_CMD("QUIT", 'Q', 'U', 'I', 'T', SMTP_CMDF_NOARG | SMTP_CMDF_LAST_IN_PIPE,
+		smtp_proceed_quit),
+	SMTP_CMD("VRFY", 'V', 'R', 'F', 'Y', SMTP_CMDF_NEED_ARG, smtp_proceed_vrfy),
+	SMTP_CMD("EXPN", 'E', 'X', 'P', 'N', SMTP_CMDF_NEED_ARG, smtp_proceed_expn),
+	SMTP_CMD("HELP", 'H', 'E', 'L', 'P', 0, smtp_proceed_help),
+	SMTP_CMD("STARTTLS", 'S', 'T', 'A', 'R', SMTP_CMDF_NOARG | SMTP_CMDF_LAST_IN_PIPE,
+		smtp_proceed_starttls),
+	SMTP_CMD("AUTH", 'A', 'U', 'T', 'H', SMTP_CMDF_NEED_ARG | SMTP_CMDF_LAST_IN_PIPE,
+		smtp_proceed_auth),
+	SMTP_CMD("BDAT", 'B', 'D', 'A', 'T', SMTP_CMDF_NEED_ARG, smtp_proceed_bdat),
 };
 
 static void
@@ -866,7 +892,8 @@ smtp_session_line(struct smtp_session *s)
 	const char *arg;
 	size_t vl = 0, n;
 
-	smtp_stat_inc(s, SMTP_STAT_COMMANDS);
+	if (!s->tarpit_pass)
+		smtp_stat_inc(s, SMTP_STAT_COMMANDS);
 	if (l->flags & SMTP_LINE_TOO_LONG) {
 		smtp_stat_inc(s, SMTP_STAT_LINE_TOO_LONG);
 		smtp_session_reply(s, SMTP_R_LINE_TOO_LONG);
@@ -880,10 +907,20 @@ smtp_session_line(struct smtp_session *s)
 	}
 	while (vl < l->len && l->buf[vl] != ' ')
 		vl++;
-	for (size_t i = 0; i < NDG_ARRAY_SIZE(smtp_cmds); i++) {
-		if (smtp_cmds[i].len == vl && strncasecmp(smtp_cmds[i].name, l->buf, vl) == 0) {
-			c = &smtp_cmds[i];
-			break;
+	if (vl >= 4) {
+		uint32_t key = 0;
+
+		for (int i = 3; i >= 0; i--) {
+			char ch = l->buf[i];
+
+			key = key << 8 | (uint8_t) ((ch >= 'a' && ch <= 'z') ? ch - 32 : ch);
+		}
+		for (size_t i = 0; i < NDG_ARRAY_SIZE(smtp_cmds); i++) {
+			if (smtp_cmds[i].key == key && smtp_cmds[i].len == vl &&
+				(vl == 4 || strncasecmp(smtp_cmds[i].name, l->buf, vl) == 0)) {
+				c = &smtp_cmds[i];
+				break;
+			}
 		}
 	}
 	if (c == NULL) {
@@ -950,7 +987,8 @@ smtp_session_feed(struct smtp_session *s, uint64_t now, const char *p, size_t n)
 		}
 		c += (size_t) r;
 		smtp_session_line(s);
-		smtp_line_reset(&s->line);
+		if (!s->line_held)
+			smtp_line_reset(&s->line);
 	}
 	if (s->state == SMTP_ST_CLOSED)
 		return n;
@@ -973,10 +1011,12 @@ smtp_session_tick(struct smtp_session *s, uint64_t now)
 	}
 	if (s->wait == SMTP_WAIT_TARPIT && now >= s->wait_until) {
 		s->wait = SMTP_WAIT_NONE;
-		smtp_session_send(s, s->held, s->held_len);
-		if (s->held_close)
-			smtp_session_close(s);
-		else
+		s->line_held = false;
+		s->tarpit_pass = true;
+		smtp_session_line(s);
+		s->tarpit_pass = false;
+		smtp_line_reset(&s->line);
+		if (s->state != SMTP_ST_CLOSED && s->wait == SMTP_WAIT_NONE)
 			s->deadline = now + s->conf->timeout_cmd_ms;
 		return;
 	}

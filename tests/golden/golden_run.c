@@ -206,7 +206,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	urcu_qsbr_register_thread();
-	if (fix_init(&f) < 0 || golden_run(&f, script) < 0)
+	if (fix_init(&f, NULL) < 0 || golden_run(&f, script) < 0)
 		goto out;
 	fix_buf_add(&out, "== client\n", 10);
 	fix_buf_add(&out, f.client.p ? f.client.p : "", f.client.len);

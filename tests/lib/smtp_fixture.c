@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <urcu/urcu-qsbr.h>
+
 #include "smtp_fixture.h"
 #include "ndg_common.h"
 
@@ -163,6 +165,8 @@ fix_ops_backend_send(void *arg, const char *p, size_t n)
 	struct fix_backend *b = &f->be;
 
 	fix_render(&f->backend, p, n);
+	if (f->keep_raw)
+		fix_buf_add(&f->backend_raw, p, n);
 	if (!b->open || b->dropped)
 		return;
 	for (size_t i = 0; i < n; i++) {
@@ -237,7 +241,7 @@ fix_ops_decision(void *arg, const struct policy_decision *d)
 }
 
 int
-fix_init(struct fix *f)
+fix_init(struct fix *f, struct rcpt_tbl *shared_dir)
 {
 	struct rcpt_key key = {0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
 	static const char *const users[] = {
@@ -252,7 +256,8 @@ fix_init(struct fix *f)
 	smtp_conf_init(&f->conf, "mx.example.test");
 	f->conf.max_size = 10000000;
 	policy_init(&f->pol);
-	f->dir = rcpt_tbl_create(&key);
+	f->dir_shared = shared_dir != NULL;
+	f->dir = shared_dir != NULL ? shared_dir : rcpt_tbl_create(&key);
 	if (f->dir == NULL)
 		return -ENOMEM;
 	f->pol.dir = f->dir;
@@ -281,9 +286,14 @@ void
 fix_fini(struct fix *f)
 {
 	policy_fini(&f->pol);
-	rcpt_tbl_destroy(f->dir);
+	if (!f->dir_shared) {
+		/* Snapshots replaced during the test are freed by call_rcu: wait for them. */
+		urcu_qsbr_barrier();
+		rcpt_tbl_destroy(f->dir);
+	}
 	free(f->client.p);
 	free(f->backend.p);
+	free(f->backend_raw.p);
 	free(f->decisions.p);
 	free(f->to_engine.p);
 	free(f->dir_add.p);
@@ -296,6 +306,8 @@ fix_start(struct fix *f)
 	if (f->started)
 		return 0;
 	f->started = true;
+	if (f->dir_shared)
+		goto session;
 	if (rcpt_tbl_snapshot_begin(f->dir, 16) < 0)
 		return -ENOMEM;
 	for (size_t off = 0; off < f->dir_add.len;) {
@@ -311,6 +323,7 @@ fix_start(struct fix *f)
 	if (rcpt_tbl_snapshot_commit(f->dir) < 0)
 		return -EINVAL;
 	rcpt_tbl_set_stale(f->dir, f->dir_stale);
+session:
 	smtp_session_init(&f->s, &f->conf, &f->ops, f, &f->pol, &f->stats, &f->peer);
 	smtp_session_start(&f->s, f->now, f->peer_conns);
 	return 0;

@@ -55,16 +55,23 @@ struct fix {
 	bool closed;
 	bool started;
 	struct fix_backend be;
-	struct fix_buf client;	  /* rendered replies and events */
-	struct fix_buf backend;	  /* rendered bytes the engine sent to the backend */
-	struct fix_buf decisions; /* one line per decision record */
-	struct fix_buf to_engine; /* backend replies not yet fed to the engine */
-	struct fix_buf dir_add;	  /* pending directory entries (NUL-separated) */
+	struct fix_buf client;	    /* rendered replies and events */
+	struct fix_buf backend;	    /* rendered bytes the engine sent to the backend */
+	struct fix_buf backend_raw; /* the same bytes, raw (fuzzer invariants) */
+	bool keep_raw;		    /* fill backend_raw */
+	struct fix_buf decisions;   /* one line per decision record */
+	struct fix_buf to_engine;   /* backend replies not yet fed to the engine */
+	struct fix_buf dir_add;	    /* pending directory entries (NUL-separated) */
 	bool dir_stale;
+	bool dir_shared; /* f->dir belongs to someone else */
 };
 
-/** Set up defaults: example.test accepted, directory with a few users, proxy on. */
-int fix_init(struct fix *f);
+/**
+ * Set up defaults: example.test accepted, directory with a few users, proxy on. With
+ * <shared_dir> (a directory another, started fixture built), that one is used as it is and
+ * outlives <f> (fuzzers: no per-input table build and grace period).
+ */
+int fix_init(struct fix *f, struct rcpt_tbl *shared_dir);
 void fix_fini(struct fix *f);
 
 /**

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the policy helpers: CIDR matching, domains, BATV, harvest decay and limits. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -62,6 +63,14 @@ test_cidr_table(void **state)
 	assert_int_equal(policy_cidr_parse("2001:db8::/129", &c), -EINVAL);
 	assert_int_equal(policy_cidr_parse("2001:db8::/48", &c), 0);
 	assert_int_equal(c.family, 6);
+	{
+		struct policy_peer in6 = {6, {0}}, out6 = {6, {0}};
+
+		assert_int_equal(inet_pton(AF_INET6, "2001:db8:0:ffff::1", in6.addr), 1);
+		assert_int_equal(inet_pton(AF_INET6, "2001:db8:1::1", out6.addr), 1);
+		assert_true(policy_cidr_match(&c, 1, &in6));
+		assert_false(policy_cidr_match(&c, 1, &out6));
+	}
 }
 
 static void
@@ -165,8 +174,64 @@ test_harvest(void **state)
 	/* decay: after 4 half-lives 6 → 0.375, the whole /24 is back within budget */
 	assert_int_equal(policy_harvest_check(&h, &a, T0 + 240000, &delay), 0);
 	assert_int_equal(policy_harvest_check(&h, &b, T0 + 240000, &delay), 0);
+	/* IPv6: the host is the /64, the network the /48 */
+	{
+		struct policy_peer v1 = {6, {0}}, v2 = {6, {0}}, v3 = {6, {0}};
+
+		assert_int_equal(inet_pton(AF_INET6, "2001:db8:1:2::1", v1.addr), 1);
+		assert_int_equal(inet_pton(AF_INET6, "2001:db8:1:2::ffff", v2.addr), 1);
+		assert_int_equal(inet_pton(AF_INET6, "2001:db8:1:3::1", v3.addr), 1);
+		for (int i = 0; i < 3; i++)
+			policy_harvest_charge(&h, &v1, T0);
+		assert_int_equal(policy_harvest_check(&h, &v2, T0, &delay), 1); /* same /64 */
+		assert_int_equal(policy_harvest_check(&h, &v3, T0, &delay), 0); /* other /64 */
+	}
 	policy_harvest_fini(&h);
 	assert_int_equal(policy_harvest_check(&h, &a, T0, &delay), 0); /* off: no state */
+}
+
+struct charge_arg {
+	struct policy_harvest *h;
+	struct policy_peer peer;
+};
+
+static void *
+charge_thread(void *p)
+{
+	struct charge_arg *a = p;
+
+	for (int i = 0; i < 9999; i++)
+		policy_harvest_charge(a->h, &a->peer, T0);
+	return NULL;
+}
+
+/* Two threads charging the same source at once: the CAS loop must lose no update. */
+static void
+test_harvest_concurrent(void **state)
+{
+	struct policy_harvest h;
+	struct charge_arg a;
+	pthread_t t1, t2;
+	uint32_t delay = 0;
+
+	(void) state;
+	memset(&h, 0, sizeof(h));
+	h.budget_host = 10000;
+	h.budget_net = 1000000;
+	assert_int_equal(policy_harvest_init(&h, 8, 3, 4), 0);
+	a.h = &h;
+	a.peer = peer4("198.18.7.7");
+	assert_int_equal(pthread_create(&t1, NULL, charge_thread, &a), 0);
+	assert_int_equal(pthread_create(&t2, NULL, charge_thread, &a), 0);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	/* 19998 < 2 x budget: tarpit, not close */
+	assert_int_equal(policy_harvest_check(&h, &a.peer, T0, &delay), 1);
+	policy_harvest_charge(&h, &a.peer, T0);
+	policy_harvest_charge(&h, &a.peer, T0);
+	/* exactly 20000 = 2 x budget: close */
+	assert_int_equal(policy_harvest_check(&h, &a.peer, T0, &delay), 2);
+	policy_harvest_fini(&h);
 }
 
 static void
@@ -194,6 +259,7 @@ main(void)
 		cmocka_unit_test(test_domains),
 		cmocka_unit_test(test_batv),
 		cmocka_unit_test(test_harvest),
+		cmocka_unit_test(test_harvest_concurrent),
 		cmocka_unit_test(test_rule_names),
 	};
 
