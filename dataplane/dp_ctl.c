@@ -171,6 +171,8 @@ dp_cfg_build(const void *payload, size_t len, int *err)
 	c->smtp.greet_delay_ms = h->greeting_delay_ms;
 	c->smtp.timeout_cmd_ms = h->timeout_command_ms;
 	c->smtp.timeout_data_ms = h->timeout_data_ms;
+	if (h->timeout_backend_ms != 0)
+		c->smtp.timeout_backend_ms = h->timeout_backend_ms;
 	c->smtp.bare_mode = h->bare_newline ? SMTP_BARE_NORMALIZE : SMTP_BARE_REJECT;
 	c->smtp.proxy = true;
 

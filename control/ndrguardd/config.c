@@ -86,6 +86,7 @@ conf_new(void)
 	c->greeting_delay_ms = 0;
 	c->timeout_command_ms = 5 * 60 * 1000; /* RFC 5321 §4.5.3.2.7 */
 	c->timeout_data_ms = 10 * 60 * 1000;   /* RFC 5321 §4.5.3.2.6 */
+	c->timeout_backend_ms = 30 * 1000;
 	c->max_conn_per_ip = 20;
 	c->harvest_budget = 20;
 	c->harvest_window_ms = 10 * 60 * 1000;

@@ -104,6 +104,7 @@ struct ndg_conf {
 	uint32_t greeting_delay_ms;
 	uint32_t timeout_command_ms;
 	uint32_t timeout_data_ms;
+	uint32_t timeout_backend_ms;
 	uint32_t max_conn_per_ip;
 
 	/* harvest defence */

@@ -87,6 +87,7 @@ dp_config_payload(const struct ndg_conf *c, size_t *len)
 	h->greeting_delay_ms = c->greeting_delay_ms;
 	h->timeout_command_ms = c->timeout_command_ms;
 	h->timeout_data_ms = c->timeout_data_ms;
+	h->timeout_backend_ms = c->timeout_backend_ms;
 	h->max_conn_per_ip = c->max_conn_per_ip;
 	h->harvest_budget = c->harvest_budget;
 	h->harvest_window_ms = c->harvest_window_ms;

@@ -244,6 +244,10 @@ limit_line	: error				{ yyerrok; }
 			conf_set_ms(ctx, @1.first_line, &ctx->conf->timeout_command_ms, $3,
 				"timeout command");
 		}
+		| TIMEOUT BACKEND value {
+			conf_set_ms(ctx, @1.first_line, &ctx->conf->timeout_backend_ms, $3,
+				"timeout backend");
+		}
 		| TIMEOUT DATA value {
 			conf_set_ms(ctx, @1.first_line, &ctx->conf->timeout_data_ms, $3, "timeout data");
 		}

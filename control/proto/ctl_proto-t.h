@@ -136,6 +136,7 @@ struct ctl_config {
 	uint32_t greeting_delay_ms;
 	uint32_t timeout_command_ms;
 	uint32_t timeout_data_ms;
+	uint32_t timeout_backend_ms; /* one backend command round trip */
 	uint32_t max_conn_per_ip;
 	uint32_t harvest_budget;
 	uint32_t harvest_window_ms;

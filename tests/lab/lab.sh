@@ -262,7 +262,7 @@ lab_control_config() {
         # ghost@ is known here but not to the backend: the backend's own 550 must show.
         printf '%s\n' '# lab directory' alice@example.com bob@example.com carol@example.com \
             postmaster@example.com noreply@example.com ghost@example.com \
-            bounce@batv.example.com @catchall.example.com >"$rcpts"
+            bounce@batv.example.com @catchall.example.com @slow.example.com >"$rcpts"
     fi
     cat >"$CONTROL_CONF" <<CONF
 # ndrguard.conf of lab $LAB_ID (tests/lab/lab.sh)
@@ -279,6 +279,9 @@ domain $DOMAIN {
 domain catchall.$DOMAIN {
     backend $BACKEND_IP port 25
 }
+domain slow.$DOMAIN {
+    backend $BACKEND_IP port 2527
+}
 domain batv.$DOMAIN {
     backend $BACKEND_IP port 25
     batv require
@@ -289,6 +292,7 @@ limits {
     message-size 12M
     connections-per-ip 10
     greeting-delay ${LAB_GREETING_DELAY:-0s}
+    timeout backend 3s
 }
 harvest budget 8 per 10m tarpit 200ms
 CONF

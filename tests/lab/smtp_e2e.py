@@ -256,6 +256,52 @@ def backend_down():
     s.close()
 
 
+# The smuggling family of CVE-2023-51764: each sequence, then what would be a second message.
+SMUGGLE = [b"\n.\n", b"\n.\r\n", b"\r.\n", b"\r.\r", b"\r\n.\n", b"\r\n.\r", b"\r\n\0"]
+
+
+def smuggle(mode):
+    """Every sequence: rejected (reject mode) or delivered as one message (normalize mode);
+    never a second message at the backend."""
+    ids = []
+    for k, seq in enumerate(SMUGGLE):
+        s = session()
+        s.cmd("MAIL FROM:<sender@client.example>")
+        s.cmd("RCPT TO:<alice@example.com>")
+        s.cmd("DATA")
+        outer = "smuggle-%s-%d-%d" % (mode, os.getpid(), k)
+        ids.append(outer)
+        s.s.sendall(b"X-Test-Id: " + outer.encode() + b"\r\n\r\nbody" + seq +
+                    b"MAIL FROM:<evil@client.example>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n"
+                    b"X-Test-Id: " + outer.encode() + b"-inner\r\n\r\nsmuggled\r\n.\r\n")
+        c, text = s.reply()
+        if mode == "reject":
+            check("smuggling %r refused 550 5.6.11" % seq, c == 550 and "5.6.11" in text, text)
+        else:
+            check("smuggling %r normalised and accepted as one message" % seq, c == 250, text)
+        s.close()
+    time.sleep(2)
+    got = delivered()
+    inner = [i for i in ids if i + "-inner" in got]
+    check("no smuggled second message reached the backend (%s mode)" % mode, not inner, str(inner))
+    if mode == "reject":
+        check("no refused message reached the backend", not [i for i in ids if i in got])
+    else:
+        outer_ok = [i for i in ids if i in got]
+        check("each normalised message delivered once", len(outer_ok) == len(ids),
+              "%d of %d" % (len(outer_ok), len(ids)))
+
+
+def backend_slow():
+    s = session()
+    s.cmd("MAIL FROM:<sender@client.example>")
+    t0 = time.time()
+    c, text = s.cmd("RCPT TO:<someone@slow.example.com>")
+    check("backend silent past 'timeout backend' (3s): 421 4.4.2 after %.1fs" % (time.time() - t0),
+          c == 421 and "4.4.2" in text and 2.5 < time.time() - t0 < 15, text)
+    s.close()
+
+
 def harvest():
     s = session(src="198.18.1.3")
     s.cmd("MAIL FROM:<harvester@client.example>")
@@ -277,5 +323,6 @@ def harvest():
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "main"
     {"main": main_checks, "early-talker": early_talker, "backend-down": backend_down,
-     "harvest": harvest}[mode]()
+     "harvest": harvest, "smuggle-reject": lambda: smuggle("reject"),
+     "smuggle-normalize": lambda: smuggle("normalize"), "backend-slow": backend_slow}[mode]()
     sys.exit(1 if failures else 0)

@@ -33,6 +33,30 @@ body() {
     sed -i 's/greeting-delay .*/greeting-delay 0s/' "$CONTROL_CONF"
     $NDRCTL reload >/dev/null && lab_wait_synced 5 || fail "reload without a greeting delay"
 
+    e2e smuggle-reject || rc=1
+    sed -i 's/^bare-newline .*//; $a bare-newline normalize' "$CONTROL_CONF"
+    $NDRCTL reload >/dev/null && lab_wait_synced 5 || fail "reload with bare-newline normalize"
+    e2e smuggle-normalize || rc=1
+    sed -i 's/^bare-newline .*//' "$CONTROL_CONF"
+    $NDRCTL reload >/dev/null && lab_wait_synced 5 || fail "reload back to bare-newline reject"
+
+    # A backend that accepts the connection and never speaks.
+    ip netns exec "$BACKEND_NETNS" "$LAB_PY" -c '
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("'"$BACKEND_IP"'", 2527)); s.listen(16)
+conns = []
+end = time.time() + 120
+s.settimeout(1)
+while time.time() < end:
+    try:
+        conns.append(s.accept()[0])
+    except socket.timeout:
+        pass
+' &
+    sleep 0.5
+    e2e backend-slow || rc=1
+
     e2e harvest || rc=1
 
     # Failover: a backend that refuses first, the real one second.
@@ -79,8 +103,8 @@ body() {
         rc=1
     fi
     lab_wait_synced 10 || { echo "FAIL not in sync after the restart"; rc=1; }
-    [ "$($NDRCTL stats | awk '$1 == "directory_loaded_addresses" {print $2}')" = 8 ] &&
-        echo "ok   directory intact (8 addresses) after the restart" ||
+    [ "$($NDRCTL stats | awk '$1 == "directory_loaded_addresses" {print $2}')" = 9 ] &&
+        echo "ok   directory intact (9 addresses) after the restart" ||
         { echo "FAIL directory not intact after the restart"; rc=1; }
 
     # Decision records: one JSON object per line, the unknown recipient among them.
