@@ -129,6 +129,26 @@ dp_ctl_str_ok(const char *s, size_t size)
 	return memchr(s, '\0', size) != NULL && s[0] != '\0';
 }
 
+/* Add <n> struct ctl_config_net at *<p> to the relay networks or the blocklist of <pol>. */
+static int
+dp_ctl_add_nets(struct policy *pol, const uint8_t **p, uint32_t n, bool relay)
+{
+	for (uint32_t i = 0; i < n; i++, *p += sizeof(struct ctl_config_net)) {
+		const struct ctl_config_net *net = (const void *) *p;
+		char cidr[INET_ADDRSTRLEN + 4], ip[INET_ADDRSTRLEN];
+		struct in_addr a = {.s_addr = net->ip};
+		int ret;
+
+		if (net->plen > 32 || inet_ntop(AF_INET, &a, ip, sizeof(ip)) == NULL)
+			return -EINVAL;
+		snprintf(cidr, sizeof(cidr), "%s/%u", ip, net->plen);
+		ret = policy_cidr_add(pol, cidr, relay);
+		if (ret != 0)
+			return ret;
+	}
+	return 0;
+}
+
 struct dp_cfg *
 dp_cfg_build(const void *payload, size_t len, int *err)
 {
@@ -143,12 +163,13 @@ dp_cfg_build(const void *payload, size_t len, int *err)
 		return NULL;
 	}
 	if (len < sizeof(*h) || h->n_domains > 65536 || h->n_relay_nets > 65536 ||
-		h->n_never_bounce > 65536 || h->n_batv_keys > BATV_KEYS_MAX) {
+		h->n_never_bounce > 65536 || h->n_batv_keys > BATV_KEYS_MAX ||
+		h->n_blocked > 65536) {
 		*err = -EINVAL;
 		return NULL;
 	}
 	need = sizeof(*h) + (size_t) h->n_domains * sizeof(struct ctl_config_domain) +
-	       (size_t) h->n_relay_nets * sizeof(struct ctl_config_net) +
+	       ((size_t) h->n_relay_nets + h->n_blocked) * sizeof(struct ctl_config_net) +
 	       (size_t) h->n_never_bounce * sizeof(struct ctl_config_addr) +
 	       (size_t) h->n_batv_keys * sizeof(struct ctl_config_batv_key);
 	if (len != need || !dp_ctl_str_ok(h->hostname, sizeof(h->hostname)) || h->smtp_port == 0 ||
@@ -211,18 +232,11 @@ dp_cfg_build(const void *payload, size_t len, int *err)
 			c->domains[i].b[b].port = d->backends[b].port;
 		}
 	}
-	for (uint32_t i = 0; i < h->n_relay_nets; i++, p += sizeof(struct ctl_config_net)) {
-		const struct ctl_config_net *n = (const void *) p;
-		char cidr[INET_ADDRSTRLEN + 4], ip[INET_ADDRSTRLEN];
-		struct in_addr a = {.s_addr = n->ip};
-
-		if (n->plen > 32 || inet_ntop(AF_INET, &a, ip, sizeof(ip)) == NULL)
-			goto err;
-		snprintf(cidr, sizeof(cidr), "%s/%u", ip, n->plen);
-		ret = policy_cidr_add(&c->pol, cidr, true);
-		if (ret != 0)
-			goto err;
-	}
+	ret = dp_ctl_add_nets(&c->pol, &p, h->n_relay_nets, true);
+	if (ret == 0)
+		ret = dp_ctl_add_nets(&c->pol, &p, h->n_blocked, false);
+	if (ret != 0)
+		goto err;
 	for (uint32_t i = 0; i < h->n_never_bounce; i++, p += sizeof(struct ctl_config_addr)) {
 		const struct ctl_config_addr *a = (const void *) p;
 

@@ -94,6 +94,7 @@ conf_new(void)
 	c->bare_newline = CONF_BARE_NL_REJECT;
 	TAILQ_INIT(&c->domains);
 	TAILQ_INIT(&c->relay_nets);
+	TAILQ_INIT(&c->blocked);
 	TAILQ_INIT(&c->dir_files);
 	TAILQ_INIT(&c->never_bounce);
 	TAILQ_INIT(&c->batv_keys);
@@ -116,6 +117,7 @@ conf_free(struct ndg_conf *c)
 		return;
 	CONF_LIST_FREE(&c->domains, conf_domain);
 	CONF_LIST_FREE(&c->relay_nets, conf_net);
+	CONF_LIST_FREE(&c->blocked, conf_net);
 	CONF_LIST_FREE(&c->dir_files, conf_str);
 	CONF_LIST_FREE(&c->never_bounce, conf_str);
 	CONF_LIST_FREE(&c->batv_keys, conf_batv_key);

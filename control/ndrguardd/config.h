@@ -117,6 +117,7 @@ struct ndg_conf {
 
 	struct conf_domain_list domains;
 	struct conf_net_list relay_nets;
+	struct conf_net_list blocked; /* 'block network': refused at connect */
 	struct conf_str_list dir_files;
 	struct conf_str_list never_bounce;
 	struct conf_batv_key_list batv_keys;

@@ -181,6 +181,66 @@ cmd_stats(struct ctld *d, bool json, FILE *out)
 	return 0;
 }
 
+/* Runtime blocklist: pushed with the configuration, kept beside the snapshot. */
+static int
+cmd_block(struct ctld *d, int argc, char **argv, FILE *out)
+{
+	char net[32];
+	uint32_t ip;
+	uint8_t plen;
+	int ret;
+
+	if (argc == 2 && strcmp(argv[1], "list") == 0) {
+		const struct conf_net *n;
+
+		TAILQ_FOREACH (n, &d->conf->blocked, entry) {
+			char a[INET_ADDRSTRLEN];
+			struct in_addr in = {.s_addr = n->ip};
+
+			inet_ntop(AF_INET, &in, a, sizeof(a));
+			fprintf(out, "%s/%u  configuration\n", a, n->plen);
+		}
+		for (size_t i = 0; i < d->blocks.n; i++)
+			fprintf(out, "%s  ndrctl\n", d->blocks.v[i]);
+		return 0;
+	}
+	if (argc != 3 || (strcmp(argv[1], "add") != 0 && strcmp(argv[1], "del") != 0))
+		return -1;
+	if (conf_parse_net(argv[2], &ip, &plen) != 0) {
+		fprintf(out, "%s: not A.B.C.D[/LEN] with the host bits zero\n", argv[2]);
+		return 1;
+	}
+	{
+		char a[INET_ADDRSTRLEN];
+		struct in_addr in = {.s_addr = ip};
+
+		inet_ntop(AF_INET, &in, a, sizeof(a));
+		snprintf(net, sizeof(net), "%s/%u", a, plen);
+	}
+	if (strcmp(argv[1], "add") == 0) {
+		if (dir_set_has(&d->blocks, net)) {
+			fprintf(out, "%s: already blocked\n", net);
+			return 0;
+		}
+		if (dir_set_add(&d->blocks, net) != 0)
+			return 1;
+		dir_set_finish(&d->blocks);
+	} else if (!dir_set_del(&d->blocks, net)) {
+		fprintf(out, "%s: not blocked by ndrctl\n", net);
+		return 1;
+	}
+	ret = ctld_blocks_write(d);
+	if (ret != 0)
+		fprintf(out, "warning: not saved: %s\n", strerror(-ret));
+	d->conf_gen = ctld_config_digest(d);
+	if (d->dp_fd >= 0)
+		(void) ctld_dp_sync(d);
+	fprintf(out, "%s: %s%s\n", net, argv[1][0] == 'a' ? "blocked" : "unblocked",
+		d->dp_fd >= 0 && d->dp_config_gen == d->conf_gen ? ""
+								 : " (dataplane not in sync yet)");
+	return 0;
+}
+
 int
 ctld_command(struct ctld *d, int argc, char **argv, FILE *out)
 {
@@ -203,6 +263,12 @@ ctld_command(struct ctld *d, int argc, char **argv, FILE *out)
 		}
 		fprintf(out, "reloaded %s\n", d->conf->path);
 		return 0;
+	}
+	if (argc >= 2 && strcmp(argv[0], "block") == 0) {
+		int ret = cmd_block(d, argc, argv, out);
+
+		if (ret >= 0)
+			return ret;
 	}
 	if (argc >= 2 && strcmp(argv[0], "dir") == 0) {
 		if (argc == 3 && strcmp(argv[1], "lookup") == 0)

@@ -56,14 +56,15 @@ dp_fnv(const void *p, size_t n)
 
 /* Serialise the configuration in force as the CONFIG payload (ctl_proto-t.h). */
 static void *
-dp_config_payload(const struct ndg_conf *c, size_t *len)
+dp_config_payload(const struct ctld *d, size_t *len)
 {
+	const struct ndg_conf *c = d->conf;
 	const struct conf_domain *dom;
 	const struct conf_net *net;
 	const struct conf_str *s;
 	const struct conf_batv_key *k;
 	struct ctl_config *h;
-	size_t nd = 0, nn = 0, nb = 0, nk = 0, size;
+	size_t nd = 0, nn = 0, nb = 0, nk = 0, nblk = d->blocks.n, size;
 	char *p;
 
 	TAILQ_FOREACH (dom, &c->domains, entry)
@@ -72,10 +73,12 @@ dp_config_payload(const struct ndg_conf *c, size_t *len)
 		nn++;
 	TAILQ_FOREACH (s, &c->never_bounce, entry)
 		nb++;
+	TAILQ_FOREACH (net, &c->blocked, entry)
+		nblk++;
 	TAILQ_FOREACH (k, &c->batv_keys, entry)
 		nk++;
 	size = sizeof(*h) + nd * sizeof(struct ctl_config_domain) +
-	       nn * sizeof(struct ctl_config_net) + nb * sizeof(struct ctl_config_addr) +
+	       (nn + nblk) * sizeof(struct ctl_config_net) + nb * sizeof(struct ctl_config_addr) +
 	       nk * sizeof(struct ctl_config_batv_key);
 	h = calloc(1, size);
 	if (h == NULL)
@@ -97,6 +100,7 @@ dp_config_payload(const struct ndg_conf *c, size_t *len)
 	h->n_relay_nets = (uint32_t) nn;
 	h->n_never_bounce = (uint32_t) nb;
 	h->n_batv_keys = (uint32_t) nk;
+	h->n_blocked = (uint32_t) nblk;
 	_Static_assert((int) CONF_RULE_MAX == (int) CTL_RULE_MAX, "rule lists differ");
 	_Static_assert(CTL_RULE_MAX <= CTL_CONFIG_RULES, "modes[] too small");
 	for (int r = 0; r < CONF_RULE_MAX; r++)
@@ -120,6 +124,23 @@ dp_config_payload(const struct ndg_conf *c, size_t *len)
 
 		o->ip = net->ip;
 		o->plen = net->plen;
+		p += sizeof(*o);
+	}
+	TAILQ_FOREACH (net, &c->blocked, entry) {
+		struct ctl_config_net *o = (struct ctl_config_net *) p;
+
+		o->ip = net->ip;
+		o->plen = net->plen;
+		p += sizeof(*o);
+	}
+	for (size_t i = 0; i < d->blocks.n; i++) {
+		struct ctl_config_net *o = (struct ctl_config_net *) p;
+		uint32_t ip = 0;
+		uint8_t plen = 32;
+
+		(void) conf_parse_net(d->blocks.v[i], &ip, &plen); /* checked when added */
+		o->ip = ip;
+		o->plen = plen;
 		p += sizeof(*o);
 	}
 	TAILQ_FOREACH (s, &c->never_bounce, entry) {
@@ -189,7 +210,7 @@ static int
 dp_push_config(struct ctld *d)
 {
 	size_t len;
-	void *p = dp_config_payload(d->conf, &len);
+	void *p = dp_config_payload(d, &len);
 	int ret;
 
 	if (p == NULL)
@@ -316,10 +337,10 @@ ctld_dp_stats(struct ctld *d, char *buf, size_t size)
 }
 
 uint64_t
-ctld_config_digest(const struct ndg_conf *c)
+ctld_config_digest(const struct ctld *d)
 {
 	size_t len;
-	void *p = dp_config_payload(c, &len);
+	void *p = dp_config_payload(d, &len);
 	uint64_t h;
 
 	if (p == NULL)

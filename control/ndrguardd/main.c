@@ -67,6 +67,52 @@ ctld_overlay_write(const struct ctld *d)
 	return ret;
 }
 
+int
+ctld_blocks_write(const struct ctld *d)
+{
+	char path[CONF_PATH_MAX + 16], tmp[CONF_PATH_MAX + 24];
+	FILE *f;
+	int ret = 0;
+
+	snprintf(path, sizeof(path), "%s.blocks", d->conf->snapshot_path);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return -errno;
+	fputs("# ndrctl block add: networks refused at connect\n", f);
+	for (size_t i = 0; i < d->blocks.n; i++)
+		fprintf(f, "%s\n", d->blocks.v[i]);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+		ret = -errno;
+	if (fclose(f) != 0 && ret == 0)
+		ret = -errno;
+	if (ret == 0 && rename(tmp, path) != 0)
+		ret = -errno;
+	return ret;
+}
+
+static void
+ctld_blocks_read(struct ctld *d)
+{
+	char path[CONF_PATH_MAX + 16], line[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s.blocks", d->conf->snapshot_path);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		uint32_t ip;
+		uint8_t plen;
+
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] != '#' && conf_parse_net(line, &ip, &plen) == 0)
+			(void) dir_set_add(&d->blocks, line);
+	}
+	fclose(f);
+	dir_set_finish(&d->blocks);
+}
+
 static void
 ctld_overlay_read(struct ctld *d)
 {
@@ -186,7 +232,7 @@ ctld_reload(struct ctld *d, FILE *report)
 	}
 	conf_free(d->conf);
 	d->conf = c;
-	d->conf_gen = ctld_config_digest(c);
+	d->conf_gen = ctld_config_digest(d);
 	/* Reopened on the next record: a new path, or a log rotated away before SIGHUP. */
 	if (d->dlog != NULL) {
 		fclose(d->dlog);
@@ -280,7 +326,7 @@ main(int argc, char **argv)
 	}
 	if (d.conf == NULL)
 		fatalx("%s: invalid configuration", d.conf_path);
-	d.conf_gen = ctld_config_digest(d.conf);
+	d.conf_gen = ctld_config_digest(&d);
 	d.conf_loaded = d.started = time(NULL);
 	if (d.control_socket == NULL)
 		d.control_socket = d.conf->control_socket;
@@ -292,6 +338,9 @@ main(int argc, char **argv)
 	dir_set_init(&d.local_add);
 	dir_set_init(&d.local_del);
 	ctld_overlay_read(&d);
+	dir_set_init(&d.blocks);
+	ctld_blocks_read(&d);
+	d.conf_gen = ctld_config_digest(&d);
 	ctld_snapshot_load(&d);
 	(void) ctld_dir_sync(&d, stderr);
 
@@ -361,6 +410,7 @@ main(int argc, char **argv)
 	dir_set_free(&d.dir);
 	dir_set_free(&d.local_add);
 	dir_set_free(&d.local_del);
+	dir_set_free(&d.blocks);
 	if (d.dlog != NULL)
 		fclose(d.dlog);
 	conf_free(d.conf);

@@ -24,7 +24,9 @@ struct ctld {
 	struct dir_set dir;	  /* in force: sources + local adds - local dels */
 	struct dir_set local_add; /* `ndrctl dir add`, persisted beside the snapshot */
 	struct dir_set local_del; /* `ndrctl dir del` */
-	time_t dir_synced;	  /* last successful sync */
+	struct dir_set
+		blocks;	   /* `ndrctl block add`: "A.B.C.D/LEN", persisted beside the snapshot */
+	time_t dir_synced; /* last successful sync */
 	size_t dir_bad_lines;
 	char dir_error[256]; /* last sync failure, "" when the last sync worked */
 
@@ -70,8 +72,11 @@ int ctld_reload(struct ctld *d, FILE *report);
 /** Run one ndrctl command (argv) and write its answer to <out>. @return the exit status. */
 int ctld_command(struct ctld *d, int argc, char **argv, FILE *out);
 
-/** Digest of the CONFIG payload <c> would produce (0 on ENOMEM). */
-uint64_t ctld_config_digest(const struct ndg_conf *c);
+/** Digest of the CONFIG payload the configuration and runtime blocks make (0 on ENOMEM). */
+uint64_t ctld_config_digest(const struct ctld *d);
+
+/** Persist the runtime blocklist beside the snapshot. @return 0 or -errno. */
+int ctld_blocks_write(const struct ctld *d);
 
 /** Persist the local overlay (adds and deletes) beside the snapshot. @return 0 or -errno. */
 int ctld_overlay_write(const struct ctld *d);

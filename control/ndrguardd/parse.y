@@ -38,7 +38,8 @@ static void conf_domain_begin(struct conf_parse_ctx *ctx, int line, char *name);
 static void conf_domain_backend(struct conf_parse_ctx *ctx, int line, char *ip, char *port);
 static void conf_add_str(struct conf_parse_ctx *ctx, int line, struct conf_str_list *l, char *v,
 	const char *what);
-static void conf_add_net(struct conf_parse_ctx *ctx, int line, char *v);
+static void conf_add_net(struct conf_parse_ctx *ctx, int line, struct conf_net_list *l, char *v,
+	const char *what);
 static void conf_add_batv_key(struct conf_parse_ctx *ctx, int line, char *id, char *hex);
 static void conf_set_rule(struct conf_parse_ctx *ctx, int line, char *rule, char *mode);
 }
@@ -79,6 +80,7 @@ static void conf_set_rule(struct conf_parse_ctx *ctx, int line, char *rule, char
 %token BARE_NEWLINE "bare-newline"
 %token RULE "rule"
 %token DECISION "decision"
+%token BLOCK "block"
 %token LOG "log"
 %token NL "end of line"
 %token ERROR "invalid token"
@@ -138,7 +140,8 @@ stmt		: HOSTNAME value {
 		}
 		| DOMAIN value { conf_domain_begin(ctx, @1.first_line, $2); }
 		  '{' optnl domain_items '}'	{ ctx->domain = NULL; }
-		| RELAY NETWORK value		{ conf_add_net(ctx, @1.first_line, $3); }
+		| RELAY NETWORK value		{ conf_add_net(ctx, @1.first_line, &ctx->conf->relay_nets, $3, "relay network"); }
+		| BLOCK NETWORK value		{ conf_add_net(ctx, @1.first_line, &ctx->conf->blocked, $3, "block network"); }
 		| NEVER_BOUNCE value {
 			conf_add_str(ctx, @1.first_line, &ctx->conf->never_bounce, $2,
 				"never-bounce address");
@@ -376,15 +379,16 @@ conf_add_str(struct conf_parse_ctx *ctx, int line, struct conf_str_list *l, char
 }
 
 static void
-conf_add_net(struct conf_parse_ctx *ctx, int line, char *v)
+conf_add_net(struct conf_parse_ctx *ctx, int line, struct conf_net_list *l, char *v,
+	const char *what)
 {
 	struct conf_net *n = calloc(1, sizeof(*n));
 
 	if (n == NULL || conf_parse_net(v, &n->ip, &n->plen) != 0) {
-		conf_parse_error(ctx, line, "relay network: '%s' is not A.B.C.D/LEN", v);
+		conf_parse_error(ctx, line, "%s: '%s' is not A.B.C.D/LEN", what, v);
 		free(n);
 	} else {
-		TAILQ_INSERT_TAIL(&ctx->conf->relay_nets, n, entry);
+		TAILQ_INSERT_TAIL(l, n, entry);
 	}
 	free(v);
 }

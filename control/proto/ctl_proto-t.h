@@ -121,7 +121,7 @@ enum ctl_rule {
 
 /*
  * CONFIG payload: struct ctl_config, then n_domains struct ctl_config_domain, n_relay_nets
- * struct ctl_config_net, n_never_bounce struct ctl_config_addr, n_batv_keys
+ * struct ctl_config_net, n_blocked struct ctl_config_net, n_never_bounce struct ctl_config_addr, n_batv_keys
  * struct ctl_config_batv_key. Enumerations carry the values of ndrguard.conf(5).
  */
 #define CTL_CONFIG_RULES    16
@@ -146,6 +146,7 @@ struct ctl_config {
 	uint32_t n_relay_nets;
 	uint32_t n_never_bounce;
 	uint32_t n_batv_keys;
+	uint32_t n_blocked;		 /* blocklisted networks, after the relay networks */
 	uint8_t modes[CTL_CONFIG_RULES]; /* per rule: 0 enforce, 1 observe */
 	char hostname[CTL_CONFIG_NAME_MAX];
 };

@@ -302,6 +302,21 @@ def backend_slow():
     s.close()
 
 
+def blocked():
+    s = Smtp(src="198.18.1.6")
+    expect("blocklisted source refused at connect 554 5.7.1", s.greeting, 554, "5.7.1")
+    s.close()
+    s = Smtp(src="198.18.1.7")
+    expect("a neighbour of the blocked source is greeted", s.greeting, 220)
+    s.close()
+
+
+def unblocked():
+    s = Smtp(src="198.18.1.6")
+    expect("source greeted again after ndrctl block del", s.greeting, 220)
+    s.close()
+
+
 def harvest():
     s = session(src="198.18.1.3")
     s.cmd("MAIL FROM:<harvester@client.example>")
@@ -324,5 +339,6 @@ if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "main"
     {"main": main_checks, "early-talker": early_talker, "backend-down": backend_down,
      "harvest": harvest, "smuggle-reject": lambda: smuggle("reject"),
-     "smuggle-normalize": lambda: smuggle("normalize"), "backend-slow": backend_slow}[mode]()
+     "smuggle-normalize": lambda: smuggle("normalize"), "backend-slow": backend_slow,
+     "blocked": blocked, "unblocked": unblocked}[mode]()
     sys.exit(1 if failures else 0)

@@ -33,6 +33,12 @@ body() {
     sed -i 's/greeting-delay .*/greeting-delay 0s/' "$CONTROL_CONF"
     $NDRCTL reload >/dev/null && lab_wait_synced 5 || fail "reload without a greeting delay"
 
+    $NDRCTL block add 198.18.1.6 >/dev/null && lab_wait_synced 5 || fail "ndrctl block add"
+    $NDRCTL block list | grep -q '^198.18.1.6/32  ndrctl' || { echo "FAIL block list"; rc=1; }
+    e2e blocked || rc=1
+    $NDRCTL block del 198.18.1.6/32 >/dev/null && lab_wait_synced 5 || fail "ndrctl block del"
+    e2e unblocked || rc=1
+
     e2e smuggle-reject || rc=1
     sed -i 's/^bare-newline .*//; $a bare-newline normalize' "$CONTROL_CONF"
     $NDRCTL reload >/dev/null && lab_wait_synced 5 || fail "reload with bare-newline normalize"
