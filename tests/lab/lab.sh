@@ -262,7 +262,7 @@ lab_control_config() {
         # ghost@ is known here but not to the backend: the backend's own 550 must show.
         printf '%s\n' '# lab directory' alice@example.com bob@example.com carol@example.com \
             postmaster@example.com noreply@example.com ghost@example.com \
-            bounce@batv.example.com @catchall.example.com @slow.example.com >"$rcpts"
+            bounce@batv.example.com @catchall.example.com >"$rcpts"
     fi
     cat >"$CONTROL_CONF" <<CONF
 # ndrguard.conf of lab $LAB_ID (tests/lab/lab.sh)
@@ -278,9 +278,6 @@ domain $DOMAIN {
 }
 domain catchall.$DOMAIN {
     backend $BACKEND_IP port 25
-}
-domain slow.$DOMAIN {
-    backend $BACKEND_IP port 2527
 }
 domain batv.$DOMAIN {
     backend $BACKEND_IP port 25

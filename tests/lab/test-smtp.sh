@@ -21,6 +21,9 @@ body() {
     lab_backend_postfix_start || fail "postfix did not start"
     lab_dataplane_start "$PMD" --app smtp --mbufs 32767 || fail "dataplane did not start"
     lab_control_config
+    # A domain whose backend accepts connections and never speaks (started below).
+    printf 'domain slow.example.com {\n    backend %s port 2527\n}\n' "$BACKEND_IP" >>"$CONTROL_CONF"
+    echo @slow.example.com >>"$LAB_RUN_DIR/recipients"
     lab_control_start || fail "control daemon did not start"
     lab_wait_synced 10 || fail "dataplane not in sync"
     local rc=0
