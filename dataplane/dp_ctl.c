@@ -446,6 +446,7 @@ dp_ctl_handle(const struct ctl_msg_hdr *h, const uint8_t *p)
 		urcu_qsbr_thread_online();
 		c = dp_cfg_get();
 		me.config_gen = c ? c->gen : 0;
+		me.dir_stale = rcpt_tbl_is_stale(dp_ctl.dir);
 		urcu_qsbr_thread_offline();
 		snprintf(me.name, sizeof(me.name), "ndrguard-dataplane");
 		return dp_ctl_send(CTL_MSG_HELLO, h->seq, CTL_FLAG_REPLY, &me, sizeof(me));
@@ -520,6 +521,16 @@ dp_ctl_handle(const struct ctl_msg_hdr *h, const uint8_t *p)
 		urcu_qsbr_thread_offline();
 		dp_ctl.building_gen = 0;
 		return dp_ctl_reply_status(h, ret);
+	}
+	case CTL_MSG_DIR_STATE: {
+		const struct ctl_dir_state *st = (const void *) p;
+
+		if (h->len != sizeof(*st))
+			return dp_ctl_reply_status(h, -EINVAL);
+		rcpt_tbl_set_stale(dp_ctl.dir, st->stale != 0);
+		CTL_LOG(WARNING, "directory guard %s",
+			st->stale ? "raised: 450 4.1.1 for unknown" : "cleared");
+		return dp_ctl_reply_status(h, 0);
 	}
 	case CTL_MSG_STATS: {
 		char *text = malloc(DP_CTL_STATS_MAX);

@@ -32,6 +32,7 @@ static const struct {
 	{"dir", "add", 1, 1, "ADDR: add ADDR (kept over later syncs)"},
 	{"dir", "del", 1, 1, "ADDR: remove ADDR (kept over later syncs)"},
 	{"dir", "sync", 0, 0, "re-read the directory sources now"},
+	{"dir", "accept", 0, 0, "apply a sync the integrity guard held back"},
 	{"block", "add", 1, 1, "NET: refuse clients in NET at connect (554 5.7.1)"},
 	{"block", "del", 1, 1, "NET: lift a block made with block add"},
 	{"block", "list", 0, 0, "blocked networks and where each comes from"},

@@ -80,6 +80,9 @@ conf_new(void)
 	snprintf(c->snapshot_path, sizeof(c->snapshot_path),
 		"/var/lib/ndrguard/directory.snapshot");
 	snprintf(c->decision_log, sizeof(c->decision_log), "/var/log/ndrguard/decisions.log");
+	c->dir_sync_interval_ms = 5 * 60 * 1000;
+	c->dir_max_age_ms = 60 * 60 * 1000;
+	c->dir_max_shrink_pct = 10;
 	c->max_recipients = 100; /* RFC 5321 §4.5.3.1.8 minimum */
 	c->max_message_size = 50ull << 20;
 	c->max_errors = 10;

@@ -51,6 +51,18 @@ cmd_status(struct ctld *d, FILE *out)
 		d->dir_error[0] ? ", LAST SYNC FAILED: " : "", d->dir_error);
 	fprintf(out, "local:      %zu added, %zu deleted by ndrctl\n", d->local_add.n,
 		d->local_del.n);
+	if (d->held_valid)
+		fprintf(out,
+			"guard:      ALARM: a sync would shrink the directory to %zu addresses; "
+			"held (unknown recipients get 450 4.1.1) until 'ndrctl dir accept'\n",
+			d->held.n);
+	else if (ctld_dir_guard_alarm(d, time(NULL)))
+		fprintf(out,
+			"guard:      ALARM: no good sync for longer than %u s: stale "
+			"(unknown recipients get 450 4.1.1)\n",
+			d->conf->dir_max_age_ms / 1000);
+	else
+		fprintf(out, "guard:      ok\n");
 	fprintf(out, "decisions:  %s, %" PRIu64 " records written to %s\n",
 		d->dp_log_fd >= 0 ? "subscribed" : "NOT subscribed", d->dlog_records,
 		d->conf->decision_log);
@@ -132,7 +144,8 @@ cmd_dir_change(struct ctld *d, bool add, const char *addr, FILE *out)
 	ret = ctld_overlay_write(d);
 	if (ret != 0)
 		fprintf(out, "warning: the change is not saved: %s\n", strerror(-ret));
-	ret = ctld_dir_sync(d, out);
+	/* An admin's own change is never held by the guard. */
+	ret = ctld_dir_sync_force(d, out, true);
 	if (ret != 0) {
 		fprintf(out, "%s: not applied: %s\n", norm, strerror(-ret));
 		return 1;
@@ -277,6 +290,15 @@ ctld_command(struct ctld *d, int argc, char **argv, FILE *out)
 			return cmd_dir_change(d, true, argv[2], out);
 		if (argc == 3 && strcmp(argv[1], "del") == 0)
 			return cmd_dir_change(d, false, argv[2], out);
+		if (argc == 2 && strcmp(argv[1], "accept") == 0) {
+			int ret = ctld_dir_sync_force(d, out, true);
+
+			fprintf(out, "%s: %zu addresses in force\n",
+				ret == 0 ? "accepted" : "accept FAILED", d->dir.n);
+			if (ret == 0 && d->dp_fd >= 0)
+				(void) ctld_dp_sync(d);
+			return ret == 0 ? 0 : 1;
+		}
 		if (argc == 2 && strcmp(argv[1], "sync") == 0) {
 			int ret = ctld_dir_sync(d, out);
 

@@ -288,6 +288,7 @@ dp_connect(struct ctld *d)
 	d->dp_config_gen = peer.config_gen;
 	d->dp_dir_gen = peer.dir_gen;
 	d->dp_dir_count = peer.dir_count;
+	d->dp_stale = peer.dir_stale != 0;
 	log_info("dataplane %u connected (config %s, directory %s)", peer.pid,
 		peer.config_gen == d->conf_gen ? "in sync" : "to push",
 		peer.dir_gen == d->dir.gen ? "in sync" : "to push");
@@ -310,6 +311,17 @@ ctld_dp_sync(struct ctld *d)
 		ret = dp_push_config(d);
 	if (ret == 0 && d->dp_dir_gen != d->dir.gen && d->dir.gen != 0)
 		ret = dp_push_dir(d);
+	if (ret == 0 && ctld_dir_guard_alarm(d, time(NULL)) != d->dp_stale) {
+		struct ctl_dir_state st = {.stale = !d->dp_stale};
+
+		ret = dp_status_request(d, CTL_MSG_DIR_STATE, &st, sizeof(st));
+		if (ret == 0) {
+			d->dp_stale = st.stale != 0;
+			log_warnx("directory guard %s: unknown recipients now get %s",
+				d->dp_stale ? "raised" : "cleared",
+				d->dp_stale ? "450 4.1.1" : "550 5.1.1");
+		}
+	}
 	if (ret != 0) {
 		log_error_errno(ret, "syncing the dataplane");
 		ctld_dp_close(d);

@@ -19,9 +19,10 @@
 #include "log.h"
 #include "ndrguardd.h"
 
-#define CTLD_CMD_MAX   (64 * 1024) /* one ndrctl request */
-#define CTLD_REPLY_MAX (512 * 1024)
-#define CTLD_ARGS_MAX  16
+#define CTLD_CMD_MAX	       (64 * 1024) /* one ndrctl request */
+#define CTLD_REPLY_MAX	       (512 * 1024)
+#define CTLD_ARGS_MAX	       16
+#define CTLD_GUARD_MIN_REMOVED 10 /* smaller shrinks never trip the guard (tiny directories) */
 
 static void
 usage(void)
@@ -139,6 +140,21 @@ ctld_overlay_read(struct ctld *d)
 int
 ctld_dir_sync(struct ctld *d, FILE *report)
 {
+	return ctld_dir_sync_force(d, report, false);
+}
+
+bool
+ctld_dir_guard_alarm(const struct ctld *d, time_t now)
+{
+	if (d->held_valid)
+		return true;
+	return d->conf->dir_max_age_ms != 0 && d->dir.n != 0 &&
+	       (uint64_t) (now - d->dir_synced) * 1000 > d->conf->dir_max_age_ms;
+}
+
+int
+ctld_dir_sync_force(struct ctld *d, FILE *report, bool force)
+{
 	const struct conf_str *src;
 	struct dir_set next;
 	size_t bad = 0;
@@ -165,6 +181,29 @@ ctld_dir_sync(struct ctld *d, FILE *report)
 	dir_set_finish(&next);
 	for (size_t i = 0; i < d->local_del.n; i++)
 		(void) dir_set_del(&next, d->local_del.v[i]);
+	/* Integrity guard: a source that suddenly lost many addresses is more likely broken
+	 * than right; hold it until an admin accepts it (ndrctl dir accept). */
+	if (!force && d->dir.n > next.n + CTLD_GUARD_MIN_REMOVED &&
+		next.n * 100 < d->dir.n * (100 - (size_t) d->conf->dir_max_shrink_pct)) {
+		if (d->held_valid)
+			dir_set_free(&d->held);
+		d->held = next;
+		d->held_valid = true;
+		log_warnx("directory guard: a sync would shrink the directory from %zu to %zu "
+			  "addresses; held, unknown recipients get 450 4.1.1 until 'ndrctl dir "
+			  "accept'",
+			d->dir.n, next.n);
+		if (report != NULL)
+			fprintf(report,
+				"held: the sources would shrink the directory from %zu to %zu "
+				"addresses (more than %u%%); run 'ndrctl dir accept' to apply\n",
+				d->dir.n, next.n, d->conf->dir_max_shrink_pct);
+		return -EAGAIN;
+	}
+	if (d->held_valid) {
+		dir_set_free(&d->held);
+		d->held_valid = false;
+	}
 	d->dir_error[0] = '\0';
 	d->dir_bad_lines = bad;
 	d->dir_synced = time(NULL);
@@ -193,10 +232,16 @@ ctld_snapshot_load(struct ctld *d)
 	if (ret != 0 && ret != -ENOENT)
 		log_error_errno(ret, "reading the snapshot %s, ignoring", d->conf->snapshot_path);
 	dir_set_finish(&d->dir);
-	if (d->dir.n == 0)
+	if (d->dir.n == 0) {
 		d->dir.gen = 0;
-	else
+	} else {
+		struct stat st;
+
+		/* The snapshot is as old as the last good sync that wrote it. */
+		if (stat(d->conf->snapshot_path, &st) == 0)
+			d->dir_synced = st.st_mtime;
 		log_info("snapshot: %zu addresses from %s", d->dir.n, d->conf->snapshot_path);
+	}
 }
 
 static void
@@ -241,6 +286,7 @@ ctld_reload(struct ctld *d, FILE *report)
 	d->conf_loaded = time(NULL);
 	log_info("configuration %s loaded", c->path);
 	(void) ctld_dir_sync(d, report);
+	d->dir_next_sync = time(NULL) + (time_t) (c->dir_sync_interval_ms / 1000);
 	if (d->dp_fd >= 0)
 		(void) ctld_dp_sync(d);
 	return 0;
@@ -343,6 +389,7 @@ main(int argc, char **argv)
 	d.conf_gen = ctld_config_digest(&d);
 	ctld_snapshot_load(&d);
 	(void) ctld_dir_sync(&d, stderr);
+	d.dir_next_sync = time(NULL) + (time_t) (d.conf->dir_sync_interval_ms / 1000);
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
@@ -403,6 +450,13 @@ main(int argc, char **argv)
 			ctld_dp_close(&d);
 		if (d.dp_fd < 0 && time(NULL) >= d.dp_next_try)
 			(void) ctld_dp_sync(&d);
+		if (time(NULL) >= d.dir_next_sync) {
+			d.dir_next_sync =
+				time(NULL) + (time_t) (d.conf->dir_sync_interval_ms / 1000);
+			(void) ctld_dir_sync(&d, NULL);
+		}
+		if (d.dp_fd >= 0 && ctld_dir_guard_alarm(&d, time(NULL)) != d.dp_stale)
+			(void) ctld_dp_sync(&d);
 	}
 	ctld_dp_close(&d);
 	close(d.listen_fd);
@@ -411,6 +465,8 @@ main(int argc, char **argv)
 	dir_set_free(&d.local_add);
 	dir_set_free(&d.local_del);
 	dir_set_free(&d.blocks);
+	if (d.held_valid)
+		dir_set_free(&d.held);
 	if (d.dlog != NULL)
 		fclose(d.dlog);
 	conf_free(d.conf);

@@ -29,6 +29,11 @@ struct ctld {
 	time_t dir_synced; /* last successful sync */
 	size_t dir_bad_lines;
 	char dir_error[256]; /* last sync failure, "" when the last sync worked */
+	struct dir_set held; /* a sync that would shrink past the guard, awaiting dir accept */
+	bool held_valid;
+	bool stale;    /* what the dataplane was last told (guard alarm) */
+	bool dp_stale; /* what the dataplane reported or was told */
+	time_t dir_next_sync;
 
 	int listen_fd;
 	int sig_fd;
@@ -46,8 +51,15 @@ struct ctld {
 };
 
 /** Read every directory source, apply the local overlay, and push it when it changed.
- * Problems are written to <report> (may be NULL). @return 0 or a negative errno. */
+ * A result that removes more than max-shrink of the addresses is held unless <force>.
+ * Problems are written to <report> (may be NULL).
+ * @return 0; -EAGAIN when the result is held; or a negative errno. */
+int ctld_dir_sync_force(struct ctld *d, FILE *report, bool force);
 int ctld_dir_sync(struct ctld *d, FILE *report);
+
+/** Integrity guard: is the directory in force stale (no good sync within max-age) or is a
+ * shrink held? Then unknown recipients get 450 4.1.1. Main thread. */
+bool ctld_dir_guard_alarm(const struct ctld *d, time_t now);
 
 /** Bring the dataplane in line with the configuration and directory in force.
  * @return 0, or a negative errno (the link is then closed and retried later). */

@@ -81,6 +81,9 @@ static void conf_set_rule(struct conf_parse_ctx *ctx, int line, char *rule, char
 %token RULE "rule"
 %token DECISION "decision"
 %token BLOCK "block"
+%token MAX_AGE "max-age"
+%token MAX_SHRINK "max-shrink"
+%token SYNC_INTERVAL "sync-interval"
 %token LOG "log"
 %token NL "end of line"
 %token ERROR "invalid token"
@@ -133,6 +136,22 @@ stmt		: HOSTNAME value {
 		| DECISION LOG value {
 			conf_set_str(ctx, @1.first_line, ctx->conf->decision_log,
 				sizeof(ctx->conf->decision_log), $3, "decision log");
+		}
+		| DIRECTORY SYNC_INTERVAL value {
+			conf_set_ms(ctx, @1.first_line, &ctx->conf->dir_sync_interval_ms, $3,
+				"directory sync-interval");
+		}
+		| DIRECTORY MAX_AGE value {
+			conf_set_ms(ctx, @1.first_line, &ctx->conf->dir_max_age_ms, $3,
+				"directory max-age");
+		}
+		| DIRECTORY MAX_SHRINK value {
+			size_t n = strlen($3);
+
+			if (n > 0 && $3[n - 1] == '%')
+				$3[n - 1] = '\0';
+			conf_set_u32(ctx, @1.first_line, &ctx->conf->dir_max_shrink_pct, $3, 0, 100,
+				"directory max-shrink (percent)");
 		}
 		| DIRECTORY SNAPSHOT value {
 			conf_set_str(ctx, @1.first_line, ctx->conf->snapshot_path,

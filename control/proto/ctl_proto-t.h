@@ -33,6 +33,7 @@ enum ctl_msg_type {
 	CTL_MSG_ERROR,	    /* request refused: errno-style code + text */
 	CTL_MSG_CMD,	    /* ndrctl -> daemon: argv, NUL-separated */
 	CTL_MSG_CMD_REPLY,  /* daemon -> ndrctl: struct ctl_cmd_reply + text */
+	CTL_MSG_DIR_STATE,  /* directory trust: struct ctl_dir_state (integrity guard) */
 	CTL_MSG_MAX
 };
 
@@ -64,7 +65,9 @@ struct ctl_hello {
 	uint64_t config_gen; /* digest of the CONFIG payload in force, 0: none */
 	uint64_t dir_gen;    /* digest of the directory in force, 0: none */
 	uint64_t dir_count;  /* addresses in force */
-	char name[32];	     /* program name, NUL-terminated */
+	uint32_t dir_stale;  /* 1: unknown recipients get 450 4.1.1 (integrity guard) */
+	uint32_t reserved;
+	char name[32]; /* program name, NUL-terminated */
 };
 
 /* DIR_BEGIN payload: a full snapshot of <count> addresses follows in DIR_ADD batches. */
@@ -80,6 +83,12 @@ struct ctl_dir_begin {
  * each a normalised address ("local@domain", or "@domain" for a catch-all), no NUL.
  */
 #define CTL_DIR_ADDR_MAX 256 /* RFC 5321 path limit */
+
+/* DIR_STATE payload: whether the directory in force can be trusted to say "unknown". */
+struct ctl_dir_state {
+	uint32_t stale; /* 1: stale or a held shrink: 450 4.1.1 instead of 550 5.1.1 */
+	uint32_t reserved;
+};
 
 /* DIR_COMMIT payload. */
 struct ctl_dir_commit {

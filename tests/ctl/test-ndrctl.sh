@@ -93,6 +93,25 @@ sleep 0.3
 check sighup-reloaded 0 '^other.example.com' -- domains
 check reload-good 0 'reloaded' -- reload
 grep -q 'broken has no backend' "$T/log" || { echo "FAIL the SIGHUP reload error was not logged with its line"; fails=$((fails + 1)); }
+# Integrity guard: a source that loses most of its addresses is held, not applied.
+for i in $(seq 100); do echo "user$i@example.com"; done >>"$T/recipients"
+check guard-grow 0 'synced: 1.. addresses' -- dir sync
+head -n 20 "$T/recipients" >"$T/recipients.new" && mv "$T/recipients.new" "$T/recipients"
+check guard-held 1 'held: the sources would shrink the directory' -- dir sync
+check guard-alarm 1 'guard: +ALARM: a sync would shrink' -- status
+check guard-old-in-force 0 'user90@example.com: accepted' -- dir lookup user90@example.com
+check guard-accept 0 'accepted: ' -- dir accept
+check guard-cleared 1 'guard: +ok' -- status
+check guard-new-in-force 1 '550 5.1.1' -- dir lookup user90@example.com
+# Stale: no good sync for longer than max-age.
+printf 'directory max-age 2s\ndirectory sync-interval 1s\n' >>"$T/ndrguard.conf"
+check reload-max-age 0 'reloaded' -- reload
+mv "$T/recipients" "$T/recipients.gone"
+sleep 3.5
+check guard-stale 1 'guard: +ALARM: no good sync for longer than 2 s' -- status
+mv "$T/recipients.gone" "$T/recipients"
+sleep 2
+check guard-fresh-again 1 'guard: +ok' -- status
 stop
 check unreachable 3 'cannot reach' -- status
 

@@ -317,6 +317,19 @@ def unblocked():
     s.close()
 
 
+def dir_guard(want):
+    s = session(src="198.18.1.8")
+    s.cmd("MAIL FROM:<sender@client.example>")
+    if want == "held":
+        expect("directory guard raised: unknown recipient 450 4.1.1",
+               s.cmd("RCPT TO:<nobody@example.com>"), 450, "4.1.1")
+    else:
+        expect("directory guard cleared: unknown recipient 550 5.1.1 again",
+               s.cmd("RCPT TO:<nobody@example.com>"), 550, "5.1.1")
+    expect("a real recipient is still accepted (%s)" % want, s.cmd("RCPT TO:<alice@example.com>"), 250)
+    s.close()
+
+
 def harvest():
     s = session(src="198.18.1.3")
     s.cmd("MAIL FROM:<harvester@client.example>")
@@ -340,5 +353,6 @@ if __name__ == "__main__":
     {"main": main_checks, "early-talker": early_talker, "backend-down": backend_down,
      "harvest": harvest, "smuggle-reject": lambda: smuggle("reject"),
      "smuggle-normalize": lambda: smuggle("normalize"), "backend-slow": backend_slow,
-     "blocked": blocked, "unblocked": unblocked}[mode]()
+     "blocked": blocked, "unblocked": unblocked,
+     "guard-held": lambda: dir_guard("held"), "guard-cleared": lambda: dir_guard("cleared")}[mode]()
     sys.exit(1 if failures else 0)

@@ -42,6 +42,20 @@ body() {
     $NDRCTL block del 198.18.1.6/32 >/dev/null && lab_wait_synced 5 || fail "ndrctl block del"
     e2e unblocked || rc=1
 
+    # Integrity guard: a source that suddenly loses most addresses is held, unknowns get 450.
+    local rcpts=$LAB_RUN_DIR/recipients
+    cp "$rcpts" "$rcpts.orig"
+    for i in $(seq 40); do echo "extra$i@example.com"; done >>"$rcpts"
+    $NDRCTL dir sync >/dev/null && lab_wait_synced 5 || fail "dir sync of 40 more"
+    cp "$rcpts.orig" "$rcpts"
+    $NDRCTL dir sync | grep -q '^held:' || { echo "FAIL the guard did not hold a shrink of 40"; rc=1; }
+    sleep 1.5
+    e2e guard-held || rc=1
+    $NDRCTL dir accept >/dev/null || { echo "FAIL dir accept"; rc=1; }
+    lab_wait_synced 5
+    sleep 1.5
+    e2e guard-cleared || rc=1
+
     e2e smuggle-reject || rc=1
     sed -i 's/^bare-newline .*//; $a bare-newline normalize' "$CONTROL_CONF"
     $NDRCTL reload >/dev/null && lab_wait_synced 5 || fail "reload with bare-newline normalize"
