@@ -56,10 +56,19 @@ body() {
     sleep 1.5
     e2e guard-cleared || rc=1
 
+    # Watch the wire toward the backend while the smuggling sequences go through.
+    rm -f "$LAB_RUN_DIR/stream.stop"
+    ip netns exec "$BACKEND_NETNS" "$LAB_PY" "$HERE/stream_check.py" "$BACKEND_IF" \
+        "$LAB_RUN_DIR/stream.stop" 120 >"$LAB_RUN_DIR/stream.out" 2>&1 &
+    local watcher=$!
+    sleep 0.5
     e2e smuggle-reject || rc=1
     sed -i 's/^bare-newline .*//; $a bare-newline normalize' "$CONTROL_CONF"
     $NDRCTL reload >/dev/null && lab_wait_synced 5 || fail "reload with bare-newline normalize"
     e2e smuggle-normalize || rc=1
+    touch "$LAB_RUN_DIR/stream.stop"
+    wait "$watcher" || rc=1
+    sed 's/^/     /; s/^     ok  /ok   /; s/^     FAIL/FAIL/' "$LAB_RUN_DIR/stream.out"
     sed -i 's/^bare-newline .*//' "$CONTROL_CONF"
     $NDRCTL reload >/dev/null && lab_wait_synced 5 || fail "reload back to bare-newline reject"
 
