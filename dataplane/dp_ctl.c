@@ -393,35 +393,28 @@ dp_ctl_stats_text(char *buf, size_t size)
 	const struct dp_cfg *c;
 	size_t used = 0;
 	uint16_t port;
-	int n;
 
 	stats_sum(&sum);
-#define DP_CTL_PUT(...)                                                                            \
-	do {                                                                                       \
-		n = snprintf(buf + used, size - used, __VA_ARGS__);                                \
-		if (n < 0 || (size_t) n >= size - used)                                            \
-			return (int) used;                                                         \
-		used += (size_t) n;                                                                \
-	} while (0)
 	for (unsigned int i = 0; i < STATS_MAX; i++)
-		DP_CTL_PUT("%s %" PRIu64 "\n", stats_name(i), sum.c[i]);
+		(void) stats_appendf(buf, size, &used, "%s %" PRIu64 "\n", stats_name(i), sum.c[i]);
 	RTE_ETH_FOREACH_DEV (port) {
 		struct rte_eth_stats es;
 
 		if (rte_eth_stats_get(port, &es) != 0)
 			continue;
-		DP_CTL_PUT("port%u_ipackets %" PRIu64 "\nport%u_opackets %" PRIu64
-			   "\nport%u_imissed %" PRIu64 "\n",
+		(void) stats_appendf(buf, size, &used,
+			"port%u_ipackets %" PRIu64 "\nport%u_opackets %" PRIu64
+			"\nport%u_imissed %" PRIu64 "\n",
 			port, es.ipackets, port, es.opackets, port, es.imissed);
 	}
 	urcu_qsbr_thread_online();
 	c = dp_cfg_get();
-	DP_CTL_PUT("config_loaded %d\ndirectory_loaded_addresses %" PRIu64
-		   "\ndecision_log_subscribed %d\ndecision_log_dropped %" PRIu64 "\n",
+	(void) stats_appendf(buf, size, &used,
+		"config_loaded %d\ndirectory_loaded_addresses %" PRIu64
+		"\ndecision_log_subscribed %d\ndecision_log_dropped %" PRIu64 "\n",
 		c != NULL, dp_ctl.dir_count, dp_ctl.log_fd >= 0, dp_ctl.log_dropped);
 	urcu_qsbr_thread_offline();
 	used += (size_t) proxy_stats_text(buf + used, size - used);
-#undef DP_CTL_PUT
 	return (int) used;
 }
 

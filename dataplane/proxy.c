@@ -728,7 +728,6 @@ proxy_stats_text(char *buf, size_t size)
 	uint64_t c[SMTP_STAT_MAX] = {0}, rule[POLICY_RULE_MAX][POLICY_OUTCOME_MAX] = {{0}};
 	uint64_t ev[7] = {0};
 	size_t used = 0;
-	int n;
 
 	for (unsigned int l = 0; l < RTE_MAX_LCORE; l++) {
 		const struct proxy_lcore *pl = proxy_lcores[l];
@@ -749,24 +748,18 @@ proxy_stats_text(char *buf, size_t size)
 		ev[5] += __atomic_load_n(&pl->decisions, __ATOMIC_RELAXED);
 		ev[6] += __atomic_load_n(&pl->log_dropped, __ATOMIC_RELAXED);
 	}
-#define PROXY_PUT(...)                                                                             \
-	do {                                                                                       \
-		n = snprintf(buf + used, size - used, __VA_ARGS__);                                \
-		if (n < 0 || (size_t) n >= size - used)                                            \
-			return (int) used;                                                         \
-		used += (size_t) n;                                                                \
-	} while (0)
 	for (unsigned int i = 0; i < SMTP_STAT_MAX; i++)
-		PROXY_PUT("%s %" PRIu64 "\n", proxy_smtp_stat_names[i], c[i]);
+		(void) stats_appendf(buf, size, &used, "%s %" PRIu64 "\n", proxy_smtp_stat_names[i],
+			c[i]);
 	for (unsigned int r = 1; r < POLICY_RULE_MAX; r++)
 		for (unsigned int o = 0; o < POLICY_OUTCOME_MAX; o++)
-			PROXY_PUT("policy_%s_%s %" PRIu64 "\n", policy_rule_name(r),
-				proxy_outcome_names[o], rule[r][o]);
-	PROXY_PUT("proxy_refused_no_config %" PRIu64 "\nproxy_refused_no_session %" PRIu64
-		  "\nproxy_reply_overflow %" PRIu64 "\nproxy_backend_overflow %" PRIu64
-		  "\nproxy_backend_failover %" PRIu64 "\nproxy_decisions %" PRIu64
-		  "\nproxy_decisions_dropped %" PRIu64 "\n",
+			(void) stats_appendf(buf, size, &used, "policy_%s_%s %" PRIu64 "\n",
+				policy_rule_name(r), proxy_outcome_names[o], rule[r][o]);
+	(void) stats_appendf(buf, size, &used,
+		"proxy_refused_no_config %" PRIu64 "\nproxy_refused_no_session %" PRIu64
+		"\nproxy_reply_overflow %" PRIu64 "\nproxy_backend_overflow %" PRIu64
+		"\nproxy_backend_failover %" PRIu64 "\nproxy_decisions %" PRIu64
+		"\nproxy_decisions_dropped %" PRIu64 "\n",
 		ev[0], ev[1], ev[2], ev[3], ev[4], ev[5], ev[6]);
-#undef PROXY_PUT
 	return (int) used;
 }

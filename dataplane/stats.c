@@ -5,6 +5,7 @@
  * or the telemetry thread and only reads.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -185,6 +186,25 @@ stats_write_file(const char *path)
 	if (ret != 0)
 		(void) unlink(tmp);
 	return ret;
+}
+
+bool
+stats_appendf(char *buf, size_t size, size_t *used, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*used >= size)
+		return false;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *used, size - *used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t) n >= size - *used) {
+		buf[*used] = '\0';
+		return false;
+	}
+	*used += (size_t) n;
+	return true;
 }
 
 static int

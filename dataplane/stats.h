@@ -2,6 +2,8 @@
 #ifndef NDG_DATAPLANE_STATS_H
 #define NDG_DATAPLANE_STATS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "stats-t.h"
@@ -60,6 +62,14 @@ int stats_write_json(FILE *f);
  * @return 0, or -errno of the failing call.
  */
 int stats_write_file(const char *path);
+
+/**
+ * Append printf-formatted text at <buf> + *<used> (buffer of <size> bytes) and advance
+ * *<used>. Text that does not fit is not written. Any thread.
+ * @return true when it fitted.
+ */
+bool stats_appendf(char *buf, size_t size, size_t *used, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /**
  * Register the `/ndrguard/stats` telemetry command (dpdk-telemetry.py and the control

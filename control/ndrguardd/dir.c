@@ -296,7 +296,8 @@ dir_file_read(const char *path, struct dir_set *s, FILE *errf, size_t *bad)
 }
 
 int
-dir_snapshot_write(const struct dir_set *s, const char *path)
+dir_write_lines(const char *path, const char *header, const struct dir_set *a, const char *pa,
+	const struct dir_set *b, const char *pb)
 {
 	char tmp[4096];
 	FILE *f;
@@ -307,10 +308,11 @@ dir_snapshot_write(const struct dir_set *s, const char *path)
 	f = fopen(tmp, "w");
 	if (f == NULL)
 		return -errno;
-	fprintf(f, "# ndrguard directory snapshot: %zu addresses, digest %016llx\n", s->n,
-		(unsigned long long) s->gen);
-	for (size_t i = 0; i < s->n; i++)
-		fprintf(f, "%s\n", s->v[i]);
+	fputs(header, f);
+	for (size_t i = 0; a != NULL && i < a->n; i++)
+		fprintf(f, "%s%s\n", pa, a->v[i]);
+	for (size_t i = 0; b != NULL && i < b->n; i++)
+		fprintf(f, "%s%s\n", pb, b->v[i]);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
 		ret = -errno;
 	if (fclose(f) != 0 && ret == 0)
@@ -320,6 +322,17 @@ dir_snapshot_write(const struct dir_set *s, const char *path)
 	if (ret != 0)
 		(void) unlink(tmp);
 	return ret;
+}
+
+int
+dir_snapshot_write(const struct dir_set *s, const char *path)
+{
+	char header[128];
+
+	snprintf(header, sizeof(header),
+		"# ndrguard directory snapshot: %zu addresses, digest %016llx\n", s->n,
+		(unsigned long long) s->gen);
+	return dir_write_lines(path, header, s, "", NULL, NULL);
 }
 
 static const char *const dir_match_names[DIR_MATCH_MAX] = {

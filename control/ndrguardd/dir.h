@@ -67,6 +67,14 @@ bool dir_set_del(struct dir_set *s, const char *addr);
 int dir_file_read(const char *path, struct dir_set *s, FILE *errf, size_t *bad);
 
 /**
+ * Write <header>, then every entry of <a> prefixed with <pa> and of <b> (may be NULL)
+ * prefixed with <pb>, one per line, to <path> atomically (temporary file, fsync, rename).
+ * @return 0 or -errno.
+ */
+int dir_write_lines(const char *path, const char *header, const struct dir_set *a, const char *pa,
+	const struct dir_set *b, const char *pb);
+
+/**
  * Write the finished set to <path> atomically (temporary file, fsync, rename).
  * @return 0 or -errno.
  */

@@ -45,51 +45,22 @@ ctld_overlay_path(const struct ctld *d, char *buf, size_t size)
 int
 ctld_overlay_write(const struct ctld *d)
 {
-	char path[CONF_PATH_MAX + 16], tmp[CONF_PATH_MAX + 24];
-	FILE *f;
-	int ret = 0;
+	char path[CONF_PATH_MAX + 16];
 
 	ctld_overlay_path(d, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (f == NULL)
-		return -errno;
-	fputs("# ndrctl dir add (+) and dir del (-), applied over the directory sources\n", f);
-	for (size_t i = 0; i < d->local_add.n; i++)
-		fprintf(f, "+%s\n", d->local_add.v[i]);
-	for (size_t i = 0; i < d->local_del.n; i++)
-		fprintf(f, "-%s\n", d->local_del.v[i]);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-		ret = -errno;
-	if (fclose(f) != 0 && ret == 0)
-		ret = -errno;
-	if (ret == 0 && rename(tmp, path) != 0)
-		ret = -errno;
-	return ret;
+	return dir_write_lines(path,
+		"# ndrctl dir add (+) and dir del (-), applied over the directory sources\n",
+		&d->local_add, "+", &d->local_del, "-");
 }
 
 int
 ctld_blocks_write(const struct ctld *d)
 {
-	char path[CONF_PATH_MAX + 16], tmp[CONF_PATH_MAX + 24];
-	FILE *f;
-	int ret = 0;
+	char path[CONF_PATH_MAX + 16];
 
 	snprintf(path, sizeof(path), "%s.blocks", d->conf->snapshot_path);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (f == NULL)
-		return -errno;
-	fputs("# ndrctl block add: networks refused at connect\n", f);
-	for (size_t i = 0; i < d->blocks.n; i++)
-		fprintf(f, "%s\n", d->blocks.v[i]);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-		ret = -errno;
-	if (fclose(f) != 0 && ret == 0)
-		ret = -errno;
-	if (ret == 0 && rename(tmp, path) != 0)
-		ret = -errno;
-	return ret;
+	return dir_write_lines(path, "# ndrctl block add: networks refused at connect\n",
+		&d->blocks, "", NULL, NULL);
 }
 
 static void
