@@ -33,6 +33,16 @@ lab_offloads_off() {
     ip netns exec "$ns" ethtool -K "$dev" lro off >/dev/null 2>&1 || true
 }
 
+# The client's addresses: CLIENT_IP, and .3-.20 as extra sources for per-source limits
+# (.3 harvest, .4 concurrency, .5-.20 load).
+lab_client_addrs() {
+    local a
+    ip -n "$CLIENT_NETNS" addr add "$CLIENT_IP/24" dev "$CLIENT_IF"
+    for a in $(seq 3 20); do
+        ip -n "$CLIENT_NETNS" addr add "$LAB_EXT_NET.$a/24" dev "$CLIENT_IF"
+    done
+}
+
 lab_ns_add() {
     local ns=$1
     ip netns add "$ns"
@@ -73,12 +83,7 @@ lab_up() {
     ip link add "$BACKEND_IF" netns "$BACKEND_NETNS" type veth \
         peer name "$APPLIANCE_INT_IF" netns "$APPLIANCE_NETNS"
 
-    ip -n "$CLIENT_NETNS" addr add "$CLIENT_IP/24" dev "$CLIENT_IF"
-    # Extra client sources for per-source limits (.3 harvest, .4 concurrency, .5-.20 spare).
-    local a
-    for a in $(seq 3 20); do
-        ip -n "$CLIENT_NETNS" addr add "$LAB_EXT_NET.$a/24" dev "$CLIENT_IF"
-    done
+    lab_client_addrs
     ip -n "$BACKEND_NETNS" addr add "$BACKEND_IP/24" dev "$BACKEND_IF"
     # The kernel side routes back through the appliance, never anywhere else.
     local d
@@ -440,8 +445,15 @@ lab_down() {
     lab_backend_postfix_stop
     lab_dataplane_stop >/dev/null 2>&1 || true
     lab_impair_down --no-restore >/dev/null 2>&1 || true
+    # Our own background helpers end quietly rather than by the namespace sweep below.
+    local bg
+    for bg in "${IMPAIR_BK_PID:-}" "${SINK_PID:-}"; do
+        [ -n "$bg" ] || continue
+        kill -TERM "$bg" 2>/dev/null || true
+        wait "$bg" 2>/dev/null || true
+    done
     local ns pid
-    for ns in "$CLIENT_NETNS" "$APPLIANCE_NETNS" "$BACKEND_NETNS"; do
+    for ns in "$CLIENT_NETNS" "$APPLIANCE_NETNS" "$BACKEND_NETNS" "$LAB_ID-rk"; do
         # Anything still running inside the namespace belongs to this lab.
         for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
         ip netns del "$ns" 2>/dev/null || true
@@ -496,12 +508,7 @@ lab_impair_up() {
         peer name "$IMPAIR_IF_A" netns "$IMPAIR_NETNS" || return 1
     ip link add "$IMPAIR_IF_B" netns "$IMPAIR_NETNS" type veth \
         peer name "$APPLIANCE_EXT_IF" netns "$APPLIANCE_NETNS" || return 1
-    ip -n "$CLIENT_NETNS" addr add "$CLIENT_IP/24" dev "$CLIENT_IF"
-    # Extra client sources for per-source limits (.3 harvest, .4 concurrency, .5-.20 spare).
-    local a
-    for a in $(seq 3 20); do
-        ip -n "$CLIENT_NETNS" addr add "$LAB_EXT_NET.$a/24" dev "$CLIENT_IF"
-    done
+    lab_client_addrs
     local d
     for d in "$CLIENT_NETNS:$CLIENT_IF" "$IMPAIR_NETNS:$IMPAIR_IF_A" \
         "$IMPAIR_NETNS:$IMPAIR_IF_B" "$APPLIANCE_NETNS:$APPLIANCE_EXT_IF"; do
@@ -514,6 +521,52 @@ lab_impair_up() {
 }
 
 # lab_impair_start [options...]: start the bridge (lab_impair_up does); waits until it forwards.
+# lab_impair_backend_up [ndrguard-impair options...]: a second bridge, between the appliance's
+# internal port and the backend, in namespace $LAB_ID-rk (same rules as lab_impair_up: after
+# lab_up, before lab_dataplane_start). Sets IMPAIR_BK_PID and IMPAIR_BK_STATS.
+lab_impair_backend_up() {
+    local bin=${NDG_IMPAIR:-$LAB_BUILD/tests/lab/impair/ndrguard-impair} t=0 d
+    [ -x "$bin" ] || { lab_log "no impairment bridge binary at $bin"; return 1; }
+    IMPAIR_BK_NETNS=$LAB_ID-rk
+    IMPAIR_BK_STATS=$LAB_RUN_DIR/impair-bk-stats.json
+    export IMPAIR_BK_NETNS IMPAIR_BK_STATS
+    lab_ns_add "$IMPAIR_BK_NETNS" || return 1
+    ip -n "$BACKEND_NETNS" link del "$BACKEND_IF" || return 1
+    ip link add "$BACKEND_IF" netns "$BACKEND_NETNS" type veth \
+        peer name "${LAB_ID}ka" netns "$IMPAIR_BK_NETNS" || return 1
+    ip link add "${LAB_ID}kb" netns "$IMPAIR_BK_NETNS" type veth \
+        peer name "$APPLIANCE_INT_IF" netns "$APPLIANCE_NETNS" || return 1
+    ip -n "$BACKEND_NETNS" addr add "$BACKEND_IP/24" dev "$BACKEND_IF"
+    for d in "$BACKEND_NETNS:$BACKEND_IF" "$IMPAIR_BK_NETNS:${LAB_ID}ka" \
+        "$IMPAIR_BK_NETNS:${LAB_ID}kb" "$APPLIANCE_NETNS:$APPLIANCE_INT_IF"; do
+        lab_offloads_off "${d%%:*}" "${d#*:}"
+        ip -n "${d%%:*}" link set "${d#*:}" up
+    done
+    ip -n "$BACKEND_NETNS" route add "$LAB_EXT_NET.0/24" via "$APPLIANCE_INT_IP"
+    ip netns exec "$IMPAIR_BK_NETNS" "$bin" -a "${LAB_ID}ka" -b "${LAB_ID}kb" \
+        -S "$IMPAIR_BK_STATS" "$@" >>"$LAB_RUN_DIR/impair-bk.log" 2>&1 &
+    IMPAIR_BK_PID=$!
+    export IMPAIR_BK_PID
+    while [ ! -s "$IMPAIR_BK_STATS" ]; do
+        if ! kill -0 "$IMPAIR_BK_PID" 2>/dev/null || [ $t -ge 50 ]; then
+            lab_log "backend-side impairment bridge did not start"
+            return 1
+        fi
+        sleep 0.1; t=$((t + 1))
+    done
+    lab_log "impairment bridge up in $IMPAIR_BK_NETNS (backend side): ${*:-none}"
+}
+
+# lab_impair_backend_stat KEY [ab|ba]: a counter of the backend-side bridge (fresh).
+lab_impair_backend_stat() {
+    rm -f "$IMPAIR_BK_STATS"
+    kill -USR1 "$IMPAIR_BK_PID" 2>/dev/null || return 1
+    for _ in $(seq 50); do [ -s "$IMPAIR_BK_STATS" ] && break; sleep 0.1; done
+    "$LAB_PY" -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+print(d[sys.argv[3]][sys.argv[2]] if len(sys.argv) > 3 else d[sys.argv[2]])' "$IMPAIR_BK_STATS" "$@"
+}
+
 lab_impair_start() {
     local bin=${NDG_IMPAIR:-$LAB_BUILD/tests/lab/impair/ndrguard-impair} t=0
     [ -x "$bin" ] || { lab_log "no impairment bridge binary at $bin"; return 1; }
@@ -630,12 +683,7 @@ lab_impair_down() {
     done
     ip link add "$CLIENT_IF" netns "$CLIENT_NETNS" type veth \
         peer name "$APPLIANCE_EXT_IF" netns "$APPLIANCE_NETNS" || return 1
-    ip -n "$CLIENT_NETNS" addr add "$CLIENT_IP/24" dev "$CLIENT_IF"
-    # Extra client sources for per-source limits (.3 harvest, .4 concurrency, .5-.20 spare).
-    local a
-    for a in $(seq 3 20); do
-        ip -n "$CLIENT_NETNS" addr add "$LAB_EXT_NET.$a/24" dev "$CLIENT_IF"
-    done
+    lab_client_addrs
     for d in "$CLIENT_NETNS:$CLIENT_IF" "$APPLIANCE_NETNS:$APPLIANCE_EXT_IF"; do
         lab_offloads_off "${d%%:*}" "${d#*:}"
         ip -n "${d%%:*}" link set "${d#*:}" up

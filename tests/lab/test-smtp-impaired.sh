@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# Delivery through ndrguard over a bad network: the lab's impairment bridge between the clients
-# and the appliance (1 % loss, 5 % reordering, 1 % duplication, 5 ms ± 2 ms delay, both ways),
+# Delivery through ndrguard over a bad network: the lab's impairment bridges on both sides of
+# the appliance, clients (1 % loss, 5 % reordering, 1 % duplication, 5 ± 2 ms delay, both ways)
+# and backend (the same with 2 ± 1 ms),
 # 200 messages of 1-100 KiB and one of 10 MiB from Python smtplib, each checked byte-exact in
 # the backend Postfix's Maildir. The bridge's counters must show it really impaired traffic.
 set -u
@@ -15,6 +16,8 @@ body() {
     lab_up "$LAB_ID_WANTED"
     lab_impair_up --seed 6 --loss 1 --reorder 5 --dup 1 --delay 5 --jitter 2 ||
         fail "impairment bridge did not start"
+    lab_impair_backend_up --seed 7 --loss 1 --reorder 5 --dup 1 --delay 2 --jitter 1 ||
+        fail "backend-side impairment bridge did not start"
     lab_backend_postfix_start || fail "postfix did not start"
     lab_dataplane_start af_packet --app smtp || fail "dataplane did not start"
     lab_control_config
@@ -68,7 +71,13 @@ PY
     reord=$(( $(lab_impair_stat reordered ab) + $(lab_impair_stat reordered ba) ))
     [ "$dropped" -gt 0 ] && [ "$dup" -gt 0 ] && [ "$reord" -gt 0 ] ||
         fail "the bridge did not impair (dropped $dropped, duplicated $dup, reordered $reord)"
-    echo "ok   the bridge dropped $dropped, duplicated $dup and reordered $reord frames"
+    echo "ok   the client-side bridge dropped $dropped, duplicated $dup and reordered $reord frames"
+    dropped=$(( $(lab_impair_backend_stat dropped ab) + $(lab_impair_backend_stat dropped ba) ))
+    dup=$(( $(lab_impair_backend_stat duplicated ab) + $(lab_impair_backend_stat duplicated ba) ))
+    reord=$(( $(lab_impair_backend_stat reordered ab) + $(lab_impair_backend_stat reordered ba) ))
+    [ "$dropped" -gt 0 ] && [ "$dup" -gt 0 ] && [ "$reord" -gt 0 ] ||
+        fail "the backend-side bridge did not impair (dropped $dropped, duplicated $dup, reordered $reord)"
+    echo "ok   the backend-side bridge dropped $dropped, duplicated $dup and reordered $reord frames"
     echo "--- dataplane TCP recovery counters"
     $NDRCTL stats | grep -E '^tcp_(rto|fast_rxmt|dup|ooo|seg_out|rxmt)' | awk '$2 != 0' | sed 's/^/    /'
 }
