@@ -409,6 +409,8 @@ dp_ctl_stats_text(char *buf, size_t size)
 	}
 	urcu_qsbr_thread_online();
 	c = dp_cfg_get();
+	(void) stats_appendf(buf, size, &used, "smtp_listen_port %u\nsmtp_config_port %u\n",
+		proxy_listen_port(), c != NULL ? c->smtp_port : 0);
 	(void) stats_appendf(buf, size, &used,
 		"config_loaded %d\ndirectory_loaded_addresses %" PRIu64
 		"\ndecision_log_subscribed %d\ndecision_log_dropped %" PRIu64 "\n",
@@ -453,6 +455,13 @@ dp_ctl_handle(const struct ctl_msg_hdr *h, const uint8_t *p)
 			dp_cfg_publish(c);
 			CTL_LOG(INFO, "configuration %016" PRIx64 " in force: %u domains", c->gen,
 				c->n_domains);
+			if (proxy_listen_port() != 0 && proxy_listen_port() != c->smtp_port)
+				CTL_LOG(WARNING,
+					"'listen port %u' in the configuration, but the SMTP "
+					"listener "
+					"is on port %u (--app smtp:PORT): restart the dataplane to "
+					"move it",
+					c->smtp_port, proxy_listen_port());
 		} else {
 			CTL_LOG(WARNING, "configuration refused: %s", strerror(-ret));
 		}

@@ -36,6 +36,7 @@
 #include "ndg_common.h"
 
 static struct proxy_lcore *proxy_lcores[RTE_MAX_LCORE];
+static uint16_t proxy_port; /* the SMTP listener's port, 0: no proxy */
 static bool proxy_log_on;
 
 static inline uint64_t
@@ -284,6 +285,12 @@ proxy_op_decision(void *arg, const struct policy_decision *d)
 	proxy_copy_str(rec.rcpt, sizeof(rec.rcpt), d->rcpt);
 	if (rte_ring_sp_enqueue_elem(pl->log_ring, &rec, sizeof(rec)) != 0)
 		pl->log_dropped++;
+}
+
+uint16_t
+proxy_listen_port(void)
+{
+	return proxy_port;
 }
 
 void
@@ -681,6 +688,7 @@ proxy_start(struct lcore_ctx *ctx, uint16_t port, uint32_t n_sessions)
 		return ret;
 	}
 	proxy_lcores[ctx->lcore_id] = pl;
+	proxy_port = port;
 	return 0;
 }
 

@@ -26,6 +26,9 @@ int proxy_stats_text(char *buf, size_t size);
 
 struct ctl_log_rec;
 
+/** The port the SMTP listener was started on, 0 when the proxy is not running. Any thread. */
+uint16_t proxy_listen_port(void);
+
 /**
  * Start or stop queueing decision records for the control thread (while nobody listens,
  * lcores only count). Any thread.

@@ -51,6 +51,20 @@ cmd_status(struct ctld *d, FILE *out)
 		d->dir_error[0] ? ", LAST SYNC FAILED: " : "", d->dir_error);
 	fprintf(out, "local:      %zu added, %zu deleted by ndrctl\n", d->local_add.n,
 		d->local_del.n);
+	if (d->dp_fd >= 0) {
+		char buf[8192];
+		const char *lp;
+		unsigned long port;
+
+		/* The listener moves only with a dataplane restart: say so when they differ. */
+		if (ctld_dp_stats(d, buf, sizeof(buf)) > 0 &&
+			(lp = strstr(buf, "smtp_listen_port ")) != NULL &&
+			(port = strtoul(lp + 17, NULL, 10)) != 0 && port != d->conf->smtp_port)
+			fprintf(out,
+				"listener:   WARNING: the dataplane listens on port %lu, the "
+				"configuration says %u: restart the dataplane (--app smtp:%u)\n",
+				port, d->conf->smtp_port, d->conf->smtp_port);
+	}
 	if (d->held_valid)
 		fprintf(out,
 			"guard:      ALARM: a sync would shrink the directory to %zu addresses; "
