@@ -80,6 +80,7 @@ conf_new(void)
 	snprintf(c->snapshot_path, sizeof(c->snapshot_path),
 		"/var/lib/ndrguard/directory.snapshot");
 	snprintf(c->decision_log, sizeof(c->decision_log), "/var/log/ndrguard/decisions.log");
+	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "127.0.0.1:9433");
 	c->dir_sync_interval_ms = 5 * 60 * 1000;
 	c->dir_max_age_ms = 60 * 60 * 1000;
 	c->dir_max_shrink_pct = 10;

@@ -96,6 +96,7 @@ struct ndg_conf {
 	char dataplane_socket[CONF_PATH_MAX];
 	char snapshot_path[CONF_PATH_MAX];
 	char decision_log[CONF_PATH_MAX]; /* JSON lines, one per decision */
+	char metrics_listen[64];	  /* "A.B.C.D:PORT" for /metrics, "" off */
 	uint32_t dir_sync_interval_ms;	  /* re-read the sources this often */
 	uint32_t dir_max_age_ms;	  /* older than this without a good sync: stale */
 	uint32_t dir_max_shrink_pct;	  /* a sync removing more than this share is held */

@@ -17,6 +17,7 @@
 
 #include "ctl_io.h"
 #include "log.h"
+#include "metrics.h"
 #include "ndrguardd.h"
 
 #define CTLD_CMD_MAX	       (64 * 1024) /* one ndrctl request */
@@ -301,12 +302,32 @@ out:
 	close(fd);
 }
 
+/* Render /metrics from the dataplane's counters (when reachable) and our own state. */
+static void
+ctld_metrics_refresh(struct ctld *d)
+{
+	char *stats = malloc(256 * 1024), *page = NULL;
+	size_t len = 0;
+	FILE *f;
+	bool have = stats != NULL && d->dp_fd >= 0 && ctld_dp_stats(d, stats, 256 * 1024) > 0;
+
+	f = open_memstream(&page, &len);
+	if (f != NULL) {
+		metrics_render(d, have ? stats : NULL, f);
+		if (fclose(f) == 0)
+			metrics_publish(page, len);
+	}
+	free(page);
+	free(stats);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct ctld d = {.conf_path = "/etc/ndrguard/ndrguard.conf", .dp_fd = -1, .dp_log_fd = -1};
 	bool check = false;
 	int verbose = 0, c;
+	time_t metrics_next = 0;
 	sigset_t mask;
 
 	while ((c = getopt(argc, argv, "df:ns:vh")) != -1) {
@@ -376,6 +397,15 @@ main(int argc, char **argv)
 		errno = -d.listen_fd;
 		fatal("listening on %s", d.control_socket);
 	}
+	if (d.conf->metrics_listen[0] != '\0') {
+		int ret = metrics_start(d.conf->metrics_listen);
+
+		if (ret != 0)
+			log_error_errno(ret, "serving metrics on %s, ignoring",
+				d.conf->metrics_listen);
+		else
+			log_info("metrics on http://%s/metrics", d.conf->metrics_listen);
+	}
 	log_info("ready: ndrctl on %s, dataplane at %s", d.control_socket,
 		d.conf->dataplane_socket);
 	(void) ctld_dp_sync(&d);
@@ -428,7 +458,12 @@ main(int argc, char **argv)
 		}
 		if (d.dp_fd >= 0 && ctld_dir_guard_alarm(&d, time(NULL)) != d.dp_stale)
 			(void) ctld_dp_sync(&d);
+		if (d.conf->metrics_listen[0] != '\0' && time(NULL) >= metrics_next) {
+			metrics_next = time(NULL) + 1;
+			ctld_metrics_refresh(&d);
+		}
 	}
+	metrics_stop();
 	ctld_dp_close(&d);
 	close(d.listen_fd);
 	(void) unlink(d.control_socket);

@@ -81,6 +81,7 @@ static void conf_set_rule(struct conf_parse_ctx *ctx, int line, char *rule, char
 %token RULE "rule"
 %token DECISION "decision"
 %token BLOCK "block"
+%token METRICS "metrics"
 %token MAX_AGE "max-age"
 %token MAX_SHRINK "max-shrink"
 %token SYNC_INTERVAL "sync-interval"
@@ -132,6 +133,15 @@ stmt		: HOSTNAME value {
 		}
 		| DIRECTORY FILE_KW value {
 			conf_add_str(ctx, @1.first_line, &ctx->conf->dir_files, $3, "directory file");
+		}
+		| METRICS LISTEN value {
+			if (strcmp($3, "off") == 0) {
+				ctx->conf->metrics_listen[0] = '\0';
+				free($3);
+			} else {
+				conf_set_str(ctx, @1.first_line, ctx->conf->metrics_listen,
+					sizeof(ctx->conf->metrics_listen), $3, "metrics listen");
+			}
 		}
 		| DECISION LOG value {
 			conf_set_str(ctx, @1.first_line, ctx->conf->decision_log,

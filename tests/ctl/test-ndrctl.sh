@@ -39,6 +39,8 @@ dataplane socket $T/dp.sock
 control socket $T/ctl.sock
 directory file $T/recipients
 directory snapshot $T/state/snapshot
+metrics listen off
+decision log $T/decisions.log
 domain example.com {
     backend 198.18.2.1
 }

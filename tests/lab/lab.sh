@@ -242,6 +242,7 @@ lab_write_env() {
         echo "CONTROL_CONF=${CONTROL_CONF:-}"
         echo "CONTROL_LOG=${CONTROL_LOG:-}"
         echo "DECISION_LOG=${LAB_RUN_DIR}/decisions.log"
+        echo "METRICS_URL=${METRICS_URL:-}"
         echo "DOMAIN=${DOMAIN:-}"
         echo "VALID_RCPT=${VALID_RCPT:-}"
         echo "NDRCTL=\"${NDRCTL:-}\""
@@ -259,6 +260,10 @@ lab_write_env() {
 lab_control_config() {
     CONTROL_CONF=$LAB_RUN_DIR/ndrguard.conf
     CONTROL_SOCKET=$LAB_RUN_DIR/control.sock
+    # A port of its own per lab, on the root namespace's loopback.
+    METRICS_PORT=$((20000 + $(printf '%s' "$LAB_ID" | cksum | cut -d' ' -f1) % 20000))
+    METRICS_URL=http://127.0.0.1:$METRICS_PORT/metrics
+    export METRICS_PORT METRICS_URL
     DOMAIN=example.com
     VALID_RCPT=alice@example.com
     local rcpts=${1:-$LAB_RUN_DIR/recipients}
@@ -278,6 +283,7 @@ control socket $CONTROL_SOCKET
 directory file $rcpts
 directory snapshot $LAB_RUN_DIR/directory.snapshot
 decision log $LAB_RUN_DIR/decisions.log
+metrics listen 127.0.0.1:$METRICS_PORT
 domain $DOMAIN {
     backend $BACKEND_IP port 25
 }
@@ -300,8 +306,9 @@ harvest budget 8 per 10m tarpit 200ms
 CONF
 }
 
-# lab_control_start: run ndrguard-control on CONTROL_CONF in the appliance namespace and wait
-# for its socket. Sets CONTROL_PID, CONTROL_LOG and NDRCTL (the command line that reaches it).
+# lab_control_start: run ndrguard-control on CONTROL_CONF and wait for its socket. It runs in
+# the root namespace (it speaks to the dataplane over Unix sockets) so that METRICS_URL is
+# reachable from there. Sets CONTROL_PID, CONTROL_LOG and NDRCTL (the command line that reaches it).
 lab_control_start() {
     local bin=${NDG_CONTROL:-$LAB_BUILD/control/ndrguard-control}
     local detach=
@@ -310,7 +317,7 @@ lab_control_start() {
     NDRCTL="${NDG_NDRCTL:-$LAB_BUILD/control/ndrctl} -s $CONTROL_SOCKET"
     export CONTROL_LOG NDRCTL
     rm -f "$CONTROL_SOCKET"
-    $detach ip netns exec "$APPLIANCE_NETNS" "$bin" -f "$CONTROL_CONF" >>"$CONTROL_LOG" 2>&1 &
+    $detach "$bin" -f "$CONTROL_CONF" >>"$CONTROL_LOG" 2>&1 &
     CONTROL_PID=$!
     export CONTROL_PID
     local t=0

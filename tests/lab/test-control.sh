@@ -15,13 +15,36 @@ stat_of() { $NDRCTL stats | awk -v k="$1" '$1 == k {print $2}'; }
 
 body() {
     lab_up "$LAB_ID_WANTED"
-    lab_dataplane_start af_packet || fail "dataplane did not start"
+    lab_dataplane_start af_packet --app smtp || fail "dataplane did not start"
     lab_control_config
     lab_control_start || fail "control daemon did not start"
     lab_wait_synced 10 || { $NDRCTL status; fail "dataplane not in sync"; }
     [ "$(stat_of directory_loaded_addresses)" = 8 ] || fail "dataplane holds $(stat_of directory_loaded_addresses) addresses, want 8"
     [ "$(stat_of config_loaded)" = 1 ] || fail "dataplane has no configuration"
     echo "ok: configuration and 8 addresses in force in the dataplane"
+
+    # Prometheus exposition, parsed by the reference parser.
+    sleep 1.5
+    "$LAB_PY" - "$METRICS_URL" <<'PY' || fail "metrics"
+import sys, urllib.request
+from prometheus_client.parser import text_string_to_metric_families
+text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
+fams = {f.name: f for f in text_string_to_metric_families(text)}
+def val(name, **labels):
+    for f in fams.values():
+        for s in f.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return s.value
+    raise SystemExit("missing %s %s" % (name, labels))
+assert val("ndrguard_dataplane_connected") == 1
+assert val("ndrguard_directory_addresses") == 8
+assert val("ndrguard_dataplane_directory_loaded_addresses") == 8
+assert val("ndrguard_directory_guard_alarm") == 0
+assert val("ndrguard_dataplane_rx_packets_total") >= 0
+assert val("ndrguard_policy_decisions_total", rule="unknown_user", outcome="reject") == 0
+assert val("ndrguard_port_ipackets_total", port="0") >= 0
+print("ok: /metrics parses (%d families), directory and dataplane figures as expected" % len(fams))
+PY
 
     $NDRCTL dir add dave@example.com >/dev/null || fail "dir add"
     lab_wait_synced 5 || fail "not in sync after dir add"
@@ -42,7 +65,7 @@ body() {
     echo "ok: daemon killed and restarted: dataplane kept serving, nothing pushed again"
 
     lab_dataplane_stop || fail "dataplane stop"
-    lab_dataplane_start af_packet || fail "dataplane did not restart"
+    lab_dataplane_start af_packet --app smtp || fail "dataplane did not restart"
     lab_wait_synced 10 || fail "restarted dataplane not brought in sync"
     [ "$(stat_of directory_loaded_addresses)" = 9 ] || fail "restarted dataplane lacks the directory"
     echo "ok: restarted dataplane gets configuration and directory again"

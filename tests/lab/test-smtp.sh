@@ -152,6 +152,20 @@ print("%s %d decision records, all valid JSON lines with every field; unknown re
       ("ok  " if ok else "FAIL", len(recs)))
 sys.exit(0 if ok else 1)
 PY
+    # The same decisions, scraped as Prometheus metrics.
+    sleep 1.2
+    "$LAB_PY" - "$METRICS_URL" <<'PY' || rc=1
+import sys, urllib.request
+from prometheus_client.parser import text_string_to_metric_families
+text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
+got = {(s.labels.get("rule"), s.labels.get("outcome")): s.value
+       for f in text_string_to_metric_families(text) for s in f.samples
+       if s.name == "ndrguard_policy_decisions_total"}
+ok = got.get(("unknown_user", "reject"), 0) >= 10 and got.get(("blocklist", "reject"), 0) >= 1
+print("%s /metrics: unknown_user rejects %d, blocklist rejects %d" % (
+    "ok  " if ok else "FAIL", got.get(("unknown_user", "reject"), 0), got.get(("blocklist", "reject"), 0)))
+sys.exit(0 if ok else 1)
+PY
     echo "--- ndrctl stats (non-zero)"
     $NDRCTL stats | awk '$2 != 0' | grep -E '^(smtp_|policy_|proxy_|tcp_conn)' | sed 's/^/    /'
     return $rc
