@@ -359,6 +359,8 @@ void tcp_conn_init_seq(struct tcp_conn *c, uint32_t iss);
 /** Window shift we announce for cfg->rcvbuf. */
 uint8_t tcp_rcv_wscale(const struct tcp_cfg *cfg);
 
+/** Put <c> on the list of writers to wake when packet buffers are back. */
+void tcp_nobuf_wait(struct tcp_conn *c);
 /** Send new data/FIN as the windows allow, then an ACK if one is due. */
 void tcp_output(struct tcp_conn *c);
 /** Send a segment without payload with <flags> (SYN carries the options). @return 0, -ENOBUFS. */

@@ -181,7 +181,7 @@ tcp_ooo_insert(struct tcp_conn *c, struct rte_mbuf *m, uint32_t seq, bool fin)
 	struct rte_mbuf *prev = NULL, *cur = c->ooo;
 	uint32_t end;
 
-	if (m->nb_segs != 1 || c->n_ooo >= c->ts->cfg->ooo_max)
+	if (m->nb_segs != 1 || c->n_ooo >= c->ts->cfg->ooo_max || c->ts->mem_level != TCP_MEM_OK)
 		return false;
 	while (cur != NULL && tcp_seq_lt(tcp_ooo_seq(cur), seq)) {
 		prev = cur;
@@ -527,6 +527,12 @@ tcp_conn_input(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg *sg,
 	}
 	if (!(sg->flags & RTE_TCP_ACK_FLAG))
 		return false;
+	if (sg->len > 0 && ts->mem_level == TCP_MEM_CRITICAL) {
+		/* Keep taking ACKs but no payload: rx must not starve (the peer resends). */
+		stats_inc(tcp_st(ts), STATS_TCP_MEM_DROP);
+		sg->len = 0;
+		sg->flags &= (uint8_t) ~RTE_TCP_FIN_FLAG;
+	}
 
 	if (c->state == TCP_ST_SYN_RCVD) {
 		if (!tcp_seq_gt(sg->ack, c->snd_una) || tcp_seq_gt(sg->ack, c->snd_max)) {
