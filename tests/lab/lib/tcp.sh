@@ -74,7 +74,7 @@ tcp_echo_run() {
 # tcp_expect_idle SECONDS: the connection table drains and no mbuf stays with a connection
 # (what is left in use is the rx rings and caches: compare with the count before traffic).
 tcp_expect_idle() {
-    local secs=$1 base=$2 r
+    local secs=$1 base=${2:-} r
     r=$(tcp_wait_stat tcp_conn_active eq 0 "$secs") || tcp_fail "connections left in the table: $r; $(tcp_counters)"
     if [ -n "$base" ]; then
         r=$(tcp_wait_stat mbufs_in_use le "$base" 5) || tcp_fail "mbufs still held after close: $r (before: $base)"
