@@ -31,7 +31,7 @@ print(len(s.recv(100)))
 PYEOF
 ) || tcp_fail "discard: client error"
 [ "$out" = 0 ] || tcp_fail "discard sent data back"
-[ "$(tcp_stat app_discard_bytes)" -eq 300000 ] || tcp_fail "discard counted $(tcp_stat app_discard_bytes) bytes, not 300000"
+r=$(tcp_wait_stat app_discard_bytes eq 300000 5) || tcp_fail "discard: $r"
 tcp_expect_idle 10 $((base + 64))
 [ "$(tcp_stat tcp_conn_aborted)" -eq 0 ] || tcp_fail "aborted connections: $(tcp_counters)"
 echo "PASS: echo on $PMD ($(tcp_counters))"
