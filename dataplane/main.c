@@ -41,6 +41,9 @@ RTE_LOG_REGISTER(ndg_logtype_main, user.ndg.main, INFO);
 #define MAIN_TCP_MBUFS	24576 /* per lcore: send/receive queues of busy connections */
 
 static volatile bool force_quit;
+static volatile bool dump_conns; /* SIGUSR1: list live TCP connections in the log */
+static struct lcore_ctx *all_ctxs[RTE_MAX_LCORE];
+static unsigned int all_n_ctx;
 
 static struct {
 	const char *stats_file;
@@ -68,8 +71,10 @@ static struct net_if nifs[RTE_MAX_ETHPORTS];
 static void
 signal_handler(int sig)
 {
-	(void) sig;
-	force_quit = true;
+	if (sig == SIGUSR1)
+		dump_conns = true;
+	else
+		force_quit = true;
 }
 
 static void
@@ -354,6 +359,14 @@ main_housekeeping(struct lcore_ctx *ctx)
 {
 	(void) ctx;
 	write_stats();
+	if (dump_conns) {
+		/* Diagnostics only: reads worker state without synchronisation. */
+		dump_conns = false;
+		for (unsigned int i = 0; i < all_n_ctx; i++)
+			if (all_ctxs[i]->tcp != NULL)
+				tcp_stack_dump(all_ctxs[i]->tcp, stderr, 64);
+		fflush(stderr);
+	}
 }
 
 int
@@ -379,6 +392,7 @@ main(int argc, char **argv)
 
 	signal(SIGINT, signal_handler);
 	signal(SIGTERM, signal_handler);
+	signal(SIGUSR1, signal_handler);
 
 	nb_ports = rte_eth_dev_count_avail();
 	if (nb_ports == 0)
@@ -480,8 +494,12 @@ main(int argc, char **argv)
 			tcp_cfg.max_conns, sizeof(struct tcp_conn),
 			tcp_tbl_bytes_per_conn(ctxs[0]->tcp));
 	}
-	for (w = 0; w < n_ctx; w++)
+	for (w = 0; w < n_ctx; w++) {
 		stats_blocks[w] = &ctxs[w]->stats;
+		all_ctxs[w] = ctxs[w];
+	}
+	all_n_ctx = n_ctx;
+	stats_register_mempool(mp);
 	if (stats_register(stats_blocks, n_ctx) != 0)
 		rte_exit(EXIT_FAILURE, "too many lcores\n");
 	ret = stats_telemetry_init();
@@ -535,6 +553,7 @@ main(int argc, char **argv)
 	RTE_ETH_FOREACH_DEV (port_id)
 		port_fini(port_id);
 	stats_register(NULL, 0);
+	stats_register_mempool(NULL);
 	for (w = 0; w < n_ctx; w++)
 		rte_free(ctxs[w]);
 	rte_mempool_free(mp);

@@ -93,6 +93,8 @@ enum stats_id {
 	STATS_APP_DISCARD_BYTES, /* bytes swallowed by the discard application */
 	STATS_APP_CLIENT_OK,	 /* client connections whose bytes all came back */
 	STATS_APP_CLIENT_FAIL,	 /* client connections that failed or mismatched */
+	STATS_TCP_MEM_PRESSURE,	 /* times the pool fell to a lower level */
+	STATS_TCP_MEM_DROP,	 /* payloads dropped: pool critical */
 	STATS_MAX
 };
 

@@ -12,6 +12,7 @@
 
 #include <rte_common.h>
 #include <rte_ethdev.h>
+#include <rte_mempool.h>
 #include <rte_telemetry.h>
 
 #include "stats.h"
@@ -102,9 +103,18 @@ static const char *const stats_names[STATS_MAX] = {
 	[STATS_APP_DISCARD_BYTES] = "app_discard_bytes",
 	[STATS_APP_CLIENT_OK] = "app_client_ok",
 	[STATS_APP_CLIENT_FAIL] = "app_client_fail",
+	[STATS_TCP_MEM_PRESSURE] = "tcp_mem_pressure",
+	[STATS_TCP_MEM_DROP] = "tcp_mem_drop",
 };
 
 static struct stats_lcore *const *stats_blocks;
+static const struct rte_mempool *stats_mp;
+
+void
+stats_register_mempool(const struct rte_mempool *mp)
+{
+	stats_mp = mp;
+}
 static unsigned int stats_nblocks;
 
 const char *
@@ -162,7 +172,11 @@ stats_write_json(FILE *f)
 			es.ierrors, es.oerrors, es.rx_nombuf);
 		first = false;
 	}
-	fputs("]}\n", f);
+	fputs("]", f);
+	if (stats_mp != NULL)
+		fprintf(f, ",\"mbufs\":{\"size\":%u,\"in_use\":%u}", stats_mp->size,
+			rte_mempool_in_use_count(stats_mp));
+	fputs("}\n", f);
 	return ferror(f) ? -EIO : 0;
 }
 

@@ -46,6 +46,14 @@ const char *stats_name(enum stats_id id);
  */
 int stats_register(struct stats_lcore *const *blocks, unsigned int n);
 
+struct rte_mempool;
+
+/**
+ * Report the in-use count of packet pool <mp> in the JSON snapshot ("mbufs"), so tests see
+ * that idle connections hold no buffers. Main lcore before workers start; NULL forgets it.
+ */
+void stats_register_mempool(const struct rte_mempool *mp);
+
 /**
  * Sum every registered block into <out>. Safe from any thread while workers run.
  */

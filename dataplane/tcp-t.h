@@ -20,9 +20,14 @@
 /* Timer wheel: 1 ms ticks, 1024 slots (one turn a second); longer timers go round. */
 #define TCP_WHEEL_SLOTS 1024u
 
-#define TCP_MAX_LISTENERS 16  /* listening ports per stack */
-#define TCP_ARP_SLOTS	  256 /* next hops cached per lcore (power of two) */
-#define TCP_ARP_PENDING	  4   /* frames queued per unresolved next hop */
+#define TCP_MAX_LISTENERS 16   /* listening ports per stack */
+#define TCP_ARP_SLOTS	  256  /* next hops cached per lcore (power of two) */
+#define TCP_ARP_PENDING	  16   /* frames queued per unresolved next hop */
+#define TCP_NOBUF_WAIT	  1024 /* writers waiting for packet buffers (power of two) */
+
+#define TCP_MEM_OK	 0 /* more than a quarter of the pool free */
+#define TCP_MEM_LOW	 1 /* under a quarter: no out-of-order queueing */
+#define TCP_MEM_CRITICAL 2 /* under an eighth: no payload kept, no new send buffers */
 
 /* RFC 9293 §3.3.2 states. */
 enum tcp_state {
@@ -65,6 +70,7 @@ enum tcp_tmr {
 #define TCP_F_SRC_COUNTED (1u << 13) /* counted in the per-source table */
 #define TCP_F_HALF_OPEN	  (1u << 14) /* counted as half-open (SYN_RCVD) */
 #define TCP_F_NOTIFIED	  (1u << 15) /* application was told it is open */
+#define TCP_F_NOBUF_WAIT  (1u << 16) /* on the stack's list of writers waiting for mbufs */
 
 struct rte_mbuf;
 struct rte_mempool;
@@ -123,13 +129,13 @@ struct tcp_conn {
 	uint8_t snd_ws; /* peer's window shift */
 	uint8_t rcv_ws; /* our window shift */
 	uint8_t n_rxmt; /* consecutive retransmissions (backoff exponent) */
-	uint16_t flags; /* TCP_F_* */
 	uint16_t port_id;
-	uint16_t mss; /* payload bytes per segment we send (peer's MSS, ICMP-reduced) */
+	uint16_t app_flags; /* free for the application */
+	uint32_t flags;	    /* TCP_F_* */
+	uint16_t mss;	    /* payload bytes per segment we send (peer's MSS, ICMP-reduced) */
 	uint8_t dupacks;
 	uint8_t n_ooo;		    /* segments in ooo */
 	struct rte_ether_addr rmac; /* next hop MAC (peer's, or the router's) */
-	uint16_t app_flags;	    /* free for the application */
 
 	/* send sequence space (RFC 9293 §3.3.1) */
 	uint32_t iss;
@@ -277,6 +283,14 @@ struct tcp_stack {
 	uint32_t chack_sec; /* RFC 5961 §7 challenge ACK limit: second and count */
 	uint32_t chack_count;
 	uint32_t cookie_until; /* accept cookie ACKs until this tick (AUTO mode) */
+
+	/* Packet-buffer pressure: the pool is shared by rx, the send queues and our headers,
+	 * and rx must never starve or no ACK gets through. */
+	uint8_t mem_level;   /* TCP_MEM_* */
+	uint32_t mem_check;  /* tick of the last look at the pool */
+	uint32_t nobuf_head; /* ring of connections whose write found no mbuf */
+	uint32_t nobuf_tail;
+	uint32_t nobuf[TCP_NOBUF_WAIT];
 
 	struct rte_ring *handoff;	/* frames other lcores forward to this one */
 	struct tcp_stack *const *peers; /* every stack, by queue id (handoff targets) */

@@ -114,8 +114,8 @@ uint32_t tcp_rss_hash(const uint8_t key[NET_RSS_KEY_LEN], uint32_t saddr, uint32
 /**
  * Choose a local port in [<lo>, <hi>] starting the search at <*cursor> such that the reply
  * from raddr:rport to laddr:port lands on rx queue <queue> of <nif> (through its RETA), and
- * <is_free>(arg, port) agrees. Without RSS on <nif>, ports are split between <n_queues>
- * lcores by port % n_queues == queue. Advances <*cursor>.
+ * <is_free>(arg, port) agrees. Without RSS on <nif>, the same hash modulo <n_queues> must
+ * give <queue> (the software ownership tcp_input() applies). Advances <*cursor>.
  * @return the port in network byte order, or 0 when none is free. Any thread.
  */
 uint16_t tcp_port_choose(const struct net_if *nif, uint16_t queue, uint16_t n_queues,
@@ -365,6 +365,8 @@ void tcp_conn_init_seq(struct tcp_conn *c, uint32_t iss);
 /** Window shift we announce for cfg->rcvbuf. */
 uint8_t tcp_rcv_wscale(const struct tcp_cfg *cfg);
 
+/** Put <c> on the list of writers to wake when packet buffers are back. */
+void tcp_nobuf_wait(struct tcp_conn *c);
 /** Send new data/FIN as the windows allow, then an ACK if one is due. */
 void tcp_output(struct tcp_conn *c);
 /** Send a segment without payload with <flags> (SYN carries the options). @return 0, -ENOBUFS. */

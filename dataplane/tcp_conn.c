@@ -17,6 +17,7 @@
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_mempool.h>
 #include <rte_ring.h>
 #include <rte_tcp.h>
 
@@ -378,12 +379,62 @@ tcp_stack_reap(struct tcp_stack *ts)
 	}
 }
 
+/* Look at the pool once a millisecond: rte_mempool_avail_count() walks every lcore cache. */
+static void
+tcp_stack_mem_check(struct tcp_stack *ts)
+{
+	unsigned int size = ts->mp->size;
+	unsigned int avail = rte_mempool_avail_count(ts->mp);
+	uint8_t level =
+		avail < size / 8 ? TCP_MEM_CRITICAL : (avail < size / 4 ? TCP_MEM_LOW : TCP_MEM_OK);
+
+	if (level > ts->mem_level)
+		stats_inc(&ts->ctx->stats, STATS_TCP_MEM_PRESSURE);
+	ts->mem_level = level;
+	ts->mem_check = ts->now;
+}
+
+void
+tcp_nobuf_wait(struct tcp_conn *c)
+{
+	struct tcp_stack *ts = c->ts;
+
+	if ((c->flags & TCP_F_NOBUF_WAIT) || ts->nobuf_tail - ts->nobuf_head >= TCP_NOBUF_WAIT)
+		return;
+	c->flags |= TCP_F_NOBUF_WAIT;
+	ts->nobuf[ts->nobuf_tail++ & (TCP_NOBUF_WAIT - 1)] = (uint32_t) (c - ts->conns);
+}
+
+/* Writers that found no buffer get writable() again once the pool recovered. */
+static void
+tcp_stack_nobuf_wake(struct tcp_stack *ts)
+{
+	for (unsigned int n = 0; n < 64 && ts->nobuf_head != ts->nobuf_tail; n++) {
+		struct tcp_conn *c = &ts->conns[ts->nobuf[ts->nobuf_head++ & (TCP_NOBUF_WAIT - 1)]];
+
+		if (!(c->flags & TCP_F_NOBUF_WAIT))
+			continue;
+		c->flags &= ~TCP_F_NOBUF_WAIT;
+		if (c->state == TCP_ST_CLOSED || (c->flags & TCP_F_ORPHAN) || c->app == NULL ||
+			c->app->writable == NULL)
+			continue;
+		c->flags &= ~TCP_F_WANT_SEND;
+		c->app->writable(c);
+		if (c->state != TCP_ST_CLOSED)
+			tcp_output(c);
+	}
+}
+
 unsigned int
 tcp_stack_poll(struct tcp_stack *ts)
 {
 	uint32_t before = ts->now;
 
 	tcp_timers_run(ts);
+	if (ts->now != ts->mem_check)
+		tcp_stack_mem_check(ts);
+	if (ts->nobuf_head != ts->nobuf_tail && ts->mem_level < TCP_MEM_CRITICAL)
+		tcp_stack_nobuf_wake(ts);
 	if (ts->now / 100 != before / 100)
 		tcp_arp_timers(ts);
 	tcp_stack_reap(ts);
@@ -524,7 +575,7 @@ tcp_conn_drop(struct tcp_conn *c, int err)
 	ts->n_active--;
 	stats_set(&ts->ctx->stats, STATS_TCP_CONN_ACTIVE, ts->n_active);
 	stats_inc(&ts->ctx->stats, err == 0 ? STATS_TCP_CONN_CLOSED : STATS_TCP_CONN_ABORTED);
-	c->flags = (uint16_t) ((c->flags & TCP_F_PASSIVE) | TCP_F_REAP | TCP_F_ORPHAN);
+	c->flags = (c->flags & TCP_F_PASSIVE) | TCP_F_REAP | TCP_F_ORPHAN;
 	/* The memory stays valid until the loop reaps it: callers up the stack may look. */
 	c->tmr_link.next = ts->reap_head;
 	ts->reap_head = idx;
@@ -739,9 +790,12 @@ tcp_conn_write(struct tcp_conn *c, const void *buf, uint32_t len)
 		uint32_t n;
 
 		if (room == 0) {
-			t = rte_pktmbuf_alloc(c->ts->mp);
+			/* The last eighth of the pool is for rx and headers (tcp_stack_mem_check). */
+			t = c->ts->mem_level < TCP_MEM_CRITICAL ? rte_pktmbuf_alloc(c->ts->mp)
+								: NULL;
 			if (t == NULL) {
 				stats_inc(&c->ts->ctx->stats, STATS_TCP_NOMBUF);
+				tcp_nobuf_wait(c);
 				break;
 			}
 			if (q->tail != NULL)
@@ -760,7 +814,7 @@ tcp_conn_write(struct tcp_conn *c, const void *buf, uint32_t len)
 		c->flags |= TCP_F_WANT_SEND;
 	stats_add(&c->ts->ctx->stats, STATS_TCP_BYTES_TX, done);
 	if (done == 0 && len > 0 && take > 0)
-		return -ENOBUFS;
+		return (c->flags & TCP_F_NOBUF_WAIT) ? 0 : -ENOBUFS;
 	return (int) done;
 }
 

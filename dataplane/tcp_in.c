@@ -181,7 +181,7 @@ tcp_ooo_insert(struct tcp_conn *c, struct rte_mbuf *m, uint32_t seq, bool fin)
 	struct rte_mbuf *prev = NULL, *cur = c->ooo;
 	uint32_t end;
 
-	if (m->nb_segs != 1 || c->n_ooo >= c->ts->cfg->ooo_max)
+	if (m->nb_segs != 1 || c->n_ooo >= c->ts->cfg->ooo_max || c->ts->mem_level != TCP_MEM_OK)
 		return false;
 	while (cur != NULL && tcp_seq_lt(tcp_ooo_seq(cur), seq)) {
 		prev = cur;
@@ -527,6 +527,12 @@ tcp_conn_input(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg *sg,
 	}
 	if (!(sg->flags & RTE_TCP_ACK_FLAG))
 		return false;
+	if (sg->len > 0 && ts->mem_level == TCP_MEM_CRITICAL) {
+		/* Keep taking ACKs but no payload: rx must not starve (the peer resends). */
+		stats_inc(tcp_st(ts), STATS_TCP_MEM_DROP);
+		sg->len = 0;
+		sg->flags &= (uint8_t) ~RTE_TCP_FIN_FLAG;
+	}
 
 	if (c->state == TCP_ST_SYN_RCVD) {
 		if (!tcp_seq_gt(sg->ack, c->snd_una) || tcp_seq_gt(sg->ack, c->snd_max)) {
@@ -823,15 +829,16 @@ tcp_input(struct tcp_stack *ts, const struct net_if *nif, struct rte_mbuf *m, ui
 		return NET_DROP;
 	}
 
-	/* No RSS: the reply to an active open may land here; its owner is in the port. */
+	/* No usable RSS: the PMD spreads flows its own way (af_packet fanout even rolls over to
+	 * another queue when one is full), so the owner of a flow is a software Toeplitz hash
+	 * of it, the one tcp_port_choose() aims at; others' frames go over the owner's ring. */
 	if (ts->n_queues > 1 && !(nif->flags & NET_IF_F_RSS)) {
-		uint16_t hp = rte_be_to_cpu_16(lport);
+		uint16_t owner =
+			(uint16_t) (tcp_rss_hash(nif->rss_key, raddr, laddr, rport, lport) %
+				    ts->n_queues);
 
-		if (hp >= ts->cfg->eph_lo && hp <= ts->cfg->eph_hi &&
-			hp % ts->n_queues != ts->queue_id) {
-			struct tcp_stack *owner = ts->peers[hp % ts->n_queues];
-
-			if (rte_ring_enqueue(owner->handoff, m) != 0) {
+		if (owner != ts->queue_id) {
+			if (rte_ring_enqueue(ts->peers[owner]->handoff, m) != 0) {
 				stats_inc(st, STATS_TCP_HANDOFF_DROP);
 				return NET_DROP;
 			}

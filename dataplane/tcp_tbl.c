@@ -195,7 +195,10 @@ tcp_port_choose(const struct net_if *nif, uint16_t queue, uint16_t n_queues, uin
 
 			if (nif->reta[h % nif->reta_size] != queue)
 				continue;
-		} else if (n_queues > 1 && p % n_queues != queue) {
+		} else if (n_queues > 1 &&
+			   tcp_rss_hash(nif->rss_key, raddr, laddr, rport, pbe) % n_queues !=
+				   queue) {
+			/* No RSS: ownership is the same software hash tcp_input() uses. */
 			continue;
 		}
 		if (is_free == NULL || is_free(arg, pbe))

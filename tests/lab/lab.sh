@@ -103,7 +103,7 @@ lab_eal_args() {
     local pmd=$1 i=0 dev
     for dev in "$APPLIANCE_EXT_IF" "$APPLIANCE_INT_IF"; do
         case $pmd in
-        af_packet) printf -- '--vdev=net_af_packet%d,iface=%s,qpairs=1,blocksz=4096,framesz=2048,framecnt=1024 ' "$i" "$dev" ;;
+        af_packet) printf -- '--vdev=net_af_packet%d,iface=%s,qpairs=%d,blocksz=4096,framesz=2048,framecnt=1024 ' "$i" "$dev" "${LAB_QPAIRS:-1}" ;;
         af_xdp) printf -- '--vdev=net_af_xdp%d,iface=%s,start_queue=0,queue_count=1 ' "$i" "$dev" ;;
         tap) printf -- '--vdev=net_tap%d,iface=%st ' "$i" "$dev" ;;
         *) lab_log "unknown PMD '$pmd'"; return 1 ;;
@@ -117,6 +117,8 @@ lab_eal_args() {
 # DATAPLANE_LOG. LAB_HUGE=1 uses hugepages (reserved here), otherwise --no-huge.
 # LAB_IDLE_US (default 100) lets the idle worker sleep so a shared box keeps its cores;
 # benchmarks set it to 0 for pure polling.
+# LAB_LCORES: EAL lcore list (default 0,1) or --lcores map; LAB_QPAIRS: af_packet queue
+# pairs per port (one per worker lcore).
 lab_dataplane_start() {
     local pmd=$1; shift
     local bin=${NDG_DATAPLANE:-$LAB_BUILD/dataplane/ndrguard-dataplane}
@@ -134,7 +136,9 @@ lab_dataplane_start() {
         mem="--no-huge --no-shconf -m 512"
     fi
     lcores=${LAB_LCORES:-0,1}
-    eal="-l $lcores --no-pci --file-prefix=$LAB_ID $mem --log-level=lib.eal:warning $(lab_eal_args "$pmd")" || return 1
+    # A map with '@' (more lcores than CPUs, e.g. 0@0,1@0,2@1) goes to --lcores.
+    case $lcores in *@*) lcores="--lcores $lcores" ;; *) lcores="-l $lcores" ;; esac
+    eal="$lcores --no-pci --file-prefix=$LAB_ID $mem --log-level=lib.eal:warning $(lab_eal_args "$pmd")" || return 1
     # A private mount namespace with bpffs so libxdp can pin its dispatcher (af_xdp).
     # LAB_DETACH=1 (the quickstart) puts it in its own session so it outlives the shell.
     local detach=
