@@ -251,6 +251,7 @@ lab_write_env() {
         echo "VALID_RCPT=${VALID_RCPT:-}"
         echo "NDRCTL=\"${NDRCTL:-}\""
         echo "SMTP_PORT=${SMTP_PORT:-}"
+        [ -n "${ECHO_PORT:-}" ] && echo "ECHO_PORT=$ECHO_PORT"
         echo "MAILBOX=${MAILBOX:-}"
         echo "POSTFIX_DIR=${POSTFIX_DIR:-}"
         echo "LAB_RUN_DIR=$LAB_RUN_DIR"

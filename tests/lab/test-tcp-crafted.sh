@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
+# variants: af_packet af_xdp
 #
 # Crafted segments (scapy) against the echo service: RST and SYN in and out of the window
 # (RFC 5961 challenge ACKs), exact RST, bad checksum, old duplicates, overlapping and
