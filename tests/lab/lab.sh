@@ -305,7 +305,6 @@ limits {
     message-size 12M
     connections-per-ip 10
     greeting-delay ${LAB_GREETING_DELAY:-0s}
-    timeout backend 3s
 }
 harvest budget 8 per 10m tarpit 200ms
 CONF

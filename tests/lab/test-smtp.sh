@@ -87,7 +87,12 @@ while time.time() < end:
         pass
 ' &
     sleep 0.5
+    # A short backend timeout for this check only (the default, 30 s, would make it slow).
+    sed -i 's/^    greeting-delay .*/&\n    timeout backend 3s/' "$CONTROL_CONF"
+    $NDRCTL reload >/dev/null && lab_wait_synced 5 || fail "reload with timeout backend 3s"
     e2e backend-slow || rc=1
+    sed -i '/^    timeout backend 3s$/d' "$CONTROL_CONF"
+    $NDRCTL reload >/dev/null && lab_wait_synced 5 || fail "reload back to the default timeout"
 
     e2e harvest || rc=1
 
