@@ -13,7 +13,7 @@ IT_PEER="$IT_DIR/impair-peer.py"
 IT_PORT=9000
 
 it_fail() { echo "FAIL: $*"; exit 1; }
-it_skip() { echo "SKIP: $*"; exit 77; }
+it_cannot() { echo "FAIL: cannot run: $*"; exit 1; }
 
 # Quiet lab: its progress lines go to a log unless IT_VERBOSE=1.
 if [ "${IT_VERBOSE:-0}" != 1 ]; then
@@ -24,7 +24,8 @@ fi
 it_setup() {
     local id=$1 cmac amac bin
     shift
-    [ "$(id -u)" -eq 0 ] || it_skip "needs root"
+    # Not a skip: a test that cannot run here is a failure to fix (run as root).
+    [ "$(id -u)" -eq 0 ] || it_cannot "needs root"
     bin=${NDG_IMPAIR:-$LAB_TOP/build/tests/lab/impair/ndrguard-impair}
     [ -x "$bin" ] || it_fail "no bridge binary at $bin (meson setup build && ninja -C build)"
     export LAB_RUN_DIR=/run/ndrguard/lab-$id
