@@ -764,16 +764,28 @@ obs_cmd_sources(struct ctld *d, int argc, char **argv, FILE *out)
 int
 obs_command(struct ctld *d, int fd, int argc, char **argv, FILE *out, bool *keep_fd)
 {
+	static const struct {
+		const char *verb, *usage;
+	} usages[] = {
+		{"rule", "usage: ndrctl rule RULE enforce|observe|default, or ndrctl rule list"},
+		{"log", "usage: ndrctl log tail [-n N] [--rule RULE] [--follow]"},
+		{"sources", "usage: ndrctl sources [-n N]"},
+	};
+	int ret = -1;
+
 	(void) fd;
 	if (d->obs == NULL)
 		return -1;
 	if (strcmp(argv[0], "rule") == 0)
-		return obs_cmd_rule(d, argc, argv, out);
-	if (strcmp(argv[0], "log") == 0)
-		return obs_cmd_log(d, argc, argv, out, keep_fd);
-	if (strcmp(argv[0], "sources") == 0)
-		return obs_cmd_sources(d, argc, argv, out);
-	return -1;
+		ret = obs_cmd_rule(d, argc, argv, out);
+	else if (strcmp(argv[0], "log") == 0)
+		ret = obs_cmd_log(d, argc, argv, out, keep_fd);
+	else if (strcmp(argv[0], "sources") == 0)
+		ret = obs_cmd_sources(d, argc, argv, out);
+	for (size_t i = 0; ret == 2 && i < sizeof(usages) / sizeof(usages[0]); i++)
+		if (strcmp(argv[0], usages[i].verb) == 0)
+			fprintf(out, "%s\n", usages[i].usage);
+	return ret;
 }
 
 int

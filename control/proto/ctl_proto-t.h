@@ -218,7 +218,7 @@ struct ctl_log_rec {
  * are only in the count and the sum. STATS lines: "rcpt_reply_bucket_<i> <n>" (non-empty
  * buckets only), "rcpt_reply_count <n>", "rcpt_reply_sum_ns <n>".
  */
-#define CTL_HIST_MIN_LOG2 10 /* 1.024 us */
-#define CTL_HIST_BUCKETS  51 /* up to 2^35 ns, 34 s */
+#define CTL_HIST_MIN_LOG2 7  /* 128 ns */
+#define CTL_HIST_BUCKETS  57 /* up to 2^35 ns, 34 s */
 
 #endif /* NDG_CONTROL_PROTO_CTL_PROTO_T_H */

@@ -114,6 +114,20 @@ check guard-stale 1 'guard: +ALARM: no good sync for longer than 2 s' -- status
 mv "$T/recipients.gone" "$T/recipients"
 sleep 2
 check guard-fresh-again 1 'guard: +ok' -- status
+# Runtime rule modes and expiring blocks, answered without a dataplane.
+check rule-unknown 1 'frob: unknown rule' -- rule frob observe
+check rule-bad-mode 2 'usage: ndrctl rule' -- rule harvest sometimes
+check rule-observe 0 'harvest: observe \(was enforce\) \(dataplane not in sync yet\)' -- rule harvest observe
+check rule-list 1 '^harvest +observe +ndrctl' -- rule list
+check rule-default 0 'harvest: enforce \(was observe\)' -- rule harvest default
+check block-ttl-bad 2 'not a duration' -- block add 198.18.9.0/24 --ttl 0s
+check block-ttl 0 '198.18.9.0/24: blocked  expires in 1h00m  reason: ops ticket 7' -- block add 198.18.9.0/24 --ttl 1h --reason 'ops ticket 7'
+check block-ttl-list 0 '^198.18.9.0/24  ndrctl  expires in (59m5.s|1h00m)  reason: ops ticket 7' -- block list
+check block-ttl-del 0 'unblocked' -- block del 198.18.9.0/24
+check log-tail-usage 2 'usage: ndrctl log tail' -- log tail -n many
+check sources-empty 0 '^SOURCE +REJECTED' -- sources
+check relay-test-usage 2 'usage' -- relay-test
+check relay-test-unreachable 2 'cannot connect to 127.0.0.1 port 1' -- relay-test 127.0.0.1 --port 1
 stop
 check unreachable 3 'cannot reach' -- status
 
