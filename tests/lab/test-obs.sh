@@ -5,7 +5,8 @@
 # Postfix behind): ndrctl relay-test against the appliance (closed) and against a deliberately
 # open Postfix (open); a rule switched to observe and back at run time with a live session
 # kept; an expiring block; log tail with --rule and a bounded --follow; decision-log rotation
-# on SIGHUP; the decision stream on stderr (no systemd here) ; ndrctl top under tmux; and
+# on SIGHUP; the decision stream on stderr (no systemd here) and to a real systemd-journald
+# run in a private mount namespace; ndrctl top under tmux; and
 # /metrics parsed by prometheus_client and checked against the traffic sent.
 # variants: af_packet
 set -u
@@ -225,6 +226,57 @@ for l in sys.stdin:
             fail "JOURNAL_STREAM without a journal socket must fall back to stderr"
     fi
     echo "ok: no systemd as PID 1 here ($(ps -p 1 -o comm=)): decisions go to stderr beside the file"
+
+    # The journald path with a real systemd-journald: systemd-run needs systemd as PID 1, so
+    # journald runs in a private mount namespace (tmpfs over its sockets and journals, nothing
+    # of the host's touched) and the daemon runs there with a service's INVOCATION_ID.
+    lab_control_stop
+    : >"$CONTROL_LOG"
+    unshare -m --propagation private env CTLD="$LAB_BUILD/control/ndrguard-control" \
+        CONF="$CONTROL_CONF" LOG="$CONTROL_LOG" NDRCTL="$NDRCTL" RUN="$LAB_RUN_DIR" \
+        CLIENT_NETNS="$CLIENT_NETNS" APPLIANCE_IP="$APPLIANCE_IP" bash -s <<'NS' || fail "journald path"
+set -u
+mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/journal || exit 1
+mount -t tmpfs tmpfs /run/log || exit 1
+[ -d /var/log/journal ] && { mount -t tmpfs tmpfs /var/log/journal || exit 1; }
+/lib/systemd/systemd-journald >"$RUN/journald.log" 2>&1 &
+jd=$! cp=
+# Both end with this namespace's script, however it ends.
+trap 'kill $cp $jd 2>/dev/null; wait 2>/dev/null' EXIT
+for _ in $(seq 50); do [ -S /run/systemd/journal/socket ] && break; sleep 0.1; done
+rc=0
+INVOCATION_ID=0123456789abcdef0123456789abcdef "$CTLD" -f "$CONF" >>"$LOG" 2>&1 &
+cp=$!
+for _ in $(seq 100); do $NDRCTL status 2>/dev/null | grep -q 'configuration in sync, directory in sync' && break; sleep 0.1; done
+grep -q 'decision stream: file and the journal' "$LOG" || { echo "journal not chosen"; rc=1; }
+ip netns exec "$CLIENT_NETNS" swaks --server "$APPLIANCE_IP" --local-interface 198.18.1.19 \
+    --from j@example.org --to journald@elsewhere.example --timeout 10 >/dev/null 2>&1
+for _ in $(seq 50); do
+    journalctl -D /run/log/journal NDRGUARD_RCPT=journald@elsewhere.example -o json 2>/dev/null |
+        grep -q NDRGUARD_RULE && break
+    sleep 0.2
+done
+journalctl -D /run/log/journal NDRGUARD_RCPT=journald@elsewhere.example -o json >"$RUN/journal.json" 2>&1
+/usr/bin/python3 - "$RUN/journal.json" <<'PY' || rc=1
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+assert len(recs) == 1, "%d journal entries for the relay attempt" % len(recs)
+r = recs[0]
+want = {"NDRGUARD_RULE": "relay_denied", "NDRGUARD_OUTCOME": "reject",
+        "NDRGUARD_CLIENT": "198.18.1.19", "NDRGUARD_SENDER": "j@example.org",
+        "NDRGUARD_REPLY": "554 5.7.1", "SYSLOG_IDENTIFIER": "ndrguard-control", "PRIORITY": "5"}
+for k, v in want.items():
+    assert r.get(k) == v, (k, r.get(k))
+m = json.loads(r["MESSAGE"])
+assert m["rcpt"] == "journald@elsewhere.example" and m["rule"] == "relay_denied", m
+print("ok: journald (a real systemd-journald): one entry, MESSAGE is the JSON record, fields %s"
+      % ", ".join(sorted(k for k in r if k.startswith("NDRGUARD_"))))
+PY
+grep -q '^decision {' "$LOG" && { echo "records went to stderr too"; rc=1; }
+exit $rc
+NS
+    lab_control_start || fail "control daemon did not restart"
+    lab_wait_synced 10 || fail "not in sync after control restart"
 
     # ---- ndrctl top under tmux ----
     local tm="tmux -L ndgobs$LAB_ID"
