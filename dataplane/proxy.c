@@ -797,6 +797,7 @@ static const char *const proxy_smtp_stat_names[SMTP_STAT_MAX] = {
 	[SMTP_STAT_BACKEND_FAIL] = "smtp_backend_fail",
 	[SMTP_STAT_BACKEND_TIMEOUT] = "smtp_backend_timeout",
 	[SMTP_STAT_BACKEND_REFUSED] = "smtp_backend_refused",
+	[SMTP_STAT_DELIVERED] = "smtp_delivered",
 };
 
 static const char *const proxy_outcome_names[POLICY_OUTCOME_MAX] = {

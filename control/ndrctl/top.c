@@ -124,8 +124,8 @@ top_draw(const struct top_snap *now, const struct top_snap *before, const char *
 		top_get(now, "smtp_sessions"));
 	printf("%-28s %12s %14" PRIu64 "\n", "sessions open", "", top_get(now, "sessions_active"));
 	printf("%-28s %12.1f %14" PRIu64 "\n", "delivered messages",
-		(double) top_delta(now, before, "smtp_messages") / r,
-		top_get(now, "smtp_messages"));
+		(double) top_delta(now, before, "smtp_delivered") / r,
+		top_get(now, "smtp_delivered"));
 	printf("%-28s %12.1f %14" PRIu64 "\n", "RCPT replies",
 		(double) top_delta(now, before, "rcpt_reply_count") / r,
 		top_get(now, "rcpt_reply_count"));

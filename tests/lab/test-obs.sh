@@ -301,7 +301,8 @@ NS
     # ---- /metrics against the traffic sent ----
     sleep 1.2
     scrape "$LAB_RUN_DIR/m0" || fail "scrape"
-    # One session: 2 recipients the directory and Postfix know, 3 unknown, 1 relay attempt.
+    # One session: 2 recipients the directory and Postfix know, 3 unknown, 1 relay attempt,
+    # then one message.
     in_client "$LAB_PY" - "$APPLIANCE_IP" <<'PY' || fail "metrics traffic"
 import smtplib, sys
 s = smtplib.SMTP(sys.argv[1], 25, local_hostname="metrics.example.org", timeout=20,
@@ -311,7 +312,8 @@ s.mail("sender@example.org")
 got = [s.rcpt(r)[0] for r in ["alice@example.com", "carol@example.com", "nobody1@example.com",
                               "nobody2@example.com", "nobody3@example.com", "x@elsewhere.example"]]
 assert got == [250, 250, 550, 550, 550, 554], got
-s.rset()
+code, _ = s.data(b"Subject: metrics\r\n\r\none message\r\n")
+assert code == 250, code
 s.quit()
 PY
     sleep 1.5
@@ -348,6 +350,7 @@ assert d("ndrguard_smtp_replies_total", code="250") == 2
 assert d("ndrguard_policy_decisions_total", rule="unknown_user", outcome="reject") == 3
 assert d("ndrguard_policy_decisions_total", rule="relay_denied", outcome="reject") == 1
 assert d("ndrguard_dataplane_smtp_sessions_total") == 1
+assert d("ndrguard_dataplane_smtp_delivered_total") == 1
 assert val(m1, "ndrguard_dataplane_sessions_active") == 0
 be = sys.argv[3] + ":25"
 assert val(m1, "ndrguard_backend_up", backend=be) == 1
