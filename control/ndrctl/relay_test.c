@@ -44,7 +44,8 @@ struct rt_conn {
 	int fd;
 	int timeout_ms;
 	char buf[RT_REPLY_MAX];
-	size_t len; /* bytes buffered, not consumed yet */
+	size_t len;	    /* bytes buffered, not consumed yet */
+	char greeting[256]; /* the name the server gives in its 220 */
 };
 
 struct rt_case {
@@ -166,6 +167,8 @@ rt_open(struct rt_conn *c, const char *host, const char *port, const char *helo,
 		snprintf(why, size, "no 220 greeting: %s", code < 0 ? "(nothing)" : line);
 		goto err;
 	}
+	if (sscanf(line + 3, " %255[A-Za-z0-9.-]", c->greeting) != 1)
+		c->greeting[0] = '\0';
 	snprintf(cmd, sizeof(cmd), "EHLO %s", helo);
 	code = rt_cmd(c, cmd, line, sizeof(line));
 	if (code >= 500 && code < 600) {
@@ -329,7 +332,7 @@ ndrctl_relay_test(int argc, char **argv, bool json)
 	struct rt_case cases[32];
 	struct rt_conn c = {.fd = -1, .timeout_ms = 30000};
 	const char *host, *port = "25", *domain = NULL, *helo = "relay-test.ndrctl.invalid";
-	char dom[200], lit[64], why[RT_LINE_MAX + 64];
+	char dom[256], lit[64], why[RT_LINE_MAX + 64];
 	unsigned int counts[RT_RESULT_MAX] = {0};
 	size_t n;
 	int opt;
@@ -393,7 +396,20 @@ ndrctl_relay_test(int argc, char **argv, bool json)
 		}
 		snprintf(lit, sizeof(lit), ss.ss_family == AF_INET6 ? "[IPv6:%s]" : "[%s]", a);
 	}
-	snprintf(dom, sizeof(dom), "%s", domain != NULL ? domain : host);
+	/* The server's mail domain: given, or the parent of the name in its greeting. */
+	if (domain == NULL) {
+		const char *dot = strchr(c.greeting, '.');
+		struct in_addr ia;
+
+		if (dot != NULL && strchr(dot + 1, '.') != NULL &&
+			inet_pton(AF_INET, c.greeting, &ia) != 1)
+			domain = dot + 1;
+		else if (dot != NULL)
+			domain = c.greeting;
+		else
+			domain = host;
+	}
+	snprintf(dom, sizeof(dom), "%s", domain);
 	n = rt_cases(cases, sizeof(cases) / sizeof(cases[0]), dom, lit);
 
 	for (size_t i = 0; i < n; i++) {

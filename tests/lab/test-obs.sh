@@ -89,11 +89,13 @@ body() {
 
     # ---- relay-test: the appliance is closed, a permissive Postfix is open ----
     local out rc
-    out=$(in_client "$NDRCTL_BIN" relay-test "$APPLIANCE_IP" --domain "$DOMAIN" --timeout 10); rc=$?
+    # No --domain: the appliance greets as mx.example.com, so example.com is taken.
+    out=$(in_client "$NDRCTL_BIN" relay-test "$APPLIANCE_IP" --timeout 10); rc=$?
     echo "$out" | sed 's/^/  | /'
     [ $rc = 0 ] || fail "relay-test against the appliance: exit $rc, want 0 (closed)"
     echo "$out" | tail -1 | grep -q ': closed (0 relayed, 24 refused, 0 deferred, 0 dropped, of 24 cases)' ||
         fail "relay-test: not every case refused by the appliance"
+    echo "$out" | grep -q 'RCPT TO:<relaytest%example.net@example.com>' || fail "relay-test did not find the domain"
     echo "ok: relay-test against the appliance: closed, all 24 cases refused"
 
     open_postfix_start || fail "the open Postfix did not start"
@@ -293,6 +295,7 @@ NS
     c1=$(conns)
     pane | grep -Eq '^  relay_denied +[0-9.]+ +[0-9]+' || { pane; fail "top: no relay_denied row"; }
     pane | grep -q '198.18.1.17' || { pane; fail "top: 198.18.1.17 not among the offending sources"; }
+    pane | sed 's/^/  | /'
     $tm send-keys -t top q
     wait_for 5 sh -c "! $tm has-session -t top" || { $tm kill-server; fail "q did not quit top"; }
     $tm kill-server 2>/dev/null || true
