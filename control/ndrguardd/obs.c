@@ -376,6 +376,7 @@ obs_block_options(struct ctld *d, const char *net, int argc, char **argv, FILE *
 	if (b == NULL)
 		return 1;
 	b->expires = ttl_ms ? time(NULL) + (time_t) ((ttl_ms + 999) / 1000) : 0;
+	b->reason[0] = '\0';
 	if (reason != NULL) {
 		size_t o = 0;
 

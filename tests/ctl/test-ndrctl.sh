@@ -123,6 +123,8 @@ check rule-default 0 'harvest: enforce \(was observe\)' -- rule harvest default
 check block-ttl-bad 2 'not a duration' -- block add 198.18.9.0/24 --ttl 0s
 check block-ttl 0 '198.18.9.0/24: blocked  expires in 1h00m  reason: ops ticket 7' -- block add 198.18.9.0/24 --ttl 1h --reason 'ops ticket 7'
 check block-ttl-list 0 '^198.18.9.0/24  ndrctl  expires in (59m5.s|1h00m)  reason: ops ticket 7' -- block list
+check block-readd 0 '^198.18.9.0/24: already blocked$' -- block add 198.18.9.0/24
+check block-readd-list 0 '^198.18.9.0/24  ndrctl$' -- block list
 check block-ttl-del 0 'unblocked' -- block del 198.18.9.0/24
 check log-tail-usage 2 'usage: ndrctl log tail' -- log tail -n many
 check sources-empty 0 '^SOURCE +REJECTED' -- sources
