@@ -810,15 +810,12 @@ static const char *const proxy_outcome_names[POLICY_OUTCOME_MAX] = {
 static int
 proxy_obs_text(char *buf, size_t size)
 {
-	static uint64_t hist[CTL_HIST_BUCKETS], codes[PROXY_REPLY_CODES];
+	uint64_t hist[CTL_HIST_BUCKETS] = {0}, codes[PROXY_REPLY_CODES] = {0};
 	struct proxy_backend_health be[PROXY_BACKEND_SLOTS];
 	uint64_t open = 0, closed = 0, count = 0, sum = 0;
 	unsigned int nbe = 0;
 	size_t used = 0;
 
-	/* Static scratch: the control thread is the only caller. */
-	memset(hist, 0, sizeof(hist));
-	memset(codes, 0, sizeof(codes));
 	memset(be, 0, sizeof(be));
 	for (unsigned int l = 0; l < RTE_MAX_LCORE; l++) {
 		const struct proxy_obs *o;
