@@ -171,8 +171,6 @@ with open(sys.argv[1]) as f:
         fl = line.split()
         dest = struct.unpack("<I", bytes.fromhex(fl[1]))[0]
         mask = struct.unpack("<I", bytes.fromhex(fl[7]))[0]
-        dest = int.from_bytes(dest.to_bytes(4, "little"), "big")
-        mask = int.from_bytes(mask.to_bytes(4, "little"), "big")
         if ip & mask == dest and (best is None or mask > best[0]):
             best = (mask, fl[0])
 if best:
