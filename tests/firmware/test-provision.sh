@@ -103,6 +103,19 @@ expect defroute-refused 1 "$st" "$out" \
     '^    \| \+NR_1G_PAGES="4"$' 'rcu_nocbs=1 hugepagesz=1G hugepages=4"' \
     'would run: mount -t hugetlbfs -o pagesize=1G nodev /dev/hugepages-1G' '!devbind'
 
+# --- quickstart --nic walks the deployment (dry run), asking only when there is a terminal --
+B=$FIX/numa1
+out=$(on "$B" "$TOP/firmware-config/quickstart" --nic 0000:01:00.1,0000:02:00.0 \
+    --address 0:198.18.1.2/24,1:198.18.2.2/24 --gateway 1:198.18.2.1 --hostname mx.example.com \
+    --domain example.com --backend 198.18.2.1 --dry-run </dev/null); st=$?
+expect quickstart-nic-dry 1 "$st" "$out" 'would run: meson install -C .*build-appliance' \
+    'would write .*appliance.conf: PORTS="0000:01:00.1 0000:02:00.0"' \
+    'would write .*ndrguard.conf:     backend 198.18.2.1 port 25' \
+    'would run: /usr/bin/dpdk-devbind.py --bind=vfio-pci 0000:02:00.0' \
+    '^== Preflight' '^FAIL +port 0000:01:00.1' 'Not starting: fix what is marked' '!^== Starting'
+out=$(on "$B" "$TOP/firmware-config/quickstart" --nic 0000:01:00.1 --dry-run </dev/null); st=$?
+expect quickstart-nic-no-tty 1 "$st" "$out" 'give it as a flag \(no terminal to ask on\)'
+
 after=$(tree_sum "$FIX")
 if [ "$before" = "$after" ]; then echo "ok   dry-runs-wrote-nothing"; else
     echo "FAIL dry-runs-wrote-nothing: the fixture trees changed"; fails=$((fails + 1)); fi

@@ -80,6 +80,26 @@ out2=$("$P/sbin/ndrguard-provision" user 2>&1)
 [[ $out2 == *"unchanged: system user ndrguard exists"* ]] && ok "provision user idempotent" ||
     bad "provision user second run: $out2"
 
+# --- the real hugepage step on this machine (its /etc writes go to a scratch copy) -------
+HP=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+hp_before=$(cat "$HP")
+hp_want=$((hp_before + 32))
+mkdir -p "$R/hetc/dpdk" "$R/hetc/ndrguard"
+cp /etc/dpdk/dpdk.conf "$R/hetc/dpdk/"
+echo "HUGEPAGE_MB=$((hp_want * 2))" >"$R/hetc/ndrguard/appliance.conf"
+out=$(NDG_ETC=$R/hetc "$P/sbin/ndrguard-provision" hugepages 2>&1)
+hp_got=$(awk '/^HugePages_Total:/ { print $2 }' /proc/meminfo)
+if [ "$hp_got" = "$hp_want" ] && grep -qx "NR_2M_PAGES=\"$hp_want\"" "$R/hetc/dpdk/dpdk.conf" &&
+    [[ $out == *"hugetlbfs"* ]]; then
+    ok "hugepages for real: $hp_before -> $hp_got pages of 2 MiB, persisted in dpdk.conf"
+else
+    bad "hugepages for real: HugePages_Total $hp_got, want $hp_want:"; printf '%s\n' "$out" | sed 's/^/  | /'
+fi
+out=$(NDG_ETC=$R/hetc "$P/sbin/ndrguard-provision" hugepages 2>&1)
+[[ $out != *"set: "* && $out != *"wrote: "* ]] && ok "hugepages step idempotent" ||
+    bad "hugepages second run changed something: $out"
+echo "$hp_before" >"$HP"
+
 # --- the units' commands, with the units' credentials -----------------------------------
 unit_value() { sed -n "s/^$2=//p" "$UNITS/$1.service" | tr '\n' ' ' | sed 's/ $//'; }
 caps=$(unit_value ndrguard-dataplane CapabilityBoundingSet | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
