@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ctl_io.h"
+#include "units.h"
 
 #define NDRCTL_DEFAULT_SOCKET "/run/ndrguard/control.sock"
 #define NDRCTL_REPLY_MAX      (512 * 1024)
@@ -152,6 +153,8 @@ main(int argc, char **argv)
 	if (fd < 0) {
 		fprintf(stderr, "ndrctl: cannot reach ndrguard-control at %s: %s\n", sock,
 			strerror(-fd));
+		if (strcmp(argv[0], "status") == 0)
+			ndrctl_units_print(stdout);
 		return 3;
 	}
 	ret = ctl_send(fd, CTL_MSG_CMD, 1, 0, req, len);
@@ -164,6 +167,8 @@ main(int argc, char **argv)
 	}
 	head = (struct ctl_cmd_reply *) reply;
 	fwrite(reply + sizeof(*head), 1, (size_t) n - sizeof(*head), stdout);
+	if (strcmp(argv[0], "status") == 0)
+		ndrctl_units_print(stdout);
 	free(req);
 	ret = head->status;
 	free(reply);
