@@ -14,6 +14,7 @@
 
 #include "ctl_io.h"
 #include "ndrctl.h"
+#include "units.h"
 
 #define NDRCTL_DEFAULT_SOCKET "/run/ndrguard/control.sock"
 #define NDRCTL_REPLY_MAX      (512 * 1024)
@@ -153,7 +154,11 @@ main(int argc, char **argv)
 			goto call;
 	follow = false;
 call:
-	return ndrctl_call(sock, argc, argv, stdout, follow);
+	ret = ndrctl_call(sock, argc, argv, stdout, follow);
+	/* status: systemd's view of the units too, also (above all) when the daemon is down. */
+	if (strcmp(argv[0], "status") == 0)
+		ndrctl_units_print(stdout);
+	return ret;
 }
 
 int

@@ -68,6 +68,23 @@ check lookup-deleted 1 '550 5.1.1' -- dir lookup alice@example.com
 check sync 0 'synced: 3 addresses, 1 bad lines' -- dir sync
 check stats-no-dataplane 1 'dataplane unreachable' -- stats
 check usage 2 'usage' -- frobnicate
+# ndrctl status also reports the systemd units (systemd is not PID 1 on the test box: the unit
+# branch runs against a stand-in systemctl that answers as systemd's `show` does).
+check status-units-nosystemd 1 'units: systemd is not running here' -- status
+cat >"$T/systemctl" <<'SH'
+#!/bin/sh
+case "$*" in
+*ndrguard-dataplane*) printf 'ActiveState=active\nSubState=running\nResult=success\nNRestarts=0\nActiveEnterTimestamp=Mon 2026-11-23 10:00:00 UTC\n' ;;
+*ndrguard-control*) printf 'ActiveState=failed\nSubState=failed\nResult=exit-code\nNRestarts=3\nActiveEnterTimestamp=\n' ;;
+*) printf 'ActiveState=\n' ;;
+esac
+SH
+chmod +x "$T/systemctl"
+export NDRCTL_SYSTEMD_RUNDIR=$T NDRCTL_SYSTEMCTL=$T/systemctl
+check status-unit-dataplane 1 'unit ndrguard-dataplane.service +active \(running\) since Mon 2026-11-23 10:00:00 UTC$' -- status
+check status-unit-control 1 'unit ndrguard-control.service +failed \(failed\), last result exit-code, restarted 3 times' -- status
+check status-unit-unknown 1 'unit ndrguard-hugepages.service +unknown to systemd' -- status
+unset NDRCTL_SYSTEMD_RUNDIR NDRCTL_SYSTEMCTL
 check usage-args 2 'usage' -- dir lookup
 grep -qx 'carol@example.com' "$T/state/snapshot" || { echo "FAIL snapshot lacks the added address"; fails=$((fails + 1)); }
 
