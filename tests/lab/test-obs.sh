@@ -250,7 +250,7 @@ rc=0
 INVOCATION_ID=0123456789abcdef0123456789abcdef "$CTLD" -f "$CONF" >>"$LOG" 2>&1 &
 cp=$!
 for _ in $(seq 100); do $NDRCTL status 2>/dev/null | grep -q 'configuration in sync, directory in sync' && break; sleep 0.1; done
-grep -q 'decision stream: file and the journal' "$LOG" || { echo "journal not chosen"; rc=1; }
+# (The daemon's own messages go to the journal now: "decision stream: ..." is checked there.)
 ip netns exec "$CLIENT_NETNS" swaks --server "$APPLIANCE_IP" --local-interface 198.18.1.19 \
     --from j@example.org --to journald@elsewhere.example --timeout 10 >/dev/null 2>&1
 for _ in $(seq 50); do
@@ -275,6 +275,20 @@ print("ok: journald (a real systemd-journald): one entry, MESSAGE is the JSON re
       % ", ".join(sorted(k for k in r if k.startswith("NDRGUARD_"))))
 PY
 grep -q '^decision {' "$LOG" && { echo "records went to stderr too"; rc=1; }
+# The daemon's own messages are journal entries with fields too, not bare stderr lines.
+journalctl -D /run/log/journal SYSLOG_IDENTIFIER=ndrguard-control NDRGUARD_COMPONENT=control \
+    -o json >"$RUN/journal-log.json" 2>&1
+/usr/bin/python3 - "$RUN/journal-log.json" <<'PY' || rc=1
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+ready = [r for r in recs if r.get("MESSAGE", "").startswith("ready: ndrctl on")]
+assert ready and ready[0].get("PRIORITY") == "6", "no 'ready' entry at PRIORITY 6: %r" % recs[:3]
+assert any(r.get("MESSAGE") == "decision stream: file and the journal" for r in recs), \
+    "journal not chosen for the decision stream"
+print("ok: journald: the daemon's own log is structured (%d entries, NDRGUARD_COMPONENT, PRIORITY)"
+      % len(recs))
+PY
+grep -q "ready: ndrctl on" "$LOG" && { echo "daemon messages went to stderr too:"; cat "$LOG"; rc=1; }
 exit $rc
 NS
     lab_control_start || fail "control daemon did not restart"
