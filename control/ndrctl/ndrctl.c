@@ -36,6 +36,7 @@ static const struct {
 	{"block", "add", 1, 1, "NET: refuse clients in NET at connect (554 5.7.1)"},
 	{"block", "del", 1, 1, "NET: lift a block made with block add"},
 	{"block", "list", 0, 0, "blocked networks and where each comes from"},
+	{"xdp", NULL, 0, 0, "the XDP program's counters (drops, steering, malformed)"},
 };
 
 static void

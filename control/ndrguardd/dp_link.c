@@ -14,6 +14,7 @@
 #include "ctl_io.h"
 #include "log.h"
 #include "ndrguardd.h"
+#include "xdp.h"
 
 #define DP_TIMEOUT_MS 5000  /* any single answer from the dataplane */
 #define DP_BATCH      60000 /* bytes of addresses per DIR_ADD frame */
@@ -448,6 +449,7 @@ ctld_dp_log_read(struct ctld *d)
 			r->enh[0] ? " " : "");
 		fprintf(d->dlog, "%.*s\"}\n", (int) strnlen(r->enh, sizeof(r->enh)), r->enh);
 		d->dlog_records++;
+		xdp_verdict(d->conf, r->client_ip, r->rule, r->outcome);
 	}
 	fflush(d->dlog);
 	return 0;

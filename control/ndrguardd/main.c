@@ -19,6 +19,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ndrguardd.h"
+#include "xdp.h"
 
 #define CTLD_CMD_MAX	       (64 * 1024) /* one ndrctl request */
 #define CTLD_REPLY_MAX	       (512 * 1024)
@@ -257,6 +258,8 @@ ctld_reload(struct ctld *d, FILE *report)
 	}
 	d->conf_loaded = time(NULL);
 	log_info("configuration %s loaded", c->path);
+	if (xdp_reconfigure(c) != 0)
+		log_warnx("xdp: the new settings are not in force");
 	(void) ctld_dir_sync(d, report);
 	d->dir_next_sync = time(NULL) + (time_t) (c->dir_sync_interval_ms / 1000);
 	if (d->dp_fd >= 0)
@@ -406,6 +409,9 @@ main(int argc, char **argv)
 		else
 			log_info("metrics on http://%s/metrics", d.conf->metrics_listen);
 	}
+	if (xdp_start(d.conf) != 0)
+		log_warnx("xdp: not in force; the dataplane still refuses blocked sources at "
+			  "connect");
 	log_info("ready: ndrctl on %s, dataplane at %s", d.control_socket,
 		d.conf->dataplane_socket);
 	(void) ctld_dp_sync(&d);
@@ -458,12 +464,14 @@ main(int argc, char **argv)
 		}
 		if (d.dp_fd >= 0 && ctld_dir_guard_alarm(&d, time(NULL)) != d.dp_stale)
 			(void) ctld_dp_sync(&d);
+		(void) xdp_expire();
 		if (d.conf->metrics_listen[0] != '\0' && time(NULL) >= metrics_next) {
 			metrics_next = time(NULL) + 1;
 			ctld_metrics_refresh(&d);
 		}
 	}
 	metrics_stop();
+	xdp_stop();
 	ctld_dp_close(&d);
 	close(d.listen_fd);
 	(void) unlink(d.control_socket);
