@@ -372,7 +372,7 @@ xdp_block_list(FILE *out)
 		else if (v.expires_ns <= now)
 			snprintf(exp, sizeof(exp), "expired");
 		else
-			snprintf(exp, sizeof(exp), "in %llus",
+			snprintf(exp, sizeof(exp), "%llus",
 				(unsigned long long) ((v.expires_ns - now + 999999999ull) /
 						      1000000000ull));
 		fprintf(out, "xdp %s  reason %s  expires %s  dropped %llu packets %llu bytes\n", p,
