@@ -136,6 +136,30 @@ c, _ = s.accept(); c.settimeout(5); c.sendall(c.recv(100))' "$APPLIANCE_IP" &
     if [ "$PMD" = af_packet ]; then
         ip -n "$APPLIANCE_NETNS" link show "$APPLIANCE_EXT_IF" | grep -q 'xdp' && fail "program left attached after stop"
         echo "ok: control detached the program on stop"
+        # 6. A foreign XDP program holds the interface: control leaves it alone, undoes its
+        #    load, and serves on without XDP (the dataplane still refuses at connect).
+        printf '%s\n' '#include <linux/bpf.h>' '#include <bpf/bpf_helpers.h>' \
+            'SEC("xdp") int xdp_other(struct xdp_md *c) { return XDP_PASS; }' \
+            'char LICENSE[] SEC("license") = "GPL";' >"$LAB_RUN_DIR/other.bpf.c"
+        clang -O2 -g -target bpf -I/usr/include/"$(gcc -print-multiarch)" -c \
+            "$LAB_RUN_DIR/other.bpf.c" -o "$LAB_RUN_DIR/other.bpf.o" || fail "clang"
+        ip -n "$APPLIANCE_NETNS" link set dev "$APPLIANCE_EXT_IF" xdpdrv obj "$LAB_RUN_DIR/other.bpf.o" sec xdp ||
+            fail "cannot attach a foreign program"
+        : >"$CONTROL_LOG"
+        lab_control_start || fail "control did not start beside a foreign program"
+        t=0
+        until grep -q '^ndrguard-control: ready' "$CONTROL_LOG"; do
+            [ $t -ge 50 ] && break
+            sleep 0.1; t=$((t + 1))
+        done
+        grep -q 'attaching XDP.*busy' "$CONTROL_LOG" || { cat "$CONTROL_LOG"; fail "no refusal logged"; }
+        $NDRCTL xdp >/dev/null && fail "XDP claims to be in force"
+        prog=$(ip -n "$APPLIANCE_NETNS" -d link show "$APPLIANCE_EXT_IF" | grep -o 'prog/xdp id [0-9]*' | head -1)
+        ip netns exec "$APPLIANCE_NETNS" bpftool prog show id "${prog##* }" | grep -q 'name xdp_other' ||
+            fail "the foreign program was replaced"
+        cli deliver "$CLIENT_IP" "$APPLIANCE_IP" xdp-token-4 || fail "no delivery without XDP"
+        echo "ok: a foreign XDP program is left alone; control undoes its load and serves on"
+        lab_control_stop TERM
     fi
 }
 
