@@ -238,6 +238,16 @@ ctld_mkdir_for(const char *path)
 	(void) mkdir(dir, 0755);
 }
 
+/* 'ndrctl block add' networks into the XDP trie: pinned maps usually still hold them, a new
+ * bpffs (a reboot) does not. Entries already there keep their counters. */
+static void
+ctld_xdp_admin_blocks(struct ctld *d)
+{
+	for (size_t i = 0; xdp_active() && i < d->blocks.n; i++)
+		if (xdp_block_add(d->blocks.v[i], 0, XDPG_REASON_ADMIN) != 0)
+			log_warnx("xdp: %s not blocked at XDP, ignoring", d->blocks.v[i]);
+}
+
 int
 ctld_reload(struct ctld *d, FILE *report)
 {
@@ -260,6 +270,7 @@ ctld_reload(struct ctld *d, FILE *report)
 	log_info("configuration %s loaded", c->path);
 	if (xdp_reconfigure(c) != 0)
 		log_warnx("xdp: the new settings are not in force");
+	ctld_xdp_admin_blocks(d);
 	(void) ctld_dir_sync(d, report);
 	d->dir_next_sync = time(NULL) + (time_t) (c->dir_sync_interval_ms / 1000);
 	if (d->dp_fd >= 0)
@@ -412,6 +423,7 @@ main(int argc, char **argv)
 	if (xdp_start(d.conf) != 0)
 		log_warnx("xdp: not in force; the dataplane still refuses blocked sources at "
 			  "connect");
+	ctld_xdp_admin_blocks(&d);
 	log_info("ready: ndrctl on %s, dataplane at %s", d.control_socket,
 		d.conf->dataplane_socket);
 	(void) ctld_dp_sync(&d);

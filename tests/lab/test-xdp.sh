@@ -96,7 +96,12 @@ body() {
     done
     cli handshake 198.18.1.3 "$APPLIANCE_IP" 25 2 && fail "harvester completed a handshake after its verdict"
     echo "ok: harvester dropped at XDP on its next connection ($($NDRCTL block list | grep '^xdp 198.18.1.3/32'))"
-    # 3. A restart of control re-adopts the pinned maps: the entry is still there.
+    # 3. A restart of control re-adopts the pinned maps: the entry is still there. An ndrctl
+    #    block lost from the trie meanwhile (a fresh bpffs after a reboot) is put back.
+    $NDRCTL block add 198.18.1.9/32 >/dev/null || fail "block add 198.18.1.9"
+    bpftool map delete pinned "$LAB_BPFFS/ndg_block" key hex 80 00 00 00 \
+        00 00 00 00 00 00 00 00 00 00 ff ff c6 12 01 09 || fail "cannot delete from the pinned trie"
+    $NDRCTL block list | grep -q '^xdp 198.18.1.9/32' && fail "entry still in the trie"
     lab_control_stop TERM
     lab_control_start || fail "control did not restart"
     t=0
@@ -106,7 +111,10 @@ body() {
     done
     grep -c 'xdp: maps under' "$CONTROL_LOG" | grep -q 2 || fail "control did not reload XDP"
     $NDRCTL block list | grep -q '^xdp 198.18.1.3/32  reason harvest' || fail "timed entry lost over a restart"
-    echo "ok: control restarted and re-adopted the pinned maps (entry kept)"
+    $NDRCTL block list | grep -q '^xdp 198.18.1.9/32  reason ndrctl  expires never' ||
+        fail "ndrctl block not restored to the trie on restart"
+    $NDRCTL block del 198.18.1.9/32 >/dev/null
+    echo "ok: control restarted and re-adopted the pinned maps (entry kept, ndrctl block restored)"
     t=0
     until ! $NDRCTL block list | grep -q '^xdp 198.18.1.3/32'; do
         [ $t -ge $(((TTL + 5) * 10)) ] && fail "harvest entry did not expire"
