@@ -38,6 +38,7 @@ static const struct {
 	{"block", "add", 1, 5, "NET [--ttl T] [--reason TEXT]: refuse clients in NET at connect"},
 	{"block", "del", 1, 1, "NET: lift a block made with block add"},
 	{"block", "list", 0, 0, "blocked networks, where each comes from, expiry and reason"},
+	{"xdp", NULL, 0, 0, "the XDP program's counters (drops, steering, malformed)"},
 	{"rule", "list", 0, 0, "every rule's mode (enforce/observe) and its counters"},
 	{"rule", NULL, 2, 2, "RULE enforce|observe|default: switch a rule at run time"},
 	{"log", "tail", 0, 5, "[-n N] [--rule R] [--follow]: the latest decision records"},

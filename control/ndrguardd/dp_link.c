@@ -15,6 +15,7 @@
 #include "log.h"
 #include "ndrguardd.h"
 #include "obs.h"
+#include "xdp.h"
 
 #define DP_TIMEOUT_MS 5000  /* any single answer from the dataplane */
 #define DP_BATCH      60000 /* bytes of addresses per DIR_ADD frame */
@@ -469,6 +470,7 @@ ctld_dp_log_read(struct ctld *d)
 		}
 		d->dlog_records++;
 		obs_record(d, &recs[i], line);
+		xdp_verdict(d->conf, recs[i].client_ip, recs[i].rule, recs[i].outcome);
 	}
 	if (d->dlog != NULL)
 		fflush(d->dlog);

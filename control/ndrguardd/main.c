@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "ndrguardd.h"
 #include "obs.h"
+#include "xdp.h"
 
 #define CTLD_CMD_MAX	       (64 * 1024) /* one ndrctl request */
 #define CTLD_REPLY_MAX	       (512 * 1024)
@@ -238,6 +239,17 @@ ctld_mkdir_for(const char *path)
 	(void) mkdir(dir, 0755);
 }
 
+/* 'ndrctl block add' networks into the XDP trie: pinned maps usually still hold them, a new
+ * bpffs (a reboot) does not. Entries already there keep their counters. */
+static void
+ctld_xdp_admin_blocks(struct ctld *d)
+{
+	for (size_t i = 0; xdp_active() && i < d->blocks.n; i++)
+		if (xdp_block_add(d->blocks.v[i], obs_block_ttl(d, d->blocks.v[i], time(NULL)),
+			    XDPG_REASON_ADMIN) != 0)
+			log_warnx("xdp: %s not blocked at XDP, ignoring", d->blocks.v[i]);
+}
+
 int
 ctld_reload(struct ctld *d, FILE *report)
 {
@@ -262,6 +274,9 @@ ctld_reload(struct ctld *d, FILE *report)
 	d->conf_gen = ctld_config_digest(d);
 	d->conf_loaded = time(NULL);
 	log_info("configuration %s loaded", c->path);
+	if (xdp_reconfigure(c) != 0)
+		log_warnx("xdp: the new settings are not in force");
+	ctld_xdp_admin_blocks(d);
 	(void) ctld_dir_sync(d, report);
 	d->dir_next_sync = time(NULL) + (time_t) (c->dir_sync_interval_ms / 1000);
 	if (d->dp_fd >= 0)
@@ -424,6 +439,10 @@ main(int argc, char **argv)
 		else
 			log_info("metrics on http://%s/metrics", d.conf->metrics_listen);
 	}
+	if (xdp_start(d.conf) != 0)
+		log_warnx("xdp: not in force; the dataplane still refuses blocked sources at "
+			  "connect");
+	ctld_xdp_admin_blocks(&d);
 	log_info("ready: ndrctl on %s, dataplane at %s", d.control_socket,
 		d.conf->dataplane_socket);
 	(void) ctld_dp_sync(&d);
@@ -480,6 +499,7 @@ main(int argc, char **argv)
 		obs_tick(&d, time(NULL));
 		if (d.dp_fd >= 0 && ctld_dir_guard_alarm(&d, time(NULL)) != d.dp_stale)
 			(void) ctld_dp_sync(&d);
+		(void) xdp_expire();
 		if (d.conf->metrics_listen[0] != '\0' && time(NULL) >= metrics_next) {
 			metrics_next = time(NULL) + 1;
 			ctld_metrics_refresh(&d);
@@ -487,6 +507,7 @@ main(int argc, char **argv)
 	}
 	metrics_stop();
 	obs_fini(&d);
+	xdp_stop();
 	ctld_dp_close(&d);
 	close(d.listen_fd);
 	(void) unlink(d.control_socket);

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "ndrguardd.h"
 #include "obs.h"
+#include "xdp.h"
 
 #define OBS_RECENT	  10000 /* records kept for log tail */
 #define OBS_FOLLOWERS	  16	/* concurrent log tail --follow */
@@ -415,6 +416,16 @@ obs_duration(long long s, char *buf, size_t size)
 		snprintf(buf, size, "%llds", s);
 }
 
+uint32_t
+obs_block_ttl(const struct ctld *d, const char *net, time_t now)
+{
+	const struct obs_block *b = d->obs ? obs_block_get(d, net) : NULL;
+
+	if (b == NULL || b->expires == 0)
+		return 0;
+	return b->expires > now ? (uint32_t) (b->expires - now) : 1;
+}
+
 void
 obs_block_describe(const struct ctld *d, const char *net, time_t now, char *buf, size_t size)
 {
@@ -451,6 +462,7 @@ obs_tick(struct ctld *d, time_t now)
 		log_info("block %s expired: lifted%s%s", b->net,
 			b->reason[0] ? "; reason was: " : "", b->reason);
 		(void) dir_set_del(&d->blocks, b->net);
+		(void) xdp_block_del(b->net); /* its XDP entry has the same expiry: be exact */
 		*b = d->obs->blocks[--d->obs->nblocks];
 		changed = true;
 	}

@@ -9,6 +9,7 @@
 #define NDG_CONTROL_OBS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -52,6 +53,9 @@ void obs_follow_start(struct ctld *d, int fd);
  * (explained on <out>).
  */
 int obs_block_options(struct ctld *d, const char *net, int argc, char **argv, FILE *out);
+
+/** Seconds left of <net>'s --ttl at <now> (at least 1), 0 for a block without one. */
+uint32_t obs_block_ttl(const struct ctld *d, const char *net, time_t now);
 
 /** Forget what obs_block_options() remembered for <net>. */
 void obs_block_forget(struct ctld *d, const char *net);

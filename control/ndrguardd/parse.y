@@ -82,6 +82,7 @@ static void conf_set_rule(struct conf_parse_ctx *ctx, int line, char *rule, char
 %token DECISION "decision"
 %token JOURNAL "journal"
 %token BLOCK "block"
+%token XDP "xdp"
 %token METRICS "metrics"
 %token MAX_AGE "max-age"
 %token MAX_SHRINK "max-shrink"
@@ -205,6 +206,14 @@ stmt		: HOSTNAME value {
 			free($2);
 		}
 		| RULE rulename value		{ conf_set_rule(ctx, @1.first_line, $2, $3); }
+		| XDP value value {
+			char err[256];
+
+			if (conf_xdp_set(&ctx->conf->xdp, $2, $3, err, sizeof(err)) != 0)
+				conf_parse_error(ctx, @1.first_line, "%s", err);
+			free($2);
+			free($3);
+		}
 		;
 
 tarpit		: /* empty */
