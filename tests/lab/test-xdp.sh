@@ -86,6 +86,18 @@ body() {
     $NDRCTL block del 198.18.1.4/32 >/dev/null || fail "block del"
     cli handshake 198.18.1.4 "$APPLIANCE_IP" 25 3 || fail "unblocked source still dropped"
     echo "ok: block del frees it"
+    # An ndrctl block with --ttl reaches XDP with the time it has left, and leaves it with it.
+    $NDRCTL block add 198.18.1.4/32 --ttl 3s --reason ttl-test | grep -q 'dropped at XDP' ||
+        fail "block add --ttl did not reach XDP"
+    $NDRCTL block list | grep -qE '^xdp 198.18.1.4/32  reason ndrctl  expires [1-3]s' ||
+        { $NDRCTL block list; fail "the XDP entry does not carry the block's TTL"; }
+    t=0
+    while $NDRCTL block list | grep -q '198.18.1.4/32'; do
+        [ $t -ge 100 ] && { $NDRCTL block list; fail "the --ttl block did not lift itself"; }
+        sleep 0.1; t=$((t + 1))
+    done
+    cli handshake 198.18.1.4 "$APPLIANCE_IP" 25 3 || fail "source still dropped after the TTL"
+    echo "ok: block --ttl 3s held at XDP, then gone from the trie and the dataplane"
 
     # 2. Harvest verdict → timed XDP entry → dropped on the next connection → freed after TTL.
     cli harvest 198.18.1.3 "$APPLIANCE_IP" || fail "no harvest verdict"
