@@ -497,6 +497,7 @@ lsrc_publish(struct lsrc *s)
 	dir_set_free(&s->pub);
 	s->pub = set;
 	s->pub_new = true;
+	s->last_good = time(NULL); /* a published set is complete by construction */
 	s->entries = s->map.used;
 	s->addrs = set.n;
 	s->changes++;
