@@ -88,6 +88,7 @@ struct lsrc {
 	char *cookie;
 	size_t cookie_len;
 	uint32_t gen;
+	bool in_sync; /* map and cookie describe one complete state (not mid-refresh) */
 	bool dirty, disk_dirty;
 	uint64_t last_pub_ms, pub_cost_ms, last_write_ms, write_cost_ms;
 
@@ -514,7 +515,13 @@ static void
 lsrc_persist(struct lsrc *s)
 {
 	uint64_t t0 = lsrc_now_ms();
-	int ret = lsrc_state_write(s);
+	int ret;
+
+	/* Mid-refresh the map is partial: a restart from it with its cookie would never learn
+	 * the entries the refresh had not reached yet. */
+	if (!s->in_sync)
+		return;
+	ret = lsrc_state_write(s);
 
 	if (ret != 0)
 		log_error_errno(ret, "directory ldap %s: writing %s, ignoring", s->conf.name,
@@ -921,6 +928,7 @@ lsrc_run_poll(struct lsrc *s, LDAP *ld)
 			}
 			lsrc_map_free(&s->map);
 			s->map = next;
+			s->in_sync = true;
 			free(s->cookie);
 			s->cookie = NULL;
 			s->cookie_len = 0;
@@ -1146,6 +1154,7 @@ lsrc_run_syncrepl(struct lsrc *s, LDAP *ld)
 	 * older state survives. The set in force stays until this refresh completes. */
 	if (s->cookie_len == 0)
 		lsrc_map_free(&s->map);
+	s->in_sync = false;
 	s->gen++;
 	rc = ldap_search_ext(ld, s->conf.base, LDAP_SCOPE_SUBTREE, lsrc_conf_filter(&s->conf),
 		attrs, 0, ctrls, NULL, NULL, LDAP_NO_LIMIT, &msgid);
@@ -1214,6 +1223,7 @@ lsrc_run_syncrepl(struct lsrc *s, LDAP *ld)
 			return rc;
 		}
 		if (done && !was_done) {
+			s->in_sync = true;
 			pthread_mutex_lock(&s->lock);
 			s->refreshes++;
 			pthread_mutex_unlock(&s->lock);
@@ -1301,8 +1311,8 @@ lsrc_thread(void *arg)
 				       : (backoff * 2 > LSRC_BACKOFF_MAX_MS ? LSRC_BACKOFF_MAX_MS
 									    : backoff * 2);
 	}
-	if (s->dirty && s->map.cap > 0 && s->cookie_len > 0) {
-		/* A persist session stopped with changes not yet handed over: keep them on disk. */
+	if (s->dirty || s->disk_dirty) {
+		/* Stopped with changes not yet on disk: keep them (only a complete state is). */
 		lsrc_persist(s);
 	}
 	return NULL;
@@ -1392,6 +1402,13 @@ lsrc_start(const struct lsrc_conf *c, const char *snapshot_path, int notify_fd)
 		return NULL;
 	}
 	s->started = true;
+	{
+		char tname[16];
+
+		/* Seen in /proc/PID/task/TID/comm: which thread holds no capabilities. */
+		snprintf(tname, sizeof(tname), "ldap:%.10s", c->name);
+		(void) pthread_setname_np(s->thr, tname);
+	}
 	return s;
 }
 

@@ -5,7 +5,8 @@
 # syncprov, the AD-like schema of tests/lab/ldap/, 10,000 users loaded with slapadd -q) into
 # ndrguard-control and the dataplane in the lab, with a private Postfix as the backend.
 #   syncrepl: OpenLDAP flavour (mail, mailAlternateAddress), simple bind with a password file
-#             over ldap://127.0.0.1, RFC 4533 refreshAndPersist.
+#             over ldap://127.0.0.1, RFC 4533 refreshAndPersist; and a second source for the
+#             groups (AD flavour, SASL EXTERNAL over ldapi, syncrepl too).
 #   poll:     AD flavour (mail, proxyAddresses smtp: only), SASL EXTERNAL over ldapi, a paged
 #             re-read when contextCSN moves, polled every 500 ms.
 # Both: the initial sync and its union with the flat file; add, modify and delete in slapd seen
@@ -101,7 +102,7 @@ body() {
     ip netns exec "$BACKEND_NETNS" postfix -c "$POSTFIX_DIR" reload >/dev/null 2>&1 || fail "postfix reload"
     lab_dataplane_start af_packet --app smtp || fail "dataplane did not start"
     lab_control_config
-    local extra alias other
+    local extra corp_extra alias other
     if [ "$MODE" = syncrepl ]; then
         printf '%s' "$SLAPD_READER_PW" >"$LAB_RUN_DIR/ldap.secret"
         chmod 600 "$LAB_RUN_DIR/ldap.secret"
@@ -113,8 +114,16 @@ directory ldap corp {
     password-file $LAB_RUN_DIR/ldap.secret
     sync syncrepl
 }
+directory ldap groups {
+    uri "$SLAPD_LDAPI"
+    base "ou=groups,$SLAPD_BASE"
+    flavour ad
+    filter "(objectClass=groupOfNames)"
+    bind sasl-external
+}
 CONF
-        extra=1 alias=alt other=proxy # staff@ has no mailAlternateAddress
+        # staff@ (both sources) and all-staff@ (the groups source, AD-style proxyAddresses)
+        extra=2 corp_extra=1 alias=alt other=proxy
     else
         cat >>"$CONTROL_CONF" <<CONF
 directory ldap corp {
@@ -128,7 +137,7 @@ directory ldap corp {
     change-marker "$SLAPD_BASE" contextCSN
 }
 CONF
-        extra=2 alias=proxy other=alt # staff@ and all-staff@ from proxyAddresses
+        extra=2 corp_extra=2 alias=proxy other=alt # staff@ and all-staff@ from proxyAddresses
     fi
     lab_control_start || fail "control daemon did not start"
     local ms want
@@ -143,6 +152,11 @@ CONF
         fail "user7, user7.$alias or staff missing"
     unknown user7.$other@example.com || fail "user7.$other came from an attribute this flavour does not read"
     known alice@example.com || fail "the flat file lost in the union"
+    if [ "$MODE" = syncrepl ]; then
+        known all-staff@example.com || fail "the second source (groups) is missing from the union"
+        $NDRCTL status | grep -q '^ldap groups: persist via syncrepl' || fail "the groups source is not following"
+        echo "ok: two LDAP sources and the flat file in one directory (groups: SASL EXTERNAL over ldapi)"
+    fi
     if [ "$MODE" = poll ]; then
         known all-staff@example.com || fail "the group's smtp: proxyAddresses value is missing"
         [ "$(src_field 'values skipped')" -ge $((N + 1)) ] || fail "X500/X400 values were not skipped"
@@ -154,6 +168,30 @@ CONF
         [ "$r1" = "$r2" ] || fail "re-read $((r2 - r1)) times while nothing changed"
         echo "ok: contextCSN unchanged over 3 polls: no re-read ($r2 so far)"
     fi
+    # Least privilege: the thread that parses the server's replies holds no capability.
+    local task caps=
+    for task in /proc/"$CONTROL_PID"/task/*; do
+        [ "$(cat "$task/comm")" = "ldap:corp" ] && caps=$(awk '/^CapEff/ {print $2}' "$task/status")
+    done
+    [ "$caps" = 0000000000000000 ] || fail "the ldap:corp thread has capabilities '$caps'"
+    echo "ok: the ldap:corp thread runs with no capabilities (CapEff $caps)"
+    # The source's metrics, parsed by the reference parser.
+    sleep 1.5
+    "$LAB_PY" - "$METRICS_URL" "$((2 * N + corp_extra))" <<'PY' || fail "metrics"
+import sys, urllib.request
+from prometheus_client.parser import text_string_to_metric_families
+text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
+got = {}
+for f in text_string_to_metric_families(text):
+    for s in f.samples:
+        if s.name.startswith("ndrguard_directory_source_") and s.labels.get("source") == "corp":
+            got[s.name] = s.value
+assert got.get("ndrguard_directory_source_up") == 1, got
+assert got.get("ndrguard_directory_source_addresses") == int(sys.argv[2]), got
+assert got.get("ndrguard_directory_source_entries", 0) > 0, got
+assert got.get("ndrguard_directory_source_last_sync_timestamp_seconds", 0) > 0, got
+print("ok: /metrics: ndrguard_directory_source_* for corp: up 1, %d addresses" % got["ndrguard_directory_source_addresses"])
+PY
     expect_rcpt 198.18.1.9 user7@example.com "250 2.1.5" "synced LDAP user through the dataplane"
     expect_rcpt 198.18.1.9 nobody@example.com "550 5.1.1" "unknown recipient"
 
