@@ -56,14 +56,14 @@ lsrc_attr_value(enum lsrc_attr_kind kind, const char *val, size_t len, char *out
 	}
 	memcpy(buf, val + start, end - start);
 	buf[end - start] = '\0';
-	/* A catch-all ("@domain") is a flat-file feature: from LDAP it would be one stray value
-	 * that accepts a whole domain, so it is refused. */
-	if (buf[0] == '@') {
+	if (dir_addr_normalize(buf, false, out, why) != 0)
+		return -EINVAL;
+	/* A catch-all ("@domain", also as "<@domain>") is a flat-file feature: from LDAP it would
+	 * be one stray value that accepts a whole domain, so it is refused. */
+	if (out[0] == '@') {
 		*why = "a catch-all is not accepted from LDAP";
 		return -EINVAL;
 	}
-	if (dir_addr_normalize(buf, false, out, why) != 0)
-		return -EINVAL;
 	return 1;
 }
 

@@ -46,7 +46,10 @@ test_values(void **state)
 		{LSRC_ATTR_PLAIN, "no-at-sign", -EINVAL, NULL},
 		{LSRC_ATTR_PLAIN, "", -EINVAL, NULL},
 		{LSRC_ATTR_PLAIN, "   ", -EINVAL, NULL},
-		{LSRC_ATTR_PLAIN, "@example.com", -EINVAL, NULL}, /* no catch-all from LDAP */
+		{LSRC_ATTR_PLAIN, "@example.com", -EINVAL, NULL},   /* no catch-all from LDAP */
+		{LSRC_ATTR_PLAIN, "<@example.com>", -EINVAL, NULL}, /* found by fuzz_lsrc */
+		{LSRC_ATTR_SMTP, "smtp:<@example.com>", -EINVAL, NULL},
+		{LSRC_ATTR_PLAIN, "<bob@example.com>", 1, "bob@example.com"},
 		{LSRC_ATTR_PLAIN, "a@b@example.com", -EINVAL, NULL},
 		{LSRC_ATTR_PLAIN, "\"quoted\"@example.com", -EINVAL, NULL},
 		{LSRC_ATTR_PLAIN, "bad\tuser@example.com", -EINVAL, NULL},
