@@ -81,7 +81,9 @@ struct lsrc {
 	time_t last_good;
 	size_t entries, addrs;
 	uint64_t reconnects, skipped, refreshes, changes;
-	const char *how; /* "syncrepl" or "poll", once known */
+	uint64_t refresh_full;	/* entries sent whole in the last refresh (not just "present") */
+	uint64_t refresh_count; /* the same, counting, for the refresh under way */
+	const char *how;	/* "syncrepl" or "poll", once known */
 
 	/* thread only */
 	struct lsrc_map map;
@@ -934,6 +936,7 @@ lsrc_run_poll(struct lsrc *s, LDAP *ld)
 			s->cookie_len = 0;
 			pthread_mutex_lock(&s->lock);
 			s->refreshes++;
+			s->refresh_full = s->map.used;
 			pthread_mutex_unlock(&s->lock);
 			s->dirty = true;
 			lsrc_publish(s);
@@ -1013,6 +1016,8 @@ lsrc_sync_entry(struct lsrc *s, LDAP *ld, LDAPMessage *msg)
 		char *addrs = NULL;
 		uint32_t alen = 0;
 		int n = lsrc_entry_addrs(s, ld, msg, &addrs, &alen);
+
+		s->refresh_count++;
 
 		if (n < 0 || lsrc_map_put(&s->map, (const uint8_t *) uuid.bv_val, addrs, alen,
 				     (uint16_t) n, s->gen) != 0) {
@@ -1155,6 +1160,7 @@ lsrc_run_syncrepl(struct lsrc *s, LDAP *ld)
 	if (s->cookie_len == 0)
 		lsrc_map_free(&s->map);
 	s->in_sync = false;
+	s->refresh_count = 0;
 	s->gen++;
 	rc = ldap_search_ext(ld, s->conf.base, LDAP_SCOPE_SUBTREE, lsrc_conf_filter(&s->conf),
 		attrs, 0, ctrls, NULL, NULL, LDAP_NO_LIMIT, &msgid);
@@ -1226,6 +1232,7 @@ lsrc_run_syncrepl(struct lsrc *s, LDAP *ld)
 			s->in_sync = true;
 			pthread_mutex_lock(&s->lock);
 			s->refreshes++;
+			s->refresh_full = s->refresh_count;
 			pthread_mutex_unlock(&s->lock);
 			lsrc_set_phase(s, "persist", true);
 			s->dirty = true;
@@ -1563,11 +1570,11 @@ lsrc_status(FILE *out)
 			strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		fprintf(out,
 			"ldap %s: %s%s%s, %s, %zu entries, %zu addresses in force, last good %s, "
-			"%" PRIu64 " refreshes, %" PRIu64 " reconnects, %" PRIu64
-			" values skipped%s%s\n",
+			"%" PRIu64 " refreshes (last: %" PRIu64 " entries sent whole), %" PRIu64
+			" reconnects, %" PRIu64 " values skipped%s%s\n",
 			s->conf.name, s->phase, s->how ? " via " : "", s->how ? s->how : "",
-			s->conf.uri, s->entries, s->cur.n, t, s->refreshes, s->reconnects,
-			s->skipped, s->error[0] ? ", LAST ERROR: " : "", s->error);
+			s->conf.uri, s->entries, s->cur.n, t, s->refreshes, s->refresh_full,
+			s->reconnects, s->skipped, s->error[0] ? ", LAST ERROR: " : "", s->error);
 		down += !s->live;
 		pthread_mutex_unlock(&s->lock);
 	}

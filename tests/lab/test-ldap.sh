@@ -34,7 +34,7 @@ esac
 stat_of() { $NDRCTL stats | awk -v k="$1" '$1 == k {print $2}'; }
 dir_count() { $NDRCTL status | sed -n 's/^directory: *\([0-9]*\) addresses.*/\1/p'; }
 src_line() { $NDRCTL status | grep '^ldap corp:'; }
-src_field() { src_line | sed -n "s/.* \([0-9]*\) $1.*/\1/p"; }
+src_field() { src_line | grep -o "[0-9]* $1" | head -n 1 | cut -d' ' -f1; }
 known() { $NDRCTL dir lookup "$1" >/dev/null; }
 unknown() { ! $NDRCTL dir lookup "$1" >/dev/null; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -256,6 +256,14 @@ LDIF
     ms=$(wait_ms 40000 eval 'src_line | grep -Eq "^ldap corp: (persist|up to date)"') ||
         { src_line; fail "the source did not recover"; }
     echo "ok: slapd back: the source recovered after $ms ms"
+    if [ "$MODE" = syncrepl ]; then
+        # Resumed from the cookie kept on disk: unchanged entries come back as "present"
+        # (RFC 4533 §3.4), not whole.
+        local whole
+        whole=$(src_line | sed -n 's/.*(last: \([0-9]*\) entries sent whole).*/\1/p')
+        [ -n "$whole" ] && [ "$whole" -lt $((N / 10)) ] || { src_line; fail "the refresh after the outage sent ${whole:-?} entries whole: the cookie was not used"; }
+        echo "ok: resumed with the persisted cookie: $whole of $N entries sent whole"
+    fi
     slapd_modify <<LDIF || fail "ldapmodify add after the restart"
 dn: uid=late,ou=people,$SLAPD_BASE
 changetype: add
