@@ -139,7 +139,18 @@ directory ldap corp {
 CONF
         extra=2 corp_extra=2 alias=proxy other=alt # staff@ and all-staff@ from proxyAddresses
     fi
+    if [ "$MODE" = syncrepl ]; then
+        # The bind password: refused from a file others can read, never in argv or the log.
+        chmod 640 "$LAB_RUN_DIR/ldap.secret"
+        "$LAB_BUILD/control/ndrguard-control" -n -f "$CONTROL_CONF" 2>&1 | grep -q 'not readable by group or others' ||
+            fail "a group-readable password file was accepted"
+        chmod 600 "$LAB_RUN_DIR/ldap.secret"
+        echo "ok: a password file readable by others is refused"
+    fi
     lab_control_start || fail "control daemon did not start"
+    if [ "$MODE" = syncrepl ]; then
+        tr '\0' ' ' <"/proc/$CONTROL_PID/cmdline" | grep -qF "$SLAPD_READER_PW" && fail "the password is on the command line"
+    fi
     local ms want
     ms=$(wait_ms 60000 known user$((N - 1))@example.com) || { $NDRCTL status; fail "initial sync"; }
     lab_wait_synced 10 || { $NDRCTL status; fail "dataplane not in sync"; }
@@ -305,6 +316,10 @@ LDIF
     expect_rcpt 198.18.1.13 user$first@example.com "550 5.1.1" "after dir accept: a deleted address"
     expect_rcpt 198.18.1.13 user$last@example.com "550 5.1.1" "after dir accept: the held deletion"
     expect_rcpt 198.18.1.13 user7@example.com "250 2.1.5" "after dir accept: a remaining user"
+    if [ "$MODE" = syncrepl ]; then
+        grep -qF "$SLAPD_READER_PW" "$CONTROL_LOG" && fail "the password is in the log"
+        echo "ok: the bind password is in neither the command line nor the log"
+    fi
     echo "ok: $(dir_count) addresses in force after dir accept"
 }
 
