@@ -1131,6 +1131,10 @@ out:
 	return rc;
 }
 
+/* The refreshAndPersist session, driven here rather than through libldap's ldap_sync_*()
+ * helpers: those block through the whole refresh with no way to stop them, and hand the entry
+ * callback the head of a chain of messages rather than each one. One message at a time with a
+ * short timeout keeps the stop flag, publishing and persisting in our hands. */
 static int
 lsrc_run_syncrepl(struct lsrc *s, LDAP *ld)
 {
