@@ -81,6 +81,7 @@ conf_new(void)
 		"/var/lib/ndrguard/directory.snapshot");
 	snprintf(c->decision_log, sizeof(c->decision_log), "/var/log/ndrguard/decisions.log");
 	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "127.0.0.1:9433");
+	c->decision_journal = true;
 	c->dir_sync_interval_ms = 5 * 60 * 1000;
 	c->dir_max_age_ms = 60 * 60 * 1000;
 	c->dir_max_shrink_pct = 10;

@@ -102,6 +102,7 @@ struct ndg_conf {
 	uint32_t dir_sync_interval_ms;	  /* re-read the sources this often */
 	uint32_t dir_max_age_ms;	  /* older than this without a good sync: stale */
 	uint32_t dir_max_shrink_pct;	  /* a sync removing more than this share is held */
+	bool decision_journal; /* records also to journald under systemd, else to stderr */
 
 	/* limits, RFC 5321 §4.5.3.1 minimums enforced by validation */
 	uint32_t max_recipients;

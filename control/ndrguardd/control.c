@@ -14,6 +14,7 @@
 #include "log.h"
 #include "lsrc.h"
 #include "ndrguardd.h"
+#include "obs.h"
 
 #define CMD_STATS_MAX (256 * 1024)
 
@@ -229,11 +230,16 @@ cmd_block(struct ctld *d, int argc, char **argv, FILE *out)
 			inet_ntop(AF_INET, &in, a, sizeof(a));
 			fprintf(out, "%s/%u  configuration\n", a, n->plen);
 		}
-		for (size_t i = 0; i < d->blocks.n; i++)
-			fprintf(out, "%s  ndrctl\n", d->blocks.v[i]);
+		for (size_t i = 0; i < d->blocks.n; i++) {
+			char more[256];
+
+			obs_block_describe(d, d->blocks.v[i], time(NULL), more, sizeof(more));
+			fprintf(out, "%s  ndrctl%s\n", d->blocks.v[i], more);
+		}
 		return 0;
 	}
-	if (argc != 3 || (strcmp(argv[1], "add") != 0 && strcmp(argv[1], "del") != 0))
+	if (argc < 3 || (strcmp(argv[1], "add") != 0 && strcmp(argv[1], "del") != 0) ||
+		(argc > 3 && strcmp(argv[1], "add") != 0))
 		return -1;
 	if (conf_parse_net(argv[2], &ip, &plen) != 0) {
 		fprintf(out, "%s: not A.B.C.D[/LEN] with the host bits zero\n", argv[2]);
@@ -247,16 +253,30 @@ cmd_block(struct ctld *d, int argc, char **argv, FILE *out)
 		snprintf(net, sizeof(net), "%s/%u", a, plen);
 	}
 	if (strcmp(argv[1], "add") == 0) {
-		if (dir_set_has(&d->blocks, net)) {
-			fprintf(out, "%s: already blocked\n", net);
-			return 0;
-		}
-		if (dir_set_add(&d->blocks, net) != 0)
+		bool had = dir_set_has(&d->blocks, net);
+
+		if (!had && dir_set_add(&d->blocks, net) != 0)
 			return 1;
 		dir_set_finish(&d->blocks);
+		/* --ttl and --reason: a block added again takes the new ones. */
+		ret = obs_block_options(d, net, argc - 3, argv + 3, out);
+		if (ret != 0) {
+			if (!had)
+				(void) dir_set_del(&d->blocks, net);
+			return ret;
+		}
+		if (had) {
+			char more[256];
+
+			obs_block_describe(d, net, time(NULL), more, sizeof(more));
+			fprintf(out, "%s: already blocked%s\n", net, more);
+			return 0;
+		}
 	} else if (!dir_set_del(&d->blocks, net)) {
 		fprintf(out, "%s: not blocked by ndrctl\n", net);
 		return 1;
+	} else {
+		obs_block_forget(d, net);
 	}
 	ret = ctld_blocks_write(d);
 	if (ret != 0)
@@ -264,9 +284,15 @@ cmd_block(struct ctld *d, int argc, char **argv, FILE *out)
 	d->conf_gen = ctld_config_digest(d);
 	if (d->dp_fd >= 0)
 		(void) ctld_dp_sync(d);
-	fprintf(out, "%s: %s%s\n", net, argv[1][0] == 'a' ? "blocked" : "unblocked",
-		d->dp_fd >= 0 && d->dp_config_gen == d->conf_gen ? ""
-								 : " (dataplane not in sync yet)");
+	{
+		char more[256];
+
+		obs_block_describe(d, net, time(NULL), more, sizeof(more));
+		fprintf(out, "%s: %s%s%s\n", net, argv[1][0] == 'a' ? "blocked" : "unblocked", more,
+			d->dp_fd >= 0 && d->dp_config_gen == d->conf_gen
+				? ""
+				: " (dataplane not in sync yet)");
+	}
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 #include "lsrc.h"
 #include "metrics.h"
 #include "ndrguardd.h"
+#include "obs.h"
 
 #define CTLD_CMD_MAX	       (64 * 1024) /* one ndrctl request */
 #define CTLD_REPLY_MAX	       (512 * 1024)
@@ -279,7 +280,15 @@ ctld_mkdir_for(const char *path)
 int
 ctld_reload(struct ctld *d, FILE *report)
 {
-	struct ndg_conf *c = conf_load(d->conf_path, report ? report : stderr);
+	struct ndg_conf *c;
+
+	/* Reopened on the next record: a new path, or a log rotated away before SIGHUP (also
+	 * when the new configuration turns out invalid). */
+	if (d->dlog != NULL) {
+		fclose(d->dlog);
+		d->dlog = NULL;
+	}
+	c = conf_load(d->conf_path, report ? report : stderr);
 
 	if (c == NULL) {
 		log_warnx("reload of %s failed; the previous configuration stays in force",
@@ -288,13 +297,9 @@ ctld_reload(struct ctld *d, FILE *report)
 	}
 	conf_free(d->conf);
 	d->conf = c;
+	obs_conf_loaded(d);
 	d->conf_gen = ctld_config_digest(d);
 	(void) lsrc_apply(&c->ldap_sources, c->snapshot_path, ctld_lsrc_fd);
-	/* Reopened on the next record: a new path, or a log rotated away before SIGHUP. */
-	if (d->dlog != NULL) {
-		fclose(d->dlog);
-		d->dlog = NULL;
-	}
 	d->conf_loaded = time(NULL);
 	log_info("configuration %s loaded", c->path);
 	(void) ctld_dir_sync(d, report);
@@ -328,18 +333,29 @@ ctld_serve_client(struct ctld *d, int fd)
 	if (out == NULL)
 		goto out;
 	fwrite(&(struct ctl_cmd_reply){0}, sizeof(struct ctl_cmd_reply), 1, out);
-	status = argc > 0 ? ctld_command(d, argc, argv, out) : 2;
+	d->cmd_keep_fd = false;
+	status = 2;
+	if (argc > 0)
+		status = obs_command(d, fd, argc, argv, out, &d->cmd_keep_fd);
+	if (status < 0)
+		status = argc > 0 ? ctld_command(d, argc, argv, out) : 2;
 	if (fclose(out) != 0 || reply_len < sizeof(*head))
 		goto out;
 	head = (struct ctl_cmd_reply *) reply;
 	head->status = status;
 	if (reply_len > CTLD_REPLY_MAX)
 		reply_len = CTLD_REPLY_MAX;
-	(void) ctl_send(fd, CTL_MSG_CMD_REPLY, h.seq, CTL_FLAG_REPLY, reply, reply_len);
+	if (ctl_send(fd, CTL_MSG_CMD_REPLY, h.seq, CTL_FLAG_REPLY, reply, reply_len) == 0 &&
+		status == 0 && d->cmd_keep_fd) {
+		obs_follow_start(d, fd); /* log tail --follow: records follow on this fd */
+		fd = -1;
+	}
 out:
+	d->cmd_keep_fd = false;
 	free(reply);
 	free(req);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 }
 
 /* Render /metrics from the dataplane's counters (when reachable) and our own state. */
@@ -418,6 +434,8 @@ main(int argc, char **argv)
 	ctld_overlay_read(&d);
 	dir_set_init(&d.blocks);
 	ctld_blocks_read(&d);
+	if (obs_init(&d) != 0)
+		fatalx("out of memory");
 	d.conf_gen = ctld_config_digest(&d);
 	ctld_snapshot_load(&d);
 	ctld_lsrc_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -473,6 +491,9 @@ main(int argc, char **argv)
 				if (si.ssi_signo == SIGHUP) {
 					log_info("SIGHUP: reloading");
 					(void) ctld_reload(&d, NULL);
+					/* A rotated decision log starts anew at once. */
+					if (d.dlog == NULL)
+						d.dlog = fopen(d.conf->decision_log, "ae");
 				} else {
 					log_info("signal %u: exiting", si.ssi_signo);
 					break;
@@ -507,6 +528,7 @@ main(int argc, char **argv)
 				time(NULL) + (time_t) (d.conf->dir_sync_interval_ms / 1000);
 			(void) ctld_dir_sync(&d, NULL);
 		}
+		obs_tick(&d, time(NULL));
 		if (d.dp_fd >= 0 && ctld_dir_guard_alarm(&d, time(NULL)) != d.dp_stale)
 			(void) ctld_dp_sync(&d);
 		if (d.conf->metrics_listen[0] != '\0' && time(NULL) >= metrics_next) {
@@ -516,6 +538,7 @@ main(int argc, char **argv)
 	}
 	metrics_stop();
 	lsrc_stop_all();
+	obs_fini(&d);
 	ctld_dp_close(&d);
 	close(d.listen_fd);
 	(void) unlink(d.control_socket);

@@ -86,6 +86,7 @@ static void conf_ldap_item(struct conf_parse_ctx *ctx, int line, char *key);
 %token BARE_NEWLINE "bare-newline"
 %token RULE "rule"
 %token DECISION "decision"
+%token JOURNAL "journal"
 %token BLOCK "block"
 %token METRICS "metrics"
 %token MAX_AGE "max-age"
@@ -153,6 +154,16 @@ stmt		: HOSTNAME value {
 		| DECISION LOG value {
 			conf_set_str(ctx, @1.first_line, ctx->conf->decision_log,
 				sizeof(ctx->conf->decision_log), $3, "decision log");
+		}
+		| DECISION JOURNAL value {
+			if (strcmp($3, "yes") == 0 || strcmp($3, "on") == 0)
+				ctx->conf->decision_journal = true;
+			else if (strcmp($3, "no") == 0 || strcmp($3, "off") == 0)
+				ctx->conf->decision_journal = false;
+			else
+				conf_parse_error(ctx, @1.first_line,
+					"decision journal: '%s' is not yes or no", $3);
+			free($3);
 		}
 		| DIRECTORY SYNC_INTERVAL value {
 			conf_set_ms(ctx, @1.first_line, &ctx->conf->dir_sync_interval_ms, $3,

@@ -431,6 +431,8 @@ lab_backend_sink_start() {
     export SINK_PORT SINK_DIR
     mkdir -p "$SINK_DIR"
     chown nobody:nogroup "$SINK_DIR"
+    # smtp-sink writes as nobody: it must be able to reach its directory.
+    chmod o+x "$LAB_RUN_DIR"
     ip netns exec "$BACKEND_NETNS" /usr/sbin/smtp-sink -u nobody -d "$SINK_DIR/%H%M." \
         "$BACKEND_IP:$SINK_PORT" 2048 >"$LAB_RUN_DIR/sink.log" 2>&1 &
     SINK_PID=$!
