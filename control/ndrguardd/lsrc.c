@@ -1258,6 +1258,12 @@ lsrc_drop_privileges(struct lsrc *s)
 	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
 	struct __user_cap_data_struct d[2];
 
+	/* Under the systemd unit the daemon has none already, and capset may be filtered. */
+	if (syscall(SYS_capget, &h, d) == 0 &&
+		(d[0].effective | d[0].permitted | d[1].effective | d[1].permitted) == 0)
+		return;
+	h.version = _LINUX_CAPABILITY_VERSION_3;
+	h.pid = 0;
 	memset(d, 0, sizeof(d));
 	if (syscall(SYS_capset, &h, d) != 0)
 		log_warn("directory ldap %s: dropping capabilities, ignoring", s->conf.name);
