@@ -101,6 +101,7 @@ conf_new(void)
 	TAILQ_INIT(&c->relay_nets);
 	TAILQ_INIT(&c->blocked);
 	TAILQ_INIT(&c->dir_files);
+	TAILQ_INIT(&c->ldap_sources);
 	TAILQ_INIT(&c->never_bounce);
 	TAILQ_INIT(&c->batv_keys);
 	conf_xdp_defaults(&c->xdp);
@@ -125,6 +126,7 @@ conf_free(struct ndg_conf *c)
 	CONF_LIST_FREE(&c->relay_nets, conf_net);
 	CONF_LIST_FREE(&c->blocked, conf_net);
 	CONF_LIST_FREE(&c->dir_files, conf_str);
+	CONF_LIST_FREE(&c->ldap_sources, lsrc_conf);
 	CONF_LIST_FREE(&c->never_bounce, conf_str);
 	CONF_LIST_FREE(&c->batv_keys, conf_batv_key);
 	free(c);
@@ -173,8 +175,15 @@ conf_validate(const struct ndg_conf *c, FILE *errf)
 				CONF_VERR(e->line, "domain %s is defined twice (first at line %d)",
 					e->name, d->line);
 	}
-	if (TAILQ_EMPTY(&c->dir_files))
-		CONF_VERR(0, "no 'directory file': every recipient would be unknown");
+	if (TAILQ_EMPTY(&c->dir_files) && TAILQ_EMPTY(&c->ldap_sources))
+		CONF_VERR(0, "no 'directory file' or 'directory ldap': every recipient would be "
+			     "unknown");
+	for (const struct lsrc_conf *l = TAILQ_FIRST(&c->ldap_sources); l != NULL;
+		l = TAILQ_NEXT(l, entry))
+		for (const struct lsrc_conf *m = TAILQ_NEXT(l, entry); m != NULL;
+			m = TAILQ_NEXT(m, entry))
+			if (strcmp(l->name, m->name) == 0)
+				CONF_VERR(m->line, "directory ldap %s is defined twice", m->name);
 	if (c->harvest_window_ms == 0)
 		CONF_VERR(0, "harvest window must be longer than 0");
 	if (c->xdp.steer && c->xdp.n_addrs == 0)

@@ -13,6 +13,7 @@
 #include <sys/queue.h>
 
 #include "config_xdp.h"
+#include "lsrc-t.h"
 
 #define CONF_NAME_MAX	  255 /* RFC 5321 §4.5.3.1.2 domain length */
 #define CONF_ADDR_MAX	  256 /* RFC 5321 §4.5.3.1.3 path length */
@@ -126,6 +127,7 @@ struct ndg_conf {
 	struct conf_net_list relay_nets;
 	struct conf_net_list blocked; /* 'block network': refused at connect */
 	struct conf_str_list dir_files;
+	struct lsrc_conf_list ldap_sources; /* directory ldap NAME { ... } */
 	struct conf_str_list never_bounce;
 	struct conf_batv_key_list batv_keys;
 	struct conf_xdp xdp; /* 'xdp KEY VALUE' (config_xdp.c) */

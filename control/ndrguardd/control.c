@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "lsrc.h"
 #include "ndrguardd.h"
 #include "obs.h"
 #include "xdp.h"
@@ -51,6 +52,7 @@ cmd_status(struct ctld *d, FILE *out)
 		", last sync %s, %zu bad lines%s%s\n",
 		d->dir.n, d->dir.gen, t2, d->dir_bad_lines,
 		d->dir_error[0] ? ", LAST SYNC FAILED: " : "", d->dir_error);
+	(void) lsrc_status(out);
 	fprintf(out, "local:      %zu added, %zu deleted by ndrctl\n", d->local_add.n,
 		d->local_del.n);
 	if (d->dp_fd >= 0) {

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 
 #include "ctl_io.h"
 #include "log.h"
+#include "lsrc.h"
 #include "metrics.h"
 #include "ndrguardd.h"
 #include "obs.h"
@@ -26,6 +28,29 @@
 #define CTLD_REPLY_MAX	       (512 * 1024)
 #define CTLD_ARGS_MAX	       16
 #define CTLD_GUARD_MIN_REMOVED 10 /* smaller shrinks never trip the guard (tiny directories) */
+
+static int ctld_lsrc_fd = -1; /* eventfd: an LDAP source published a new set */
+
+/* The integrity guard's reference: the largest directory in force within the last max-age (1 h
+ * when max-age is off). Measuring each sync against the one before would let a source that
+ * deletes in small steps (syncrepl delivers one entry at a time) shrink the directory past
+ * max-shrink unnoticed. */
+static size_t ctld_guard_base;
+static time_t ctld_guard_base_time;
+
+static size_t
+ctld_guard_reference(const struct ctld *d)
+{
+	time_t now = time(NULL);
+	time_t window = d->conf->dir_max_age_ms ? (time_t) (d->conf->dir_max_age_ms / 1000) : 3600;
+
+	if (ctld_guard_base_time == 0 || now - ctld_guard_base_time > window ||
+		d->dir.n > ctld_guard_base) {
+		ctld_guard_base = d->dir.n;
+		ctld_guard_base_time = now;
+	}
+	return ctld_guard_base;
+}
 
 static void
 usage(void)
@@ -131,7 +156,7 @@ ctld_dir_sync_force(struct ctld *d, FILE *report, bool force)
 {
 	const struct conf_str *src;
 	struct dir_set next;
-	size_t bad = 0;
+	size_t bad = 0, base;
 	int ret = 0;
 
 	dir_set_init(&next);
@@ -146,6 +171,7 @@ ctld_dir_sync_force(struct ctld *d, FILE *report, bool force)
 			return ret;
 		}
 	}
+	ret = lsrc_union(&next); /* each LDAP source's last good set, live or from disk */
 	for (size_t i = 0; ret == 0 && i < d->local_add.n; i++)
 		ret = dir_set_add(&next, d->local_add.v[i]);
 	if (ret != 0) {
@@ -157,8 +183,9 @@ ctld_dir_sync_force(struct ctld *d, FILE *report, bool force)
 		(void) dir_set_del(&next, d->local_del.v[i]);
 	/* Integrity guard: a source that suddenly lost many addresses is more likely broken
 	 * than right; hold it until an admin accepts it (ndrctl dir accept). */
-	if (!force && d->dir.n > next.n + CTLD_GUARD_MIN_REMOVED &&
-		next.n * 100 < d->dir.n * (100 - (size_t) d->conf->dir_max_shrink_pct)) {
+	base = ctld_guard_reference(d);
+	if (!force && base > next.n + CTLD_GUARD_MIN_REMOVED &&
+		next.n * 100 < base * (100 - (size_t) d->conf->dir_max_shrink_pct)) {
 		if (d->held_valid)
 			dir_set_free(&d->held);
 		d->held = next;
@@ -166,21 +193,33 @@ ctld_dir_sync_force(struct ctld *d, FILE *report, bool force)
 		log_warnx("directory guard: a sync would shrink the directory from %zu to %zu "
 			  "addresses; held, unknown recipients get 450 4.1.1 until 'ndrctl dir "
 			  "accept'",
-			d->dir.n, next.n);
+			base, next.n);
 		if (report != NULL)
 			fprintf(report,
 				"held: the sources would shrink the directory from %zu to %zu "
 				"addresses (more than %u%%); run 'ndrctl dir accept' to apply\n",
-				d->dir.n, next.n, d->conf->dir_max_shrink_pct);
+				base, next.n, d->conf->dir_max_shrink_pct);
 		return -EAGAIN;
 	}
 	if (d->held_valid) {
 		dir_set_free(&d->held);
 		d->held_valid = false;
 	}
+	if (force) {
+		/* An admin's decision is the new reference. */
+		ctld_guard_base = next.n;
+		ctld_guard_base_time = time(NULL);
+	}
 	d->dir_error[0] = '\0';
 	d->dir_bad_lines = bad;
 	d->dir_synced = time(NULL);
+	if (lsrc_count() > 0) {
+		/* As fresh as the stalest LDAP source: one that is down ages toward max-age. */
+		time_t oldest = lsrc_oldest_good();
+
+		if (oldest < d->dir_synced)
+			d->dir_synced = oldest;
+	}
 	if (next.gen == d->dir.gen && next.n == d->dir.n) {
 		dir_set_free(&next);
 		return 0;
@@ -272,6 +311,7 @@ ctld_reload(struct ctld *d, FILE *report)
 	d->conf = c;
 	obs_conf_loaded(d);
 	d->conf_gen = ctld_config_digest(d);
+	(void) lsrc_apply(&c->ldap_sources, c->snapshot_path, ctld_lsrc_fd);
 	d->conf_loaded = time(NULL);
 	log_info("configuration %s loaded", c->path);
 	if (xdp_reconfigure(c) != 0)
@@ -413,6 +453,10 @@ main(int argc, char **argv)
 		fatalx("out of memory");
 	d.conf_gen = ctld_config_digest(&d);
 	ctld_snapshot_load(&d);
+	ctld_lsrc_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ctld_lsrc_fd < 0)
+		fatal("eventfd");
+	(void) lsrc_apply(&d.conf->ldap_sources, d.conf->snapshot_path, ctld_lsrc_fd);
 	(void) ctld_dir_sync(&d, stderr);
 	d.dir_next_sync = time(NULL) + (time_t) (d.conf->dir_sync_interval_ms / 1000);
 
@@ -448,13 +492,14 @@ main(int argc, char **argv)
 	(void) ctld_dp_sync(&d);
 
 	for (;;) {
-		struct pollfd p[4] = {
+		struct pollfd p[5] = {
 			{.fd = d.sig_fd, .events = POLLIN},
 			{.fd = d.listen_fd, .events = POLLIN},
 			{.fd = d.dp_fd, .events = POLLIN},
 			{.fd = d.dp_log_fd, .events = POLLIN},
+			{.fd = ctld_lsrc_fd, .events = POLLIN},
 		};
-		int r = poll(p, 4, 500);
+		int r = poll(p, 5, 500);
 
 		if (r < 0 && errno != EINTR)
 			fatal("poll");
@@ -473,6 +518,12 @@ main(int argc, char **argv)
 					break;
 				}
 			}
+		}
+		if (r > 0 && (p[4].revents & POLLIN)) {
+			uint64_t n;
+
+			if (read(ctld_lsrc_fd, &n, sizeof(n)) > 0 && lsrc_take())
+				(void) ctld_dir_sync(&d, NULL);
 		}
 		if (r > 0 && (p[1].revents & POLLIN)) {
 			int fd = accept4(d.listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -506,6 +557,7 @@ main(int argc, char **argv)
 		}
 	}
 	metrics_stop();
+	lsrc_stop_all();
 	obs_fini(&d);
 	xdp_stop();
 	ctld_dp_close(&d);

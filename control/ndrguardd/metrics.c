@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 
 #include "ctl_proto-t.h"
+#include "lsrc.h"
 #include "metrics.h"
 #include "ndrguardd.h"
 
@@ -322,6 +323,7 @@ metrics_render(const struct ctld *d, const char *dp_stats, FILE *f)
 	fprintf(f, "ndrguard_directory_sync_failed %d\n", d->dir_error[0] != '\0');
 	fputs("# TYPE ndrguard_decision_log_records_total counter\n", f);
 	fprintf(f, "ndrguard_decision_log_records_total %" PRIu64 "\n", d->dlog_records);
+	lsrc_metrics(f);
 	if (dp_stats != NULL)
 		metrics_dp_render(dp_stats, f);
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "lsrc-t.h"
 
 #define CONF_TOKEN_MAX 4096 /* longest word or string the scanner accepts */
 
@@ -17,7 +18,10 @@ struct conf_parse_ctx {
 	const char *path;
 	FILE *errf;
 	int errors;
-	struct conf_domain *domain; /* the domain block being read, or NULL */
+	struct conf_domain *domain;	     /* the domain block being read, or NULL */
+	struct lsrc_conf *ldap;		     /* the directory ldap block being read, or NULL */
+	char *ldap_args[LSRC_ATTRS_MAX + 1]; /* values of the ldap item being read */
+	int ldap_nargs;
 };
 
 /** Report "<path>:<line>: <message>" and count the error. */

@@ -28,6 +28,8 @@ void conf_yyerror(CONF_YYLTYPE *lloc, void *scanner, struct conf_parse_ctx *ctx,
 #include <stdlib.h>
 #include <string.h>
 
+#include "lsrc.h"
+
 static void conf_set_str(struct conf_parse_ctx *ctx, int line, char *dst, size_t size, char *v,
 	const char *what);
 static void conf_set_u32(struct conf_parse_ctx *ctx, int line, uint32_t *dst, char *v,
@@ -42,6 +44,10 @@ static void conf_add_net(struct conf_parse_ctx *ctx, int line, struct conf_net_l
 	const char *what);
 static void conf_add_batv_key(struct conf_parse_ctx *ctx, int line, char *id, char *hex);
 static void conf_set_rule(struct conf_parse_ctx *ctx, int line, char *rule, char *mode);
+static void conf_ldap_begin(struct conf_parse_ctx *ctx, int line, char *name);
+static void conf_ldap_end(struct conf_parse_ctx *ctx, int line);
+static void conf_ldap_arg(struct conf_parse_ctx *ctx, int line, char *v);
+static void conf_ldap_item(struct conf_parse_ctx *ctx, int line, char *key);
 }
 
 %union {
@@ -88,6 +94,7 @@ static void conf_set_rule(struct conf_parse_ctx *ctx, int line, char *rule, char
 %token MAX_SHRINK "max-shrink"
 %token SYNC_INTERVAL "sync-interval"
 %token LOG "log"
+%token LDAP "ldap"
 %token NL "end of line"
 %token ERROR "invalid token"
 %token <str> STRING "string"
@@ -179,6 +186,8 @@ stmt		: HOSTNAME value {
 			conf_set_str(ctx, @1.first_line, ctx->conf->snapshot_path,
 				sizeof(ctx->conf->snapshot_path), $3, "directory snapshot");
 		}
+		| DIRECTORY LDAP value { conf_ldap_begin(ctx, @1.first_line, $3); }
+		  '{' optnl ldap_items '}'	{ conf_ldap_end(ctx, @1.first_line); }
 		| DOMAIN value { conf_domain_begin(ctx, @1.first_line, $2); }
 		  '{' optnl domain_items '}'	{ ctx->domain = NULL; }
 		| RELAY NETWORK value		{ conf_add_net(ctx, @1.first_line, &ctx->conf->relay_nets, $3, "relay network"); }
@@ -251,6 +260,24 @@ domain_line	: error				{ yyerrok; }
 					"batv: '%s' is not require or off", $2);
 			free($2);
 		}
+		;
+
+/* directory ldap block: "key value..." lines, checked by lsrc_conf_item(). */
+ldap_items	: /* empty */
+		| ldap_items_ne
+		;
+
+ldap_items_ne	: ldap_line
+		| ldap_items_ne NL
+		| ldap_items_ne NL ldap_line
+		;
+
+ldap_line	: error				{ yyerrok; conf_ldap_item(ctx, @1.first_line, NULL); }
+		| WORD ldap_args		{ conf_ldap_item(ctx, @1.first_line, $1); }
+		;
+
+ldap_args	: /* empty */
+		| ldap_args value		{ conf_ldap_arg(ctx, @2.first_line, $2); }
 		;
 
 limit_items	: /* empty */
@@ -525,4 +552,56 @@ conf_set_rule(struct conf_parse_ctx *ctx, int line, char *rule, char *mode)
 		ctx->conf->modes[r] = (enum conf_mode) m;
 	free(rule);
 	free(mode);
+}
+
+static void
+conf_ldap_begin(struct conf_parse_ctx *ctx, int line, char *name)
+{
+	const char *why;
+
+	ctx->ldap = lsrc_conf_new(name, line, &why);
+	if (ctx->ldap == NULL)
+		conf_parse_error(ctx, line, "directory ldap: '%s': %s", name, why);
+	free(name);
+}
+
+static void
+conf_ldap_end(struct conf_parse_ctx *ctx, int line)
+{
+	char err[512];
+
+	if (ctx->ldap == NULL)
+		return;
+	if (lsrc_conf_check(ctx->ldap, err, sizeof(err)) != 0) {
+		conf_parse_error(ctx, line, "%s", err);
+		free(ctx->ldap);
+	} else {
+		TAILQ_INSERT_TAIL(&ctx->conf->ldap_sources, ctx->ldap, entry);
+	}
+	ctx->ldap = NULL;
+}
+
+static void
+conf_ldap_arg(struct conf_parse_ctx *ctx, int line, char *v)
+{
+	if (ctx->ldap_nargs >= (int) (sizeof(ctx->ldap_args) / sizeof(ctx->ldap_args[0]))) {
+		conf_parse_error(ctx, line, "directory ldap: too many values on one line");
+		free(v);
+		return;
+	}
+	ctx->ldap_args[ctx->ldap_nargs++] = v;
+}
+
+static void
+conf_ldap_item(struct conf_parse_ctx *ctx, int line, char *key)
+{
+	char err[512];
+
+	if (ctx->ldap != NULL && key != NULL &&
+		lsrc_conf_item(ctx->ldap, key, ctx->ldap_args, ctx->ldap_nargs, err, sizeof(err)) != 0)
+		conf_parse_error(ctx, line, "directory ldap %s: %s", ctx->ldap->name, err);
+	for (int i = 0; i < ctx->ldap_nargs; i++)
+		free(ctx->ldap_args[i]);
+	ctx->ldap_nargs = 0;
+	free(key);
 }
