@@ -144,7 +144,8 @@ smtpb_rand(uint64_t *s)
 
 /* ---- server CPU ------------------------------------------------------------------------- */
 
-/* CPU seconds of the server under test: its cgroup's usage, or the sum over its pids
+/* CPU seconds of the server under test: its cgroup's usage (v2 cpu.stat or v1 cpuacct),
+ * or the sum over its pids
  * (every thread; children only once they are reaped). <0 when unknown. */
 static double
 smtpb_server_cpu(const struct smtpb *b)
@@ -158,8 +159,16 @@ smtpb_server_cpu(const struct smtpb *b)
 
 		snprintf(path, sizeof(path), "%s/cpu.stat", b->server_cgroup);
 		f = fopen(path, "r");
-		if (f == NULL)
-			return -1;
+		if (f == NULL) { /* cgroup v1: cpuacct.usage in ns */
+			snprintf(path, sizeof(path), "%s/cpuacct.usage", b->server_cgroup);
+			f = fopen(path, "r");
+			if (f == NULL)
+				return -1;
+			if (fscanf(f, "%llu", &v) != 1)
+				v = 0;
+			fclose(f);
+			return (double) v / 1e9;
+		}
 		while (fscanf(f, "%63s %llu", key, &v) == 2)
 			if (strcmp(key, "usage_usec") == 0)
 				total = (double) v / 1e6;
