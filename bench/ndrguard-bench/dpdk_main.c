@@ -76,6 +76,8 @@ static struct {
 	double duration, warmup;
 	const char *stats;
 	int server_pid;
+	double flood; /* seconds of raw 64-byte frames out (packet-rate ceiling) */
+	double drain; /* seconds of counting frames in */
 } bd = {.port = 25, .concurrency = 256, .duration = 10, .kind = BD_ATTACK};
 
 static volatile bool bd_quit;
@@ -524,6 +526,8 @@ bd_parse(int argc, char **argv)
 		{"sink", required_argument, NULL, 'l'},
 		{"stats", required_argument, NULL, 's'},
 		{"server-pid", required_argument, NULL, 'p'},
+		{"flood", required_argument, NULL, 'F'},
+		{"drain", required_argument, NULL, 'D'},
 		{NULL, 0, NULL, 0},
 	};
 	struct in_addr a;
@@ -584,10 +588,18 @@ bd_parse(int argc, char **argv)
 		case 'p':
 			bd.server_pid = (int) strtol(optarg, NULL, 10);
 			break;
+		case 'F':
+			bd.flood = strtod(optarg, NULL);
+			break;
+		case 'D':
+			bd.drain = strtod(optarg, NULL);
+			break;
 		default:
 			return -1;
 		}
 	}
+	if (bd.flood > 0 || bd.drain > 0)
+		return 0;
 	if (bd.addr == 0 || (!bd.sink && bd.server == 0) || bd.concurrency == 0)
 		return -1;
 	return 0;
@@ -627,6 +639,55 @@ bd_report(double secs, double cpu)
 	if (cpu >= 0)
 		printf(",\"server_cpu_s\":%.3f", cpu);
 	printf("}\n");
+}
+
+/* The path's packet-rate ceiling: --flood sends minimum-size frames (a local experimental
+ * EtherType, broadcast) as fast as the port takes them, --drain counts what arrives. */
+static void
+bd_pps(struct rte_mempool *mp)
+{
+	struct rte_mbuf *pkts[LCORE_BURST];
+	uint64_t n = 0, t_first = 0, t_last = 0, now, end;
+	bool tx = bd.flood > 0;
+	uint8_t frame[60] = {0};
+
+	memset(frame, 0xff, 6);	    /* broadcast */
+	memset(frame + 6, 0x02, 6); /* a local MAC */
+	frame[12] = 0x88;	    /* EtherType 0x88b5: IEEE local experimental */
+	frame[13] = 0xb5;
+
+	now = bd_ns();
+	end = now + (uint64_t) ((tx ? bd.flood : bd.drain) * 1e9);
+	while (!bd_quit && (now = bd_ns()) < end) {
+		uint16_t k;
+
+		if (tx) {
+			if (rte_pktmbuf_alloc_bulk(mp, pkts, LCORE_BURST) != 0)
+				continue;
+			for (unsigned int i = 0; i < LCORE_BURST; i++) {
+				pkts[i]->data_len = sizeof(frame);
+				pkts[i]->pkt_len = sizeof(frame);
+				memcpy(rte_pktmbuf_mtod(pkts[i], void *), frame, sizeof(frame));
+			}
+			k = rte_eth_tx_burst(0, 0, pkts, LCORE_BURST);
+			if (k < LCORE_BURST)
+				rte_pktmbuf_free_bulk(pkts + k, LCORE_BURST - k);
+		} else {
+			k = rte_eth_rx_burst(0, 0, pkts, LCORE_BURST);
+			if (k != 0)
+				rte_pktmbuf_free_bulk(pkts, k);
+		}
+		if (k != 0) {
+			if (t_first == 0)
+				t_first = now;
+			t_last = now;
+			n += k;
+		}
+	}
+	printf("{\"%s_packets\":%llu,\"%s_pps\":%.0f}\n", tx ? "tx" : "rx", (unsigned long long) n,
+		tx ? "tx" : "rx",
+		t_last > t_first ? (double) n * 1e9 / (double) (t_last - t_first) : 0.0);
+	fflush(stdout);
 }
 
 int
@@ -669,6 +730,12 @@ main(int argc, char **argv)
 	ret = port_init(0, 1, mp, &nif);
 	if (ret != 0)
 		rte_exit(EXIT_FAILURE, "port 0: %s\n", strerror(-ret));
+	if (bd.flood > 0 || bd.drain > 0) {
+		bd_pps(mp);
+		port_fini(0);
+		rte_eal_cleanup();
+		return 0;
+	}
 	nif.addrs[0].ip = bd.addr;
 	nif.addrs[0].plen = (uint8_t) bd.prefix;
 	nif.n_addrs = 1;
