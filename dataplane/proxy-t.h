@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ctl_proto-t.h"
 #include "smtp-t.h"
 
 #define PROXY_SESSIONS_DEFAULT 4096   /* per lcore, --smtp-sessions */
@@ -17,12 +18,36 @@
 #define PROXY_QUIT_DRAIN_MS    10000  /* a backend gets this long to close after QUIT */
 #define PROXY_LOG_RING	       1024   /* decision records queued per lcore */
 #define PROXY_SRC_SLOTS	       8192   /* per-lcore table of live sessions per source */
+#define PROXY_BACKEND_SLOTS    32     /* backends whose health an lcore tracks */
+#define PROXY_REPLY_CODES      600    /* reply codes counted one by one (0: out of range) */
 
 struct rte_mempool;
 struct rte_ring;
 struct tcp_conn;
 struct tcp_stack;
 struct dp_cfg;
+
+/* Connect outcomes toward one backend, as one lcore saw them. */
+struct proxy_backend_health {
+	uint32_t ip; /* network byte order; 0: free slot */
+	uint16_t port;
+	uint8_t up; /* last connect: 1 succeeded, 0 failed */
+	uint8_t reserved;
+	uint64_t ok;	  /* connects that succeeded */
+	uint64_t fail;	  /* connects that failed or were refused */
+	uint64_t last_ms; /* engine time of the last outcome */
+};
+
+/* Observability of one lcore, written by it alone, read relaxed by the control thread. */
+struct proxy_obs {
+	uint64_t sess_open;		      /* sessions started */
+	uint64_t sess_closed;		      /* sessions freed */
+	uint64_t rcpt_hist[CTL_HIST_BUCKETS]; /* RCPT reply latency, ctl_proto-t.h */
+	uint64_t rcpt_count;		      /* RCPT replies measured */
+	uint64_t rcpt_sum_ns;		      /* their total latency */
+	uint64_t codes[PROXY_REPLY_CODES];    /* decisions by reply code sent */
+	struct proxy_backend_health backends[PROXY_BACKEND_SLOTS];
+};
 
 /* Live sessions of one source address (open addressing, backward-shift deletion). */
 struct proxy_src {
@@ -45,6 +70,8 @@ struct proxy_lcore {
 	uint64_t log_dropped;	   /* records lost: ring full (no reader keeping up) */
 	int64_t wall_offset_ms;	   /* Unix time minus engine time, ms */
 	struct rte_ring *log_ring; /* struct ctl_log_rec, lcore -> control thread */
+	uint64_t tsc_hz;
+	struct proxy_obs obs;
 } __attribute__((aligned(64)));
 
 struct proxy_sess {
@@ -61,6 +88,7 @@ struct proxy_sess {
 	bool close_pending;	       /* the engine asked to close after its replies */
 	bool abort_pending;	       /* a send queue overflowed: reset */
 	bool in_pump;		       /* re-entrancy guard */
+	uint64_t rx_tsc;	       /* client bytes arrived while the engine was free */
 };
 
 #endif /* NDG_DATAPLANE_PROXY_T_H */

@@ -46,6 +46,7 @@ proxy_now(const struct proxy_lcore *pl)
 }
 
 static void proxy_pump(struct proxy_sess *ps);
+static void proxy_backend_health(struct proxy_lcore *pl, uint32_t ip, uint16_t port, bool ok);
 
 /* ---- live sessions per source (the concurrency rule counts sessions, not TIME-WAITs) ---- */
 
@@ -168,6 +169,7 @@ proxy_backend_connect(struct proxy_sess *ps)
 				rte_cpu_to_be_16(b->port), &proxy_backend_app, ps, &ps->backend);
 		if (ret == 0)
 			return 0;
+		proxy_backend_health(ps->pl, b->ip, b->port, false);
 		ps->backend = NULL;
 		ps->backend_try++;
 		ps->pl->backend_failover++;
@@ -262,6 +264,59 @@ proxy_copy_str(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
+/* Bucket of <ns> in the log-linear layout of ctl_proto-t.h. */
+static inline unsigned int
+proxy_hist_bucket(uint64_t ns)
+{
+	unsigned int e;
+
+	if (ns < (1ull << CTL_HIST_MIN_LOG2))
+		return 0;
+	e = 63u - (unsigned int) __builtin_clzll(ns);
+	return 1u + (e - CTL_HIST_MIN_LOG2) * 2u + (unsigned int) ((ns >> (e - 1)) & 1u);
+}
+
+/* One RCPT reply took <cycles> TSC cycles from the arrival of the client's bytes. */
+static void
+proxy_rcpt_latency(struct proxy_lcore *pl, uint64_t cycles)
+{
+	uint64_t ns = (uint64_t) ((double) cycles * 1e9 / (double) pl->tsc_hz);
+	unsigned int b = proxy_hist_bucket(ns);
+
+	if (b < CTL_HIST_BUCKETS)
+		pl->obs.rcpt_hist[b]++;
+	pl->obs.rcpt_count++;
+	pl->obs.rcpt_sum_ns += ns;
+}
+
+/* Record a connect outcome toward <ip>:<port> (backend health). */
+static void
+proxy_backend_health(struct proxy_lcore *pl, uint32_t ip, uint16_t port, bool ok)
+{
+	struct proxy_backend_health *h = NULL;
+
+	for (unsigned int i = 0; i < PROXY_BACKEND_SLOTS; i++) {
+		struct proxy_backend_health *x = &pl->obs.backends[i];
+
+		if ((x->ip == ip && x->port == port) || x->ip == 0) {
+			h = x;
+			break;
+		}
+	}
+	if (h == NULL)
+		return; /* more backends than slots: the first ones are tracked */
+	if (h->ip == 0) {
+		h->port = port;
+		__atomic_store_n(&h->ip, ip, __ATOMIC_RELEASE);
+	}
+	if (ok)
+		h->ok++;
+	else
+		h->fail++;
+	h->up = ok;
+	h->last_ms = proxy_now(pl);
+}
+
 /* One record per decision (DESIGN.md §4), queued for the control thread when it listens. */
 static void
 proxy_op_decision(void *arg, const struct policy_decision *d)
@@ -271,6 +326,12 @@ proxy_op_decision(void *arg, const struct policy_decision *d)
 	struct ctl_log_rec rec;
 
 	pl->decisions++;
+	if (d->outcome != POLICY_OUT_OBSERVE) {
+		pl->obs.codes[d->code < PROXY_REPLY_CODES ? d->code : 0]++;
+		/* Every RCPT gets exactly one final decision, made as its reply goes out. */
+		if (d->rcpt[0] != '\0' && ps->rx_tsc != 0)
+			proxy_rcpt_latency(pl, rte_rdtsc() - ps->rx_tsc);
+	}
 	if (!__atomic_load_n(&proxy_log_on, __ATOMIC_RELAXED))
 		return;
 	rec.time_ms = (uint64_t) ((int64_t) d->time_ms + pl->wall_offset_ms);
@@ -342,6 +403,7 @@ proxy_sess_free(struct proxy_sess *ps)
 	}
 	if (ps->counted)
 		proxy_src_dec(pl, ps->peer_addr);
+	pl->obs.sess_closed++;
 	dp_cfg_release(ps->cfg);
 	rte_mempool_put(pl->pool, ps);
 }
@@ -467,6 +529,8 @@ proxy_accepted(struct tcp_conn *c)
 	ps->backend_try = 0;
 	ps->close_pending = ps->abort_pending = ps->in_pump = false;
 	ps->peer_addr = c->raddr;
+	ps->rx_tsc = 0;
+	pl->obs.sess_open++;
 	n = proxy_src_inc(pl, c->raddr);
 	ps->counted = n != 0;
 	memcpy(peer.addr, &c->raddr, 4);
@@ -484,7 +548,13 @@ proxy_accepted(struct tcp_conn *c)
 static void
 proxy_readable(struct tcp_conn *c)
 {
-	proxy_pump(c->udata);
+	struct proxy_sess *ps = c->udata;
+
+	/* Latency counts from the arrival of a command; bytes that arrive while the engine
+	 * waits for the backend are pipelined behind the one being answered. */
+	if (!smtp_session_is_waiting(&ps->s))
+		ps->rx_tsc = rte_rdtsc();
+	proxy_pump(ps);
 }
 
 static void
@@ -538,7 +608,11 @@ static void
 proxy_backend_connected(struct tcp_conn *c, int err)
 {
 	struct proxy_sess *ps = c->udata;
+	const struct dp_domain_backends *d = &ps->cfg->domains[ps->dom];
 
+	if (ps->backend_try < d->n)
+		proxy_backend_health(ps->pl, d->b[ps->backend_try].ip, d->b[ps->backend_try].port,
+			err == 0);
 	if (err == 0)
 		return; /* the engine waits for the backend's greeting */
 	ps->backend = NULL;
@@ -674,6 +748,7 @@ proxy_start(struct lcore_ctx *ctx, uint16_t port, uint32_t n_sessions)
 	}
 	pl->ts = ctx->tcp;
 	pl->tsc_per_ms = rte_get_timer_hz() / 1000;
+	pl->tsc_hz = rte_get_tsc_hz();
 	{
 		struct timespec ts;
 
@@ -723,6 +798,7 @@ static const char *const proxy_smtp_stat_names[SMTP_STAT_MAX] = {
 	[SMTP_STAT_BACKEND_FAIL] = "smtp_backend_fail",
 	[SMTP_STAT_BACKEND_TIMEOUT] = "smtp_backend_timeout",
 	[SMTP_STAT_BACKEND_REFUSED] = "smtp_backend_refused",
+	[SMTP_STAT_DELIVERED] = "smtp_delivered",
 };
 
 static const char *const proxy_outcome_names[POLICY_OUTCOME_MAX] = {
@@ -730,6 +806,83 @@ static const char *const proxy_outcome_names[POLICY_OUTCOME_MAX] = {
 	[POLICY_OUT_REJECT] = "reject",
 	[POLICY_OUT_OBSERVE] = "observe",
 };
+
+/* Sessions, RCPT latency, reply codes and backend health, summed over lcores. */
+static int
+proxy_obs_text(char *buf, size_t size)
+{
+	uint64_t hist[CTL_HIST_BUCKETS] = {0}, codes[PROXY_REPLY_CODES] = {0};
+	struct proxy_backend_health be[PROXY_BACKEND_SLOTS];
+	uint64_t open = 0, closed = 0, count = 0, sum = 0;
+	unsigned int nbe = 0;
+	size_t used = 0;
+
+	memset(be, 0, sizeof(be));
+	for (unsigned int l = 0; l < RTE_MAX_LCORE; l++) {
+		const struct proxy_obs *o;
+
+		if (proxy_lcores[l] == NULL)
+			continue;
+		o = &proxy_lcores[l]->obs;
+		open += __atomic_load_n(&o->sess_open, __ATOMIC_RELAXED);
+		closed += __atomic_load_n(&o->sess_closed, __ATOMIC_RELAXED);
+		count += __atomic_load_n(&o->rcpt_count, __ATOMIC_RELAXED);
+		sum += __atomic_load_n(&o->rcpt_sum_ns, __ATOMIC_RELAXED);
+		for (unsigned int i = 0; i < CTL_HIST_BUCKETS; i++)
+			hist[i] += __atomic_load_n(&o->rcpt_hist[i], __ATOMIC_RELAXED);
+		for (unsigned int i = 0; i < PROXY_REPLY_CODES; i++)
+			codes[i] += __atomic_load_n(&o->codes[i], __ATOMIC_RELAXED);
+		for (unsigned int i = 0; i < PROXY_BACKEND_SLOTS; i++) {
+			const struct proxy_backend_health *h = &o->backends[i];
+			uint32_t ip = __atomic_load_n(&h->ip, __ATOMIC_ACQUIRE);
+			unsigned int k;
+
+			if (ip == 0)
+				break;
+			for (k = 0; k < nbe; k++)
+				if (be[k].ip == ip && be[k].port == h->port)
+					break;
+			if (k == nbe) {
+				if (nbe == PROXY_BACKEND_SLOTS)
+					continue;
+				be[nbe].ip = ip;
+				be[nbe].port = h->port;
+				nbe++;
+			}
+			be[k].ok += __atomic_load_n(&h->ok, __ATOMIC_RELAXED);
+			be[k].fail += __atomic_load_n(&h->fail, __ATOMIC_RELAXED);
+			/* The most recent outcome on any lcore says whether it is up. */
+			if (h->last_ms >= be[k].last_ms) {
+				be[k].last_ms = h->last_ms;
+				be[k].up = h->up;
+			}
+		}
+	}
+	(void) stats_appendf(buf, size, &used, "sessions_active %" PRIu64 "\n",
+		open >= closed ? open - closed : 0);
+	(void) stats_appendf(buf, size, &used,
+		"rcpt_reply_count %" PRIu64 "\nrcpt_reply_sum_ns %" PRIu64 "\n", count, sum);
+	for (unsigned int i = 0; i < CTL_HIST_BUCKETS; i++)
+		if (hist[i] != 0)
+			(void) stats_appendf(buf, size, &used, "rcpt_reply_bucket_%u %" PRIu64 "\n",
+				i, hist[i]);
+	for (unsigned int i = 0; i < PROXY_REPLY_CODES; i++)
+		if (codes[i] != 0)
+			(void) stats_appendf(buf, size, &used, "reply_code_%03u %" PRIu64 "\n", i,
+				codes[i]);
+	for (unsigned int k = 0; k < nbe; k++) {
+		char ip[INET_ADDRSTRLEN];
+		struct in_addr a = {.s_addr = be[k].ip};
+
+		inet_ntop(AF_INET, &a, ip, sizeof(ip));
+		(void) stats_appendf(buf, size, &used,
+			"backend_up_%s:%u %u\nbackend_connects_ok_%s:%u %" PRIu64
+			"\nbackend_connects_failed_%s:%u %" PRIu64 "\n",
+			ip, be[k].port, be[k].up, ip, be[k].port, be[k].ok, ip, be[k].port,
+			be[k].fail);
+	}
+	return (int) used;
+}
 
 int
 proxy_stats_text(char *buf, size_t size)
@@ -757,6 +910,7 @@ proxy_stats_text(char *buf, size_t size)
 		ev[5] += __atomic_load_n(&pl->decisions, __ATOMIC_RELAXED);
 		ev[6] += __atomic_load_n(&pl->log_dropped, __ATOMIC_RELAXED);
 	}
+	used += (size_t) proxy_obs_text(buf + used, size - used);
 	for (unsigned int i = 0; i < SMTP_STAT_MAX; i++)
 		(void) stats_appendf(buf, size, &used, "%s %" PRIu64 "\n", proxy_smtp_stat_names[i],
 			c[i]);

@@ -19,7 +19,8 @@ int proxy_start(struct lcore_ctx *ctx, uint16_t port, uint32_t n_sessions);
 
 /**
  * Write the proxy's counters summed over lcores as "name value" lines (SMTP engine
- * counters, policy decisions by rule and outcome, proxy events). Any thread; relaxed reads.
+ * counters, policy decisions by rule and outcome, proxy events, live sessions, the RCPT reply
+ * latency histogram, decisions by reply code, backend health). Any thread; relaxed reads.
  * @return bytes written (output is cut at <size>).
  */
 int proxy_stats_text(char *buf, size_t size);

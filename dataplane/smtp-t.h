@@ -200,6 +200,7 @@ enum smtp_stat_id {
 	SMTP_STAT_BACKEND_FAIL,	   /* backend failures mapped to 451 4.4.1 */
 	SMTP_STAT_BACKEND_TIMEOUT, /* backend timeouts mapped to 421 4.4.2 */
 	SMTP_STAT_BACKEND_REFUSED, /* recipients accepted by policy, refused by backend */
+	SMTP_STAT_DELIVERED,	   /* messages the backend accepted at the end of data */
 	SMTP_STAT_MAX
 };
 

@@ -395,6 +395,9 @@ smtp_relay_reply(struct smtp_session *s)
 		return;
 	case SMTP_RC_DOT:
 		/* The backend's final reply is the client's (DESIGN.md §3 Proxying). */
+		if (rp->code >= 200 && rp->code < 300 && s->stats != NULL)
+			__atomic_store_n(&s->stats->c[SMTP_STAT_DELIVERED],
+				s->stats->c[SMTP_STAT_DELIVERED] + 1, __ATOMIC_RELAXED);
 		r->state = SMTP_RL_READY;
 		smtp_session_txn_done(s);
 		smtp_session_resume(s);

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "ctl_io.h"
+#include "ndrctl.h"
+#include "units.h"
 
 #define NDRCTL_DEFAULT_SOCKET "/run/ndrguard/control.sock"
 #define NDRCTL_REPLY_MAX      (512 * 1024)
@@ -33,9 +35,16 @@ static const struct {
 	{"dir", "del", 1, 1, "ADDR: remove ADDR (kept over later syncs)"},
 	{"dir", "sync", 0, 0, "re-read the directory sources now"},
 	{"dir", "accept", 0, 0, "apply a sync the integrity guard held back"},
-	{"block", "add", 1, 1, "NET: refuse clients in NET at connect (554 5.7.1)"},
+	{"block", "add", 1, 5, "NET [--ttl T] [--reason TEXT]: refuse clients in NET at connect"},
 	{"block", "del", 1, 1, "NET: lift a block made with block add"},
-	{"block", "list", 0, 0, "blocked networks and where each comes from"},
+	{"block", "list", 0, 0, "blocked networks, where each comes from, expiry and reason"},
+	{"xdp", NULL, 0, 0, "the XDP program's counters (drops, steering, malformed)"},
+	{"rule", "list", 0, 0, "every rule's mode (enforce/observe) and its counters"},
+	{"rule", NULL, 2, 2, "RULE enforce|observe|default: switch a rule at run time"},
+	{"log", "tail", 0, 5, "[-n N] [--rule R] [--follow]: the latest decision records"},
+	{"sources", NULL, 0, 2, "[-n N]: client addresses with the most rejects"},
+	{"top", NULL, 0, 2, "live view: connections, rejects by rule, delivered, sources"},
+	{"relay-test", NULL, 1, 9, "HOST [--port N] [--domain D]: open-relay test of HOST"},
 };
 
 static void
@@ -83,13 +92,8 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *sock = getenv("NDRCTL_SOCKET");
-	struct ctl_msg_hdr h;
-	struct ctl_cmd_reply *head;
-	char *req, *reply;
-	size_t len = 0;
-	bool json = false;
-	ssize_t n;
-	int c, fd, ret;
+	bool json = false, follow;
+	int c, ret;
 
 	if (sock == NULL)
 		sock = NDRCTL_DEFAULT_SOCKET;
@@ -128,44 +132,97 @@ main(int argc, char **argv)
 		return 2;
 	}
 
-	/* Arguments NUL-separated; -j travels as a trailing --json for the commands that take it. */
+	if (strcmp(argv[0], "relay-test") == 0)
+		return ndrctl_relay_test(argc, argv, json);
+	if (strcmp(argv[0], "top") == 0)
+		return ndrctl_top(sock, argc, argv);
+	if (json && strcmp(argv[0], "stats") == 0) {
+		/* -j travels as a trailing --json for the commands that take it. */
+		static char jarg[] = "--json";
+		char **v = calloc((size_t) argc + 1, sizeof(*v));
+
+		if (v == NULL)
+			return 1;
+		memcpy(v, argv, (size_t) argc * sizeof(*v));
+		v[argc] = jarg;
+		ret = ndrctl_call(sock, argc + 1, v, stdout, false);
+		free(v);
+		return ret;
+	}
+	follow = strcmp(argv[0], "log") == 0;
+	for (int i = 1; follow && i < argc; i++)
+		if (strcmp(argv[i], "--follow") == 0 || strcmp(argv[i], "-f") == 0)
+			goto call;
+	follow = false;
+call:
+	ret = ndrctl_call(sock, argc, argv, stdout, follow);
+	/* status: systemd's view of the units too, also (above all) when the daemon is down. */
+	if (strcmp(argv[0], "status") == 0)
+		ndrctl_units_print(stdout);
+	return ret;
+}
+
+int
+ndrctl_call(const char *sock, int argc, char **argv, FILE *out, bool follow)
+{
+	struct ctl_msg_hdr h;
+	struct ctl_cmd_reply *head;
+	char *req, *reply;
+	size_t len = 0;
+	ssize_t n;
+	int fd, ret;
+
+	/* Arguments NUL-separated. */
 	req = calloc(1, 64 * 1024);
 	reply = malloc(NDRCTL_REPLY_MAX + 1);
-	if (req == NULL || reply == NULL)
+	if (req == NULL || reply == NULL) {
+		free(req);
+		free(reply);
 		return 1;
+	}
 	for (int i = 0; i < argc; i++) {
 		size_t l = strlen(argv[i]) + 1;
 
 		if (len + l + 8 > 64 * 1024) {
 			fprintf(stderr, "ndrctl: arguments too long\n");
+			free(req);
+			free(reply);
 			return 2;
 		}
 		memcpy(req + len, argv[i], l);
 		len += l;
-	}
-	if (json && strcmp(argv[0], "stats") == 0) {
-		memcpy(req + len, "--json", 7);
-		len += 7;
 	}
 
 	fd = ctl_connect(sock);
 	if (fd < 0) {
 		fprintf(stderr, "ndrctl: cannot reach ndrguard-control at %s: %s\n", sock,
 			strerror(-fd));
+		free(req);
+		free(reply);
 		return 3;
 	}
 	ret = ctl_send(fd, CTL_MSG_CMD, 1, 0, req, len);
+	free(req);
 	n = ret == 0 ? ctl_recv(fd, &h, reply, NDRCTL_REPLY_MAX, NDRCTL_TIMEOUT_MS) : ret;
-	close(fd);
 	if (n < (ssize_t) sizeof(*head) || h.type != CTL_MSG_CMD_REPLY) {
+		close(fd);
 		fprintf(stderr, "ndrctl: no answer from ndrguard-control at %s: %s\n", sock,
 			n < 0 ? strerror((int) -n) : "malformed reply");
+		free(reply);
 		return 3;
 	}
 	head = (struct ctl_cmd_reply *) reply;
-	fwrite(reply + sizeof(*head), 1, (size_t) n - sizeof(*head), stdout);
-	free(req);
+	fwrite(reply + sizeof(*head), 1, (size_t) n - sizeof(*head), out);
 	ret = head->status;
+	/* log tail --follow: records keep coming, one frame each, until the daemon goes. */
+	while (follow && ret == 0) {
+		fflush(out);
+		n = ctl_recv(fd, &h, reply, NDRCTL_REPLY_MAX, -1);
+		if (n < (ssize_t) sizeof(*head) || h.type != CTL_MSG_CMD_REPLY)
+			break;
+		fwrite(reply + sizeof(*head), 1, (size_t) n - sizeof(*head), out);
+	}
+	close(fd);
 	free(reply);
 	return ret >= 0 && ret <= 2 ? ret : 1;
 }

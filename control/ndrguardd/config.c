@@ -81,6 +81,7 @@ conf_new(void)
 		"/var/lib/ndrguard/directory.snapshot");
 	snprintf(c->decision_log, sizeof(c->decision_log), "/var/log/ndrguard/decisions.log");
 	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "127.0.0.1:9433");
+	c->decision_journal = true;
 	c->dir_sync_interval_ms = 5 * 60 * 1000;
 	c->dir_max_age_ms = 60 * 60 * 1000;
 	c->dir_max_shrink_pct = 10;
@@ -102,6 +103,7 @@ conf_new(void)
 	TAILQ_INIT(&c->dir_files);
 	TAILQ_INIT(&c->never_bounce);
 	TAILQ_INIT(&c->batv_keys);
+	conf_xdp_defaults(&c->xdp);
 	return c;
 }
 
@@ -175,6 +177,10 @@ conf_validate(const struct ndg_conf *c, FILE *errf)
 		CONF_VERR(0, "no 'directory file': every recipient would be unknown");
 	if (c->harvest_window_ms == 0)
 		CONF_VERR(0, "harvest window must be longer than 0");
+	if (c->xdp.steer && c->xdp.n_addrs == 0)
+		CONF_VERR(0, "xdp steer: no 'xdp address' to steer SMTP for");
+	if (c->xdp.syn_rate > 0 && c->xdp.syn_burst == 0)
+		CONF_VERR(0, "xdp syn-rate needs an xdp syn-burst");
 #undef CONF_VERR
 	return errors;
 }

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <sys/queue.h>
 
+#include "config_xdp.h"
+
 #define CONF_NAME_MAX	  255 /* RFC 5321 §4.5.3.1.2 domain length */
 #define CONF_ADDR_MAX	  256 /* RFC 5321 §4.5.3.1.3 path length */
 #define CONF_MAX_BACKENDS 8   /* per domain, tried in order (failover) */
@@ -100,6 +102,7 @@ struct ndg_conf {
 	uint32_t dir_sync_interval_ms;	  /* re-read the sources this often */
 	uint32_t dir_max_age_ms;	  /* older than this without a good sync: stale */
 	uint32_t dir_max_shrink_pct;	  /* a sync removing more than this share is held */
+	bool decision_journal; /* records also to journald under systemd, else to stderr */
 
 	/* limits, RFC 5321 §4.5.3.1 minimums enforced by validation */
 	uint32_t max_recipients;
@@ -125,6 +128,7 @@ struct ndg_conf {
 	struct conf_str_list dir_files;
 	struct conf_str_list never_bounce;
 	struct conf_batv_key_list batv_keys;
+	struct conf_xdp xdp; /* 'xdp KEY VALUE' (config_xdp.c) */
 };
 
 /**

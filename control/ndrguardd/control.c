@@ -13,6 +13,8 @@
 
 #include "log.h"
 #include "ndrguardd.h"
+#include "obs.h"
+#include "xdp.h"
 
 #define CMD_STATS_MAX (256 * 1024)
 
@@ -208,6 +210,23 @@ cmd_stats(struct ctld *d, bool json, FILE *out)
 	return 0;
 }
 
+/* The XDP side of 'ndrctl block add|del' for <net>: the trie, when XDP is in force, with the
+ * block's remaining --ttl (0: until lifted). */
+static void
+cmd_block_xdp(struct ctld *d, bool add, const char *net, FILE *out)
+{
+	int ret;
+
+	if (!xdp_active())
+		return;
+	ret = add ? xdp_block_add(net, obs_block_ttl(d, net, time(NULL)), XDPG_REASON_ADMIN)
+		  : xdp_block_del(net);
+	if (ret == 0)
+		fprintf(out, "%s: %s at XDP\n", net, add ? "dropped" : "no longer dropped");
+	else if (ret != -ENOENT)
+		fprintf(out, "%s: XDP not updated: %s\n", net, strerror(-ret));
+}
+
 /* Runtime blocklist: pushed with the configuration, kept beside the snapshot. */
 static int
 cmd_block(struct ctld *d, int argc, char **argv, FILE *out)
@@ -227,12 +246,30 @@ cmd_block(struct ctld *d, int argc, char **argv, FILE *out)
 			inet_ntop(AF_INET, &in, a, sizeof(a));
 			fprintf(out, "%s/%u  configuration\n", a, n->plen);
 		}
-		for (size_t i = 0; i < d->blocks.n; i++)
-			fprintf(out, "%s  ndrctl\n", d->blocks.v[i]);
+		for (size_t i = 0; i < d->blocks.n; i++) {
+			char more[256];
+
+			obs_block_describe(d, d->blocks.v[i], time(NULL), more, sizeof(more));
+			fprintf(out, "%s  ndrctl%s\n", d->blocks.v[i], more);
+		}
+		xdp_block_list(out);
 		return 0;
 	}
-	if (argc != 3 || (strcmp(argv[1], "add") != 0 && strcmp(argv[1], "del") != 0))
+	if (argc < 3 || (strcmp(argv[1], "add") != 0 && strcmp(argv[1], "del") != 0) ||
+		(argc > 3 && strcmp(argv[1], "add") != 0))
 		return -1;
+	if (conf_parse_net(argv[2], &ip, &plen) != 0 && xdp_active() && strchr(argv[2], ':')) {
+		/* IPv6: the dataplane speaks IPv4 only, the XDP trie takes both. */
+		uint8_t a6[16];
+		unsigned int l6;
+
+		if (conf_parse_net6(argv[2], a6, &l6) != 0) {
+			fprintf(out, "%s: not an IPv6 prefix with the host bits zero\n", argv[2]);
+			return 1;
+		}
+		cmd_block_xdp(d, argv[1][0] == 'a', argv[2], out);
+		return 0;
+	}
 	if (conf_parse_net(argv[2], &ip, &plen) != 0) {
 		fprintf(out, "%s: not A.B.C.D[/LEN] with the host bits zero\n", argv[2]);
 		return 1;
@@ -245,26 +282,47 @@ cmd_block(struct ctld *d, int argc, char **argv, FILE *out)
 		snprintf(net, sizeof(net), "%s/%u", a, plen);
 	}
 	if (strcmp(argv[1], "add") == 0) {
-		if (dir_set_has(&d->blocks, net)) {
-			fprintf(out, "%s: already blocked\n", net);
-			return 0;
-		}
-		if (dir_set_add(&d->blocks, net) != 0)
+		bool had = dir_set_has(&d->blocks, net);
+
+		if (!had && dir_set_add(&d->blocks, net) != 0)
 			return 1;
 		dir_set_finish(&d->blocks);
+		/* --ttl and --reason: a block added again takes the new ones. */
+		ret = obs_block_options(d, net, argc - 3, argv + 3, out);
+		if (ret != 0) {
+			if (!had)
+				(void) dir_set_del(&d->blocks, net);
+			return ret;
+		}
+		if (had) {
+			char more[256];
+
+			obs_block_describe(d, net, time(NULL), more, sizeof(more));
+			fprintf(out, "%s: already blocked%s\n", net, more);
+			return 0;
+		}
 	} else if (!dir_set_del(&d->blocks, net)) {
 		fprintf(out, "%s: not blocked by ndrctl\n", net);
 		return 1;
+	} else {
+		obs_block_forget(d, net);
 	}
+	cmd_block_xdp(d, argv[1][0] == 'a', net, out);
 	ret = ctld_blocks_write(d);
 	if (ret != 0)
 		fprintf(out, "warning: not saved: %s\n", strerror(-ret));
 	d->conf_gen = ctld_config_digest(d);
 	if (d->dp_fd >= 0)
 		(void) ctld_dp_sync(d);
-	fprintf(out, "%s: %s%s\n", net, argv[1][0] == 'a' ? "blocked" : "unblocked",
-		d->dp_fd >= 0 && d->dp_config_gen == d->conf_gen ? ""
-								 : " (dataplane not in sync yet)");
+	{
+		char more[256];
+
+		obs_block_describe(d, net, time(NULL), more, sizeof(more));
+		fprintf(out, "%s: %s%s%s\n", net, argv[1][0] == 'a' ? "blocked" : "unblocked", more,
+			d->dp_fd >= 0 && d->dp_config_gen == d->conf_gen
+				? ""
+				: " (dataplane not in sync yet)");
+	}
 	return 0;
 }
 
@@ -283,6 +341,14 @@ ctld_command(struct ctld *d, int argc, char **argv, FILE *out)
 	}
 	if (argc == 1 && strcmp(argv[0], "domains") == 0)
 		return cmd_domains(d, out);
+	if (argc == 1 && strcmp(argv[0], "xdp") == 0) {
+		if (!xdp_active()) {
+			fprintf(out, "xdp: not in force (see 'xdp enable' in ndrguard.conf(5))\n");
+			return 1;
+		}
+		xdp_stats_print(out);
+		return 0;
+	}
 	if (argc == 1 && strcmp(argv[0], "reload") == 0) {
 		if (ctld_reload(d, out) != 0) {
 			fprintf(out, "reload failed: the previous configuration stays in force\n");

@@ -14,6 +14,8 @@
 #include "ctl_io.h"
 #include "log.h"
 #include "ndrguardd.h"
+#include "obs.h"
+#include "xdp.h"
 
 #define DP_TIMEOUT_MS 5000  /* any single answer from the dataplane */
 #define DP_BATCH      60000 /* bytes of addresses per DIR_ADD frame */
@@ -407,12 +409,48 @@ dp_json_str(FILE *f, const char *s, size_t max)
 
 static const char *const dp_outcomes[] = {"accept", "reject", "observe"};
 
+/* One record as its JSON line (DESIGN.md §4 fields), no newline, into <buf>. */
+static void
+dp_log_format(const struct ctl_log_rec *r, char *buf, size_t size)
+{
+	time_t secs = (time_t) (r->time_ms / 1000);
+	struct in_addr a = {.s_addr = r->client_ip};
+	char ts[32], ip[INET_ADDRSTRLEN];
+	struct tm tm;
+	FILE *f = fmemopen(buf, size, "w");
+
+	buf[0] = '\0';
+	if (f == NULL)
+		return;
+	gmtime_r(&secs, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	inet_ntop(AF_INET, &a, ip, sizeof(ip));
+	fprintf(f, "{\"time\":\"%s.%03uZ\",\"client\":\"%s\",\"helo\":", ts,
+		(unsigned int) (r->time_ms % 1000), ip);
+	dp_json_str(f, r->helo, sizeof(r->helo));
+	fputs(",\"sender\":", f);
+	dp_json_str(f, r->sender, sizeof(r->sender));
+	fputs(",\"rcpt\":", f);
+	dp_json_str(f, r->rcpt, sizeof(r->rcpt));
+	fputs(",\"rule\":", f);
+	dp_json_str(f, r->rule, sizeof(r->rule));
+	fprintf(f, ",\"outcome\":\"%s\",\"reply\":\"%u%s",
+		r->outcome < 3 ? dp_outcomes[r->outcome] : "?", r->code, r->enh[0] ? " " : "");
+	fprintf(f, "%.*s\"}", (int) strnlen(r->enh, sizeof(r->enh)), r->enh);
+	fputc('\0', f);
+	fclose(f);
+	buf[size - 1] = '\0';
+}
+
 int
 ctld_dp_log_read(struct ctld *d)
 {
 	static struct ctl_log_rec recs[CTL_PROTO_MAX_FRAME / sizeof(struct ctl_log_rec)];
+	/* Escaping makes a byte at most 6: the strings of a record fit. */
+	static char line[8 * (CTL_LOG_HELO_MAX + 2 * CTL_LOG_ADDR_MAX + CTL_LOG_RULE_MAX) + 256];
 	struct ctl_msg_hdr h;
 	ssize_t n = ctl_recv(d->dp_log_fd, &h, recs, sizeof(recs), 2000);
+	int ret = 0;
 
 	if (n < 0 || h.type != CTL_MSG_LOG || n % sizeof(struct ctl_log_rec) != 0) {
 		close(d->dp_log_fd);
@@ -420,35 +458,21 @@ ctld_dp_log_read(struct ctld *d)
 		return n < 0 ? (int) n : -EPROTO;
 	}
 	if (d->dlog == NULL) {
-		d->dlog = fopen(d->conf->decision_log, "a");
+		d->dlog = fopen(d->conf->decision_log, "ae");
 		if (d->dlog == NULL)
-			return log_error_errno(-errno, "opening %s", d->conf->decision_log);
+			ret = log_error_errno(-errno, "opening %s", d->conf->decision_log);
 	}
 	for (size_t i = 0; i < (size_t) n / sizeof(struct ctl_log_rec); i++) {
-		const struct ctl_log_rec *r = &recs[i];
-		time_t secs = (time_t) (r->time_ms / 1000);
-		struct in_addr a = {.s_addr = r->client_ip};
-		char ts[32], ip[INET_ADDRSTRLEN];
-		struct tm tm;
-
-		gmtime_r(&secs, &tm);
-		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-		inet_ntop(AF_INET, &a, ip, sizeof(ip));
-		fprintf(d->dlog, "{\"time\":\"%s.%03uZ\",\"client\":\"%s\",\"helo\":", ts,
-			(unsigned int) (r->time_ms % 1000), ip);
-		dp_json_str(d->dlog, r->helo, sizeof(r->helo));
-		fputs(",\"sender\":", d->dlog);
-		dp_json_str(d->dlog, r->sender, sizeof(r->sender));
-		fputs(",\"rcpt\":", d->dlog);
-		dp_json_str(d->dlog, r->rcpt, sizeof(r->rcpt));
-		fputs(",\"rule\":", d->dlog);
-		dp_json_str(d->dlog, r->rule, sizeof(r->rule));
-		fprintf(d->dlog, ",\"outcome\":\"%s\",\"reply\":\"%u%s",
-			r->outcome < 3 ? dp_outcomes[r->outcome] : "?", r->code,
-			r->enh[0] ? " " : "");
-		fprintf(d->dlog, "%.*s\"}\n", (int) strnlen(r->enh, sizeof(r->enh)), r->enh);
+		dp_log_format(&recs[i], line, sizeof(line));
+		if (d->dlog != NULL) {
+			fputs(line, d->dlog);
+			fputc('\n', d->dlog);
+		}
 		d->dlog_records++;
+		obs_record(d, &recs[i], line);
+		xdp_verdict(d->conf, recs[i].client_ip, recs[i].rule, recs[i].outcome);
 	}
-	fflush(d->dlog);
-	return 0;
+	if (d->dlog != NULL)
+		fflush(d->dlog);
+	return ret;
 }

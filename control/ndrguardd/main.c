@@ -19,6 +19,8 @@
 #include "log.h"
 #include "metrics.h"
 #include "ndrguardd.h"
+#include "obs.h"
+#include "xdp.h"
 
 #define CTLD_CMD_MAX	       (64 * 1024) /* one ndrctl request */
 #define CTLD_REPLY_MAX	       (512 * 1024)
@@ -237,10 +239,29 @@ ctld_mkdir_for(const char *path)
 	(void) mkdir(dir, 0755);
 }
 
+/* 'ndrctl block add' networks into the XDP trie: pinned maps usually still hold them, a new
+ * bpffs (a reboot) does not. Entries already there keep their counters. */
+static void
+ctld_xdp_admin_blocks(struct ctld *d)
+{
+	for (size_t i = 0; xdp_active() && i < d->blocks.n; i++)
+		if (xdp_block_add(d->blocks.v[i], obs_block_ttl(d, d->blocks.v[i], time(NULL)),
+			    XDPG_REASON_ADMIN) != 0)
+			log_warnx("xdp: %s not blocked at XDP, ignoring", d->blocks.v[i]);
+}
+
 int
 ctld_reload(struct ctld *d, FILE *report)
 {
-	struct ndg_conf *c = conf_load(d->conf_path, report ? report : stderr);
+	struct ndg_conf *c;
+
+	/* Reopened on the next record: a new path, or a log rotated away before SIGHUP (also
+	 * when the new configuration turns out invalid). */
+	if (d->dlog != NULL) {
+		fclose(d->dlog);
+		d->dlog = NULL;
+	}
+	c = conf_load(d->conf_path, report ? report : stderr);
 
 	if (c == NULL) {
 		log_warnx("reload of %s failed; the previous configuration stays in force",
@@ -249,14 +270,13 @@ ctld_reload(struct ctld *d, FILE *report)
 	}
 	conf_free(d->conf);
 	d->conf = c;
+	obs_conf_loaded(d);
 	d->conf_gen = ctld_config_digest(d);
-	/* Reopened on the next record: a new path, or a log rotated away before SIGHUP. */
-	if (d->dlog != NULL) {
-		fclose(d->dlog);
-		d->dlog = NULL;
-	}
 	d->conf_loaded = time(NULL);
 	log_info("configuration %s loaded", c->path);
+	if (xdp_reconfigure(c) != 0)
+		log_warnx("xdp: the new settings are not in force");
+	ctld_xdp_admin_blocks(d);
 	(void) ctld_dir_sync(d, report);
 	d->dir_next_sync = time(NULL) + (time_t) (c->dir_sync_interval_ms / 1000);
 	if (d->dp_fd >= 0)
@@ -288,18 +308,29 @@ ctld_serve_client(struct ctld *d, int fd)
 	if (out == NULL)
 		goto out;
 	fwrite(&(struct ctl_cmd_reply){0}, sizeof(struct ctl_cmd_reply), 1, out);
-	status = argc > 0 ? ctld_command(d, argc, argv, out) : 2;
+	d->cmd_keep_fd = false;
+	status = 2;
+	if (argc > 0)
+		status = obs_command(d, fd, argc, argv, out, &d->cmd_keep_fd);
+	if (status < 0)
+		status = argc > 0 ? ctld_command(d, argc, argv, out) : 2;
 	if (fclose(out) != 0 || reply_len < sizeof(*head))
 		goto out;
 	head = (struct ctl_cmd_reply *) reply;
 	head->status = status;
 	if (reply_len > CTLD_REPLY_MAX)
 		reply_len = CTLD_REPLY_MAX;
-	(void) ctl_send(fd, CTL_MSG_CMD_REPLY, h.seq, CTL_FLAG_REPLY, reply, reply_len);
+	if (ctl_send(fd, CTL_MSG_CMD_REPLY, h.seq, CTL_FLAG_REPLY, reply, reply_len) == 0 &&
+		status == 0 && d->cmd_keep_fd) {
+		obs_follow_start(d, fd); /* log tail --follow: records follow on this fd */
+		fd = -1;
+	}
 out:
+	d->cmd_keep_fd = false;
 	free(reply);
 	free(req);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 }
 
 /* Render /metrics from the dataplane's counters (when reachable) and our own state. */
@@ -378,6 +409,8 @@ main(int argc, char **argv)
 	ctld_overlay_read(&d);
 	dir_set_init(&d.blocks);
 	ctld_blocks_read(&d);
+	if (obs_init(&d) != 0)
+		fatalx("out of memory");
 	d.conf_gen = ctld_config_digest(&d);
 	ctld_snapshot_load(&d);
 	(void) ctld_dir_sync(&d, stderr);
@@ -406,6 +439,10 @@ main(int argc, char **argv)
 		else
 			log_info("metrics on http://%s/metrics", d.conf->metrics_listen);
 	}
+	if (xdp_start(d.conf) != 0)
+		log_warnx("xdp: not in force; the dataplane still refuses blocked sources at "
+			  "connect");
+	ctld_xdp_admin_blocks(&d);
 	log_info("ready: ndrctl on %s, dataplane at %s", d.control_socket,
 		d.conf->dataplane_socket);
 	(void) ctld_dp_sync(&d);
@@ -428,6 +465,9 @@ main(int argc, char **argv)
 				if (si.ssi_signo == SIGHUP) {
 					log_info("SIGHUP: reloading");
 					(void) ctld_reload(&d, NULL);
+					/* A rotated decision log starts anew at once. */
+					if (d.dlog == NULL)
+						d.dlog = fopen(d.conf->decision_log, "ae");
 				} else {
 					log_info("signal %u: exiting", si.ssi_signo);
 					break;
@@ -456,14 +496,18 @@ main(int argc, char **argv)
 				time(NULL) + (time_t) (d.conf->dir_sync_interval_ms / 1000);
 			(void) ctld_dir_sync(&d, NULL);
 		}
+		obs_tick(&d, time(NULL));
 		if (d.dp_fd >= 0 && ctld_dir_guard_alarm(&d, time(NULL)) != d.dp_stale)
 			(void) ctld_dp_sync(&d);
+		(void) xdp_expire();
 		if (d.conf->metrics_listen[0] != '\0' && time(NULL) >= metrics_next) {
 			metrics_next = time(NULL) + 1;
 			ctld_metrics_refresh(&d);
 		}
 	}
 	metrics_stop();
+	obs_fini(&d);
+	xdp_stop();
 	ctld_dp_close(&d);
 	close(d.listen_fd);
 	(void) unlink(d.control_socket);

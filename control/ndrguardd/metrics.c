@@ -13,6 +13,7 @@
 
 #include <microhttpd.h>
 
+#include "ctl_proto-t.h"
 #include "metrics.h"
 #include "ndrguardd.h"
 
@@ -115,7 +116,7 @@ metrics_is_gauge(const char *name)
 {
 	static const char *const gauges[] = {"tcp_conn_active", "config_loaded",
 		"directory_loaded_addresses", "decision_log_subscribed", "smtp_listen_port",
-		"smtp_config_port"};
+		"smtp_config_port", "sessions_active"};
 
 	for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++)
 		if (strcmp(name, gauges[i]) == 0)
@@ -160,6 +161,39 @@ metrics_dp_sample(struct metrics_sample *m, char *name, const char *value)
 			(int) (us - name - 4), name + 4, value);
 		return;
 	}
+	if (strncmp(name, "reply_code_", 11) == 0) {
+		snprintf(m->family, sizeof(m->family), "ndrguard_smtp_replies_total");
+		snprintf(m->line, sizeof(m->line), "%s{code=\"%.3s\"} %s", m->family, name + 11,
+			value);
+		return;
+	}
+	/* Backends are few and come from the configuration: a bounded label. */
+	if (strncmp(name, "backend_", 8) == 0) {
+		static const struct {
+			const char *prefix, *family, *result;
+		} be[] = {
+			{"backend_up_", "ndrguard_backend_up", NULL},
+			{"backend_connects_ok_", "ndrguard_backend_connects_total", "ok"},
+			{"backend_connects_failed_", "ndrguard_backend_connects_total", "failed"},
+		};
+
+		for (size_t i = 0; i < sizeof(be) / sizeof(be[0]); i++) {
+			size_t pl = strlen(be[i].prefix);
+
+			if (strncmp(name, be[i].prefix, pl) != 0)
+				continue;
+			m->counter = be[i].result != NULL;
+			snprintf(m->family, sizeof(m->family), "%s", be[i].family);
+			if (be[i].result != NULL)
+				snprintf(m->line, sizeof(m->line),
+					"%s{backend=\"%.40s\",result=\"%s\"} %s", m->family,
+					name + pl, be[i].result, value);
+			else
+				snprintf(m->line, sizeof(m->line), "%s{backend=\"%.40s\"} %s",
+					m->family, name + pl, value);
+			return;
+		}
+	}
 	m->counter = !metrics_is_gauge(name);
 	snprintf(m->family, sizeof(m->family), "ndrguard_dataplane_%.60s%s", name,
 		m->counter ? "_total" : "");
@@ -175,10 +209,43 @@ metrics_sample_cmp(const void *a, const void *b)
 	return c != 0 ? c : (x->order > y->order) - (x->order < y->order);
 }
 
+/* Upper bound of histogram bucket <i>, in seconds (layout in ctl_proto-t.h). */
+static double
+metrics_hist_le(unsigned int i)
+{
+	unsigned int e;
+
+	if (i == 0)
+		return (double) (1ull << CTL_HIST_MIN_LOG2) / 1e9;
+	e = CTL_HIST_MIN_LOG2 + (i - 1) / 2;
+	return ((double) (1ull << e) + (double) ((i - 1) % 2 + 1) * (double) (1ull << (e - 1))) /
+	       1e9;
+}
+
+/* ndrguard_rcpt_reply_seconds: the dataplane's RCPT reply latency histogram. */
+static void
+metrics_hist_render(const uint64_t *hist, uint64_t count, uint64_t sum_ns, FILE *f)
+{
+	uint64_t cum = 0;
+
+	fputs("# HELP ndrguard_rcpt_reply_seconds Time from a RCPT command's arrival to its "
+	      "reply.\n# TYPE ndrguard_rcpt_reply_seconds histogram\n",
+		f);
+	for (unsigned int i = 0; i < CTL_HIST_BUCKETS; i++) {
+		cum += hist[i];
+		fprintf(f, "ndrguard_rcpt_reply_seconds_bucket{le=\"%.9g\"} %" PRIu64 "\n",
+			metrics_hist_le(i), cum);
+	}
+	fprintf(f, "ndrguard_rcpt_reply_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", count);
+	fprintf(f, "ndrguard_rcpt_reply_seconds_sum %.9f\n", (double) sum_ns / 1e9);
+	fprintf(f, "ndrguard_rcpt_reply_seconds_count %" PRIu64 "\n", count);
+}
+
 /* The text format wants every family's samples together, after its TYPE line. */
 static void
 metrics_dp_render(const char *dp_stats, FILE *f)
 {
+	uint64_t hist[CTL_HIST_BUCKETS] = {0}, hcount = 0, hsum = 0;
 	struct metrics_sample *m;
 	size_t n = 0, cap = 1;
 
@@ -196,7 +263,19 @@ metrics_dp_render(const char *dp_stats, FILE *f)
 			memcpy(line, p, len);
 			line[len] = '\0';
 			sp = strchr(line, ' ');
-			if (sp != NULL) {
+			if (sp != NULL && strncmp(line, "rcpt_reply_", 11) == 0) {
+				uint64_t v = strtoull(sp + 1, NULL, 10);
+				unsigned long b;
+
+				*sp = '\0';
+				if (strcmp(line, "rcpt_reply_count") == 0)
+					hcount = v;
+				else if (strcmp(line, "rcpt_reply_sum_ns") == 0)
+					hsum = v;
+				else if (strncmp(line, "rcpt_reply_bucket_", 18) == 0 &&
+					 (b = strtoul(line + 18, NULL, 10)) < CTL_HIST_BUCKETS)
+					hist[b] = v;
+			} else if (sp != NULL) {
 				*sp = '\0';
 				metrics_dp_sample(&m[n], line, sp + 1);
 				m[n].order = (unsigned int) n;
@@ -214,6 +293,7 @@ metrics_dp_render(const char *dp_stats, FILE *f)
 		fprintf(f, "%s\n", m[i].line);
 	}
 	free(m);
+	metrics_hist_render(hist, hcount, hsum, f);
 }
 
 void

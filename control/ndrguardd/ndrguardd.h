@@ -48,6 +48,9 @@ struct ctld {
 	uint64_t dp_dir_count;
 	time_t dp_next_try;
 	time_t started;
+
+	struct ctld_obs *obs; /* obs.c: decision stream, rule modes, block expiry */
+	bool cmd_keep_fd;     /* the command being served keeps its connection (log --follow) */
 };
 
 /** Read every directory source, apply the local overlay, and push it when it changed.

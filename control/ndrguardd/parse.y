@@ -80,7 +80,9 @@ static void conf_set_rule(struct conf_parse_ctx *ctx, int line, char *rule, char
 %token BARE_NEWLINE "bare-newline"
 %token RULE "rule"
 %token DECISION "decision"
+%token JOURNAL "journal"
 %token BLOCK "block"
+%token XDP "xdp"
 %token METRICS "metrics"
 %token MAX_AGE "max-age"
 %token MAX_SHRINK "max-shrink"
@@ -147,6 +149,16 @@ stmt		: HOSTNAME value {
 			conf_set_str(ctx, @1.first_line, ctx->conf->decision_log,
 				sizeof(ctx->conf->decision_log), $3, "decision log");
 		}
+		| DECISION JOURNAL value {
+			if (strcmp($3, "yes") == 0 || strcmp($3, "on") == 0)
+				ctx->conf->decision_journal = true;
+			else if (strcmp($3, "no") == 0 || strcmp($3, "off") == 0)
+				ctx->conf->decision_journal = false;
+			else
+				conf_parse_error(ctx, @1.first_line,
+					"decision journal: '%s' is not yes or no", $3);
+			free($3);
+		}
 		| DIRECTORY SYNC_INTERVAL value {
 			conf_set_ms(ctx, @1.first_line, &ctx->conf->dir_sync_interval_ms, $3,
 				"directory sync-interval");
@@ -194,6 +206,14 @@ stmt		: HOSTNAME value {
 			free($2);
 		}
 		| RULE rulename value		{ conf_set_rule(ctx, @1.first_line, $2, $3); }
+		| XDP value value {
+			char err[256];
+
+			if (conf_xdp_set(&ctx->conf->xdp, $2, $3, err, sizeof(err)) != 0)
+				conf_parse_error(ctx, @1.first_line, "%s", err);
+			free($2);
+			free($3);
+		}
 		;
 
 tarpit		: /* empty */

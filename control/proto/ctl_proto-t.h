@@ -210,4 +210,15 @@ struct ctl_log_rec {
 	char rcpt[CTL_LOG_ADDR_MAX];   /* "" for session-level decisions */
 };
 
+/*
+ * RCPT reply latency histogram, as the dataplane exports it in its STATS text: log-linear
+ * buckets over nanoseconds, two per power of two. Bucket 0 holds values below
+ * 2^CTL_HIST_MIN_LOG2 ns; bucket i >= 1 holds [2^e + s * 2^(e-1), 2^e + (s + 1) * 2^(e-1))
+ * with e = CTL_HIST_MIN_LOG2 + (i - 1) / 2 and s = (i - 1) % 2. Values past the last bucket
+ * are only in the count and the sum. STATS lines: "rcpt_reply_bucket_<i> <n>" (non-empty
+ * buckets only), "rcpt_reply_count <n>", "rcpt_reply_sum_ns <n>".
+ */
+#define CTL_HIST_MIN_LOG2 7  /* 128 ns */
+#define CTL_HIST_BUCKETS  57 /* up to 2^35 ns, 34 s */
+
 #endif /* NDG_CONTROL_PROTO_CTL_PROTO_T_H */

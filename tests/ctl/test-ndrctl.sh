@@ -68,6 +68,23 @@ check lookup-deleted 1 '550 5.1.1' -- dir lookup alice@example.com
 check sync 0 'synced: 3 addresses, 1 bad lines' -- dir sync
 check stats-no-dataplane 1 'dataplane unreachable' -- stats
 check usage 2 'usage' -- frobnicate
+# ndrctl status also reports the systemd units (systemd is not PID 1 on the test box: the unit
+# branch runs against a stand-in systemctl that answers as systemd's `show` does).
+check status-units-nosystemd 1 'units: systemd is not running here' -- status
+cat >"$T/systemctl" <<'SH'
+#!/bin/sh
+case "$*" in
+*ndrguard-dataplane*) printf 'ActiveState=active\nSubState=running\nResult=success\nNRestarts=0\nActiveEnterTimestamp=Mon 2026-11-23 10:00:00 UTC\n' ;;
+*ndrguard-control*) printf 'ActiveState=failed\nSubState=failed\nResult=exit-code\nNRestarts=3\nActiveEnterTimestamp=\n' ;;
+*) printf 'ActiveState=\n' ;;
+esac
+SH
+chmod +x "$T/systemctl"
+export NDRCTL_SYSTEMD_RUNDIR=$T NDRCTL_SYSTEMCTL=$T/systemctl
+check status-unit-dataplane 1 'unit ndrguard-dataplane.service +active \(running\) since Mon 2026-11-23 10:00:00 UTC$' -- status
+check status-unit-control 1 'unit ndrguard-control.service +failed \(failed\), last result exit-code, restarted 3 times' -- status
+check status-unit-unknown 1 'unit ndrguard-hugepages.service +unknown to systemd' -- status
+unset NDRCTL_SYSTEMD_RUNDIR NDRCTL_SYSTEMCTL
 check usage-args 2 'usage' -- dir lookup
 grep -qx 'carol@example.com' "$T/state/snapshot" || { echo "FAIL snapshot lacks the added address"; fails=$((fails + 1)); }
 
@@ -114,6 +131,22 @@ check guard-stale 1 'guard: +ALARM: no good sync for longer than 2 s' -- status
 mv "$T/recipients.gone" "$T/recipients"
 sleep 2
 check guard-fresh-again 1 'guard: +ok' -- status
+# Runtime rule modes and expiring blocks, answered without a dataplane.
+check rule-unknown 1 'frob: unknown rule' -- rule frob observe
+check rule-bad-mode 2 'usage: ndrctl rule' -- rule harvest sometimes
+check rule-observe 0 'harvest: observe \(was enforce\) \(dataplane not in sync yet\)' -- rule harvest observe
+check rule-list 1 '^harvest +observe +ndrctl' -- rule list
+check rule-default 0 'harvest: enforce \(was observe\)' -- rule harvest default
+check block-ttl-bad 2 'not a duration' -- block add 198.18.9.0/24 --ttl 0s
+check block-ttl 0 '198.18.9.0/24: blocked  expires in 1h00m  reason: ops ticket 7' -- block add 198.18.9.0/24 --ttl 1h --reason 'ops ticket 7'
+check block-ttl-list 0 '^198.18.9.0/24  ndrctl  expires in (59m5.s|1h00m)  reason: ops ticket 7' -- block list
+check block-readd 0 '^198.18.9.0/24: already blocked$' -- block add 198.18.9.0/24
+check block-readd-list 0 '^198.18.9.0/24  ndrctl$' -- block list
+check block-ttl-del 0 'unblocked' -- block del 198.18.9.0/24
+check log-tail-usage 2 'usage: ndrctl log tail' -- log tail -n many
+check sources-empty 0 '^SOURCE +REJECTED' -- sources
+check relay-test-usage 2 'usage' -- relay-test
+check relay-test-unreachable 2 'cannot connect to 127.0.0.1 port 1' -- relay-test 127.0.0.1 --port 1
 stop
 check unreachable 3 'cannot reach' -- status
 

@@ -104,7 +104,12 @@ lab_eal_args() {
     for dev in "$APPLIANCE_EXT_IF" "$APPLIANCE_INT_IF"; do
         case $pmd in
         af_packet) printf -- '--vdev=net_af_packet%d,iface=%s,qpairs=%d,blocksz=4096,framesz=2048,framecnt=1024 ' "$i" "$dev" "${LAB_QPAIRS:-1}" ;;
-        af_xdp) printf -- '--vdev=net_af_xdp%d,iface=%s,start_queue=0,queue_count=1 ' "$i" "$dev" ;;
+        af_xdp)
+            printf -- '--vdev=net_af_xdp%d,iface=%s,start_queue=0,queue_count=1' "$i" "$dev"
+            # LAB_XDP_PROG: the external port loads this XDP object (its map xsks_map) instead
+            # of libxdp's default program: bpf/xdp_guard.bpf.o steers only SMTP to DPDK.
+            [ $i = 0 ] && [ -n "${LAB_XDP_PROG:-}" ] && printf ',xdp_prog=%s' "$LAB_XDP_PROG"
+            printf ' ' ;;
         tap) printf -- '--vdev=net_tap%d,iface=%st ' "$i" "$dev" ;;
         # memif: the dataplane is the server of two memif sockets in LAB_RUN_DIR (port 0
         # memif0.sock, port 1 memif1.sock) for DPDK peers such as ndrguard-bench-dpdk;
@@ -144,12 +149,14 @@ lab_dataplane_start() {
     case $lcores in *@*) lcores="--lcores $lcores" ;; *) lcores="-l $lcores" ;; esac
     eal="$lcores --no-pci --file-prefix=$LAB_ID $mem --log-level=lib.eal:warning $(lab_eal_args "$pmd")" || return 1
     # A private mount namespace with bpffs so libxdp can pin its dispatcher (af_xdp).
+    # LAB_BPFFS: a bpffs the caller mounted, bound there instead so that maps pinned by
+    # ndrguard-control are the ones the dataplane's XDP object reuses.
     # LAB_DETACH=1 (the quickstart) puts it in its own session so it outlives the shell.
     local detach=
     [ "${LAB_DETACH:-0}" = 1 ] && detach=setsid
     # shellcheck disable=SC2086
     $detach ip netns exec "$APPLIANCE_NETNS" unshare -m --propagation private sh -c \
-        'ulimit -l unlimited 2>/dev/null; mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' sh \
+        'ulimit -l unlimited 2>/dev/null; if [ -n "$LAB_BPFFS" ]; then mount --bind "$LAB_BPFFS" /sys/fs/bpf; else mount -t bpf bpf /sys/fs/bpf 2>/dev/null; fi; exec "$@"' sh \
         "$bin" $eal -- -a "0:$APPLIANCE_IP/24" -a "1:$APPLIANCE_INT_IP/24" \
         -s "$DATAPLANE_STATS" -i 200 -c "$DATAPLANE_CTL_SOCKET" --idle-sleep-us "${LAB_IDLE_US:-100}" "$@" >"$DATAPLANE_LOG" 2>&1 &
     DATAPLANE_PID=$!
@@ -435,6 +442,8 @@ lab_backend_sink_start() {
     export SINK_PORT SINK_DIR
     mkdir -p "$SINK_DIR"
     chown nobody:nogroup "$SINK_DIR"
+    # smtp-sink writes as nobody: it must be able to reach its directory.
+    chmod o+x "$LAB_RUN_DIR"
     ip netns exec "$BACKEND_NETNS" /usr/sbin/smtp-sink -u nobody -d "$SINK_DIR/%H%M." \
         "$BACKEND_IP:$SINK_PORT" 2048 >"$LAB_RUN_DIR/sink.log" 2>&1 &
     SINK_PID=$!
