@@ -536,6 +536,7 @@ proxy_accepted(struct tcp_conn *c)
 	memcpy(peer.addr, &c->raddr, 4);
 	c->udata = ps;
 	smtp_session_init(&ps->s, &cfg->smtp, &proxy_ops, ps, &cfg->pol, &pl->stats, &peer);
+	ps->s.wall_offset_ms = pl->wall_offset_ms;
 	/* A full table answers as if over the limit: better 421 than unbounded state. */
 	smtp_session_start(&ps->s, now, n != 0 ? n : UINT32_MAX);
 	if (proxy_settle(ps))

@@ -316,9 +316,10 @@ struct smtp_session {
 	uint16_t errors;  /* error replies */
 	uint16_t junk;	  /* unknown commands */
 	uint16_t helo_len;
-	uint64_t now;	     /* time of the last input, ms */
-	uint64_t deadline;   /* idle timeout or greeting end, ms */
-	uint64_t wait_until; /* tarpit release, ms */
+	uint64_t now;		/* time of the last input, ms */
+	int64_t wall_offset_ms; /* Unix time minus <now>: BATV tags count calendar days */
+	uint64_t deadline;	/* idle timeout or greeting end, ms */
+	uint64_t wait_until;	/* tarpit release, ms */
 	const struct smtp_conf *conf;
 	const struct smtp_ops *ops;
 	void *arg;

@@ -593,7 +593,7 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 	ctx.norm_len = (size_t) r;
 	ctx.null_sender = s->txn.null_sender;
 	ctx.nrcpt = s->txn.nrcpt;
-	ctx.now = s->now;
+	ctx.now = (uint64_t) ((int64_t) s->now + s->wall_offset_ms); /* policy wants Unix ms */
 	oa.s = s;
 	oa.rcpt = raw;
 	rule = policy_rcpt_eval(p, &ctx, smtp_observe, &oa);

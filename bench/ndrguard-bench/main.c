@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "bench_smtp.h"
 #include "ndg_common.h"
 
 uint64_t
@@ -63,7 +64,10 @@ usage(FILE *f)
 	fprintf(f,
 		"usage: ndrguard-bench lookup --addresses N [--queries N] [--seconds S] [--cpu C]\n"
 		"       ndrguard-bench engine [--seconds S] [--directory N] [--pipelined] [--cpu "
-		"C]\n");
+		"C]\n"
+		"       ndrguard-bench smtp --server IP[:PORT] --scenario FILE [options] (smtp "
+		"--help)\n"
+		"       ndrguard-bench sink --listen IP:PORT [--stats FILE] [--duration S]\n");
 }
 
 int
@@ -77,6 +81,10 @@ main(int argc, char **argv)
 		return bench_lookup_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "engine") == 0)
 		return bench_engine_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "smtp") == 0)
+		return bench_smtp_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "sink") == 0)
+		return bench_sink_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		usage(stdout);
 		return 0;

@@ -98,7 +98,7 @@ lab_up() {
 }
 
 # lab_eal_args PMD: EAL options giving the dataplane its two lab ports (0 = external,
-# 1 = internal) with the given PMD: af_packet, af_xdp or tap.
+# 1 = internal) with the given PMD: af_packet, af_xdp, tap or memif.
 lab_eal_args() {
     local pmd=$1 i=0 dev
     for dev in "$APPLIANCE_EXT_IF" "$APPLIANCE_INT_IF"; do
@@ -111,6 +111,10 @@ lab_eal_args() {
             [ $i = 0 ] && [ -n "${LAB_XDP_PROG:-}" ] && printf ',xdp_prog=%s' "$LAB_XDP_PROG"
             printf ' ' ;;
         tap) printf -- '--vdev=net_tap%d,iface=%st ' "$i" "$dev" ;;
+        # memif: the dataplane is the server of two memif sockets in LAB_RUN_DIR (port 0
+        # memif0.sock, port 1 memif1.sock) for DPDK peers such as ndrguard-bench-dpdk;
+        # the veths stay unused. Sockets are paths: abstract ones do not cross namespaces.
+        memif) printf -- '--vdev=net_memif%d,role=server,id=0,socket=%s/memif%d.sock,socket-abstract=no ' "$i" "$LAB_RUN_DIR" "$i" ;;
         *) lab_log "unknown PMD '$pmd'"; return 1 ;;
         esac
         i=$((i + 1))
