@@ -353,14 +353,16 @@ tcp_stack_dump(const struct tcp_stack *ts, FILE *f, unsigned int max)
 			continue;
 		n++;
 		fprintf(f,
-			"tcp conn %u %s flags %#x una %u nxt %u max %u sndq %u wnd %u cwnd %u "
+			"tcp conn %u %u->%u %s flags %#x una %u nxt %u max %u sndq %u wnd %u cwnd "
+			"%u "
 			"ssthr %u rto %u nrx %u rcv_nxt %u adv %u rcvq %u ooo %u tmr %#x [%u %u %u "
 			"%u] now %u armed %d\n",
-			i, tcp_strstate(c->state), c->flags, c->snd_una - c->iss,
-			c->snd_nxt - c->iss, c->snd_max - c->iss, c->sndq.bytes, c->snd_wnd,
-			c->cwnd, c->ssthresh, c->rto, c->n_rxmt, c->rcv_nxt - c->irs,
-			c->rcv_adv - c->irs, c->rcvq.bytes, c->n_ooo, c->tmr_on, c->tmr[0],
-			c->tmr[1], c->tmr[2], c->tmr[3], ts->now, tcp_wheel_armed(&ts->wheel, i));
+			i, rte_be_to_cpu_16(c->rport), rte_be_to_cpu_16(c->lport),
+			tcp_strstate(c->state), c->flags, c->snd_una - c->iss, c->snd_nxt - c->iss,
+			c->snd_max - c->iss, c->sndq.bytes, c->snd_wnd, c->cwnd, c->ssthresh,
+			c->rto, c->n_rxmt, c->rcv_nxt - c->irs, c->rcv_adv - c->irs, c->rcvq.bytes,
+			c->n_ooo, c->tmr_on, c->tmr[0], c->tmr[1], c->tmr[2], c->tmr[3], ts->now,
+			tcp_wheel_armed(&ts->wheel, i));
 	}
 }
 

@@ -935,7 +935,9 @@ tcp_icmp_unreach(struct tcp_stack *ts, const void *inner, uint8_t code, uint16_t
 		}
 		return;
 	}
-	/* RFC 1122 §4.2.3.9: hard errors abort only a connection being opened. */
-	if (c->state == TCP_ST_SYN_SENT && (code == 1 || code == 2 || code == 3))
+	/* RFC 1122 §4.2.3.9 and RFC 5461: net, host, protocol and port unreachable and
+	 * "administratively prohibited" abort a connection being opened (as Linux does); an
+	 * established connection takes them as soft errors and goes on retransmitting. */
+	if (c->state == TCP_ST_SYN_SENT && (code <= 3 || code == 13))
 		tcp_conn_drop(c, code == 3 ? -ECONNREFUSED : -EHOSTUNREACH);
 }
