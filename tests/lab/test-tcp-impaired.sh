@@ -47,12 +47,14 @@ tcp_impair_bridges_up 5 >/dev/null 2>&1 || tcp_fail "impairment bridges did not 
 # the stack, and it would make one run last longer than the whole suite may. An orphan whose
 # RTO has reached that cap counts as dead at once (tcp_orphan_retries() gives it 0 retries
 # when the sysctl is 0), so orphans get a fixed number of retries instead.
-# The peers run CUBIC, Linux's own default: this box defaults to BBR (v1), whose bandwidth
-# estimate collapses to a few kbit/s after an RTO stall against a receiver without SACK and
-# then paces the rest of a connection at that rate (seen at 1 % loss: 236 KB left at 4 kbit/s).
+# The peers' sockets run CUBIC, Linux's usual default (TCP_PEER_CC, set per socket by the
+# Python peers): this box defaults to BBR (v1), whose bandwidth estimate collapses to a few
+# kbit/s after an RTO stall against a receiver without SACK and then paces the rest of the
+# connection at that rate (seen at 1 % loss: 236 KB left at 4 kbit/s).
+export TCP_PEER_CC=${TCP_PEER_CC:-cubic}
 for ns in "$CLIENT_NETNS" "$BACKEND_NETNS"; do
     ip netns exec "$ns" sysctl -qw net.ipv4.tcp_rto_max_ms="${TCP_RTO_MAX_MS:-4000}" \
-        net.ipv4.tcp_orphan_retries=15 net.ipv4.tcp_congestion_control="${TCP_PEER_CC:-cubic}"
+        net.ipv4.tcp_orphan_retries=15
 done
 ip netns exec "$BACKEND_NETNS" "$PY" "$TCP_LIB_DIR/echo_server.py" "$BACKEND_IP" 7 &
 sleep 0.3

@@ -67,6 +67,8 @@ def main():
         data = (pool[off:] + pool[:off])[:size] if size <= len(pool) else os.urandom(size)
         total += size
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if os.environ.get("TCP_PEER_CC"):  # congestion control of the Linux peer
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, os.environ["TCP_PEER_CC"].encode())
         if a.bind:
             s.bind((a.bind[i % len(a.bind)], 0))
         s.setblocking(False)
