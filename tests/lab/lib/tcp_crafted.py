@@ -246,8 +246,9 @@ def t_icmp_frag_needed():
     # needed, next-hop MTU 1000" for the first of them: what is resent fits 960-byte segments.
     c = Conn()
     data = bytes(random.getrandbits(8) for _ in range(3000))
-    c.send("PA", data=data)
-    c.seq += len(data)
+    for off in range(0, len(data), 1000):
+        c.send("PA", data=data[off:off + 1000])
+        c.seq += 1000
     first = c.wait(lambda t: len(bytes(t.payload)) > 0)
     check("icmp-frag-needed-setup", first is not None and len(bytes(first.payload)) > 960,
           "no full-sized echo segment")
@@ -263,8 +264,9 @@ def t_icmp_frag_needed():
     check("icmp-frag-needed-stream-intact", c.data_back(0.5) == data, "echo differs after the MTU drop")
     # New data now goes out in 960-byte segments too.
     n = len(c.rx)
-    c.send("PA", data=data[:2000])
-    c.seq += 2000
+    for off in range(0, 2000, 1000):
+        c.send("PA", data=data[off:off + 1000])
+        c.seq += 1000
     time.sleep(0.5)
     lens = payload_lens(c, n)
     check("icmp-frag-needed-new-mss", lens and max(lens) <= 960, "new segments: %r" % lens)
