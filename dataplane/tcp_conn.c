@@ -502,6 +502,7 @@ tcp_conn_init_seq(struct tcp_conn *c, uint32_t iss)
 	c->snd_una = iss;
 	c->snd_nxt = iss;
 	c->snd_max = iss;
+	c->recover = iss; /* RFC 6582 §3.2 (1): nothing sent yet to recover */
 	c->snd_wl1 = 0;
 	c->snd_wl2 = iss;
 	c->rto = cfg->rto_init_ms;

@@ -365,7 +365,11 @@ tcp_in_ack(struct tcp_conn *c, const struct tcp_seg *sg)
 		stats_inc(tcp_st(ts), STATS_TCP_DUPACK_RX);
 		if (c->dupacks < UINT8_MAX)
 			c->dupacks++;
-		if (c->dupacks == 3 && !(c->flags & TCP_F_RECOVERY)) {
+		/* RFC 6582 §3.2 (2): only when the ACK covers more than <recover>. Duplicate
+		 * ACKs for the spurious resends of the last recovery (or of a duplicated
+		 * segment) otherwise start one fast retransmit after another. */
+		if (c->dupacks == 3 && !(c->flags & TCP_F_RECOVERY) &&
+			tcp_seq_gt(c->snd_una, c->recover)) {
 			uint32_t flight = c->snd_max - c->snd_una;
 
 			c->ssthresh = RTE_MAX(flight / 2, 2u * c->mss);
@@ -447,8 +451,12 @@ tcp_in_syn_sent(struct tcp_conn *c, const struct tcp_seg *sg, const struct rte_e
 		tcp_tmr_clear(c, TCP_TMR_RXMT);
 		tcp_tmr_clear(c, TCP_TMR_CONN);
 		tcp_conn_set_state(c, TCP_ST_ESTABLISHED);
-		tcp_output(c);
+		/* Tell the application first: what it writes in connected() leaves with the ACK
+		 * of the SYN-ACK. Sending before would strand data larger than the send buffer
+		 * (no shutdown to flush it) until the peer spoke, and a server waits for us. */
 		tcp_conn_notify_open(c);
+		if (c->state != TCP_ST_CLOSED)
+			tcp_output(c);
 		return;
 	}
 	/* Simultaneous open. */
