@@ -481,6 +481,21 @@ tcp_seq_acceptable(const struct tcp_conn *c, uint32_t seq, uint32_t seglen, uint
 }
 
 /*
+ * A reset that loses nothing: in TIME-WAIT, or in LAST-ACK/CLOSING once the peer has
+ * acknowledged every byte and only our FIN is outstanding (a peer that closed its socket
+ * and forgot the connection answers our retransmitted FIN with a reset). RFC 9293
+ * §3.10.7.4 closes those states on a reset without an error to report.
+ */
+static bool
+tcp_rst_is_clean(const struct tcp_conn *c)
+{
+	if (c->state == TCP_ST_TIME_WAIT)
+		return true;
+	return (c->state == TCP_ST_LAST_ACK || c->state == TCP_ST_CLOSING) &&
+	       (c->flags & TCP_F_FIN_SENT) && c->sndq.bytes == 0 && c->snd_una + 1 == c->snd_max;
+}
+
+/*
  * Segment for an existing connection. <m> holds the payload only (sg->len bytes).
  * @return true when <m> was kept (queued), false when the caller frees it.
  */
@@ -525,7 +540,7 @@ tcp_conn_input(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg *sg,
 			return false;
 		}
 		stats_inc(tcp_st(ts), STATS_TCP_RST_RX);
-		tcp_conn_drop(c, c->state == TCP_ST_TIME_WAIT ? 0 : -ECONNRESET);
+		tcp_conn_drop(c, tcp_rst_is_clean(c) ? 0 : -ECONNRESET);
 		return false;
 	}
 	if (sg->flags & RTE_TCP_SYN_FLAG) {
