@@ -365,11 +365,9 @@ tcp_in_ack(struct tcp_conn *c, const struct tcp_seg *sg)
 		stats_inc(tcp_st(ts), STATS_TCP_DUPACK_RX);
 		if (c->dupacks < UINT8_MAX)
 			c->dupacks++;
-		/* RFC 6582 §3.2 (2): only when the ACK covers more than <recover>. Duplicate
-		 * ACKs for the spurious resends of the last recovery (or of a duplicated
-		 * segment) otherwise start one fast retransmit after another. */
-		if (c->dupacks == 3 && !(c->flags & TCP_F_RECOVERY) &&
-			tcp_seq_gt(c->snd_una, c->recover)) {
+		/* Duplicate ACKs for the spurious resends of the last recovery (or of a
+		 * duplicated segment) must not start one fast retransmit after another. */
+		if (c->dupacks == 3 && !(c->flags & TCP_F_RECOVERY) && tcp_conn_may_fast_rxmt(c)) {
 			uint32_t flight = c->snd_max - c->snd_una;
 
 			c->ssthresh = RTE_MAX(flight / 2, 2u * c->mss);
@@ -481,21 +479,6 @@ tcp_seq_acceptable(const struct tcp_conn *c, uint32_t seq, uint32_t seglen, uint
 }
 
 /*
- * A reset that loses nothing: in TIME-WAIT, or in LAST-ACK/CLOSING once the peer has
- * acknowledged every byte and only our FIN is outstanding (a peer that closed its socket
- * and forgot the connection answers our retransmitted FIN with a reset). RFC 9293
- * §3.10.7.4 closes those states on a reset without an error to report.
- */
-static bool
-tcp_rst_is_clean(const struct tcp_conn *c)
-{
-	if (c->state == TCP_ST_TIME_WAIT)
-		return true;
-	return (c->state == TCP_ST_LAST_ACK || c->state == TCP_ST_CLOSING) &&
-	       (c->flags & TCP_F_FIN_SENT) && c->sndq.bytes == 0 && c->snd_una + 1 == c->snd_max;
-}
-
-/*
  * Segment for an existing connection. <m> holds the payload only (sg->len bytes).
  * @return true when <m> was kept (queued), false when the caller frees it.
  */
@@ -540,7 +523,7 @@ tcp_conn_input(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg *sg,
 			return false;
 		}
 		stats_inc(tcp_st(ts), STATS_TCP_RST_RX);
-		tcp_conn_drop(c, tcp_rst_is_clean(c) ? 0 : -ECONNRESET);
+		tcp_conn_drop(c, tcp_conn_rst_is_clean(c) ? 0 : -ECONNRESET);
 		return false;
 	}
 	if (sg->flags & RTE_TCP_SYN_FLAG) {
