@@ -103,7 +103,7 @@ lab_eal_args() {
     local pmd=$1 i=0 dev
     for dev in "$APPLIANCE_EXT_IF" "$APPLIANCE_INT_IF"; do
         case $pmd in
-        af_packet) printf -- '--vdev=net_af_packet%d,iface=%s,qpairs=%d,blocksz=4096,framesz=2048,framecnt=%d ' "$i" "$dev" "${LAB_QPAIRS:-1}" "${LAB_AFP_FRAMES:-1024}" ;;
+        af_packet) printf -- '--vdev=net_af_packet%d,iface=%s,qpairs=%d,blocksz=4096,framesz=2048,framecnt=1024 ' "$i" "$dev" "${LAB_QPAIRS:-1}" ;;
         af_xdp) printf -- '--vdev=net_af_xdp%d,iface=%s,start_queue=0,queue_count=1 ' "$i" "$dev" ;;
         tap) printf -- '--vdev=net_tap%d,iface=%st ' "$i" "$dev" ;;
         *) lab_log "unknown PMD '$pmd'"; return 1 ;;
