@@ -29,7 +29,8 @@ tcp_wait_stat tcp_conn_active eq 0 30 >/dev/null || true
 # Idle: four client addresses give enough ephemeral ports for 100,000 connections.
 srcs=
 for i in 11 12 13 14; do
-    ip -n "$CLIENT_NETNS" addr add "198.18.1.$i/24" dev "$CLIENT_IF"
+    # lab_client_addrs gives the client .3-.20 already.
+    ip -n "$CLIENT_NETNS" addr add "198.18.1.$i/24" dev "$CLIENT_IF" 2>/dev/null || true
     srcs=${srcs:+$srcs,}198.18.1.$i
 done
 ip netns exec "$CLIENT_NETNS" sysctl -qw net.ipv4.ip_local_port_range="10000 65000"

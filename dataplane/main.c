@@ -22,6 +22,7 @@
 #include <rte_log.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
 
 #include "dp_ctl.h"
 #include "app.h"
@@ -369,6 +370,59 @@ main_housekeeping(struct lcore_ctx *ctx)
 	}
 }
 
+/*
+ * Does a port need the packet pool packed end to end? net_af_xdp (22.11) registers the pool
+ * as its UMEM from the first chunk's address for populated_size x object size bytes. A pool
+ * that must be IOVA-contiguous per object is laid out so that no object crosses a page: with
+ * 4 KiB pages (--no-huge) that is one 2.3 KiB mbuf per page, and every mbuf past the first
+ * ~60 % of the pool lies outside the UMEM, so the kernel refuses it on the fill and tx rings
+ * (rx misses and lost frames once the stack holds enough buffers: heavy echo stalled).
+ */
+static bool
+main_need_packed_pool(void)
+{
+	uint16_t port_id;
+
+	RTE_ETH_FOREACH_DEV (port_id) {
+		struct rte_eth_dev_info info;
+
+		if (rte_eth_dev_info_get(port_id, &info) == 0 && info.driver_name != NULL &&
+			strcmp(info.driver_name, "net_af_xdp") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* rte_pktmbuf_pool_create(), with objects packed back to back when <packed> (no per-object
+ * IOVA contiguity: virtual ports only, which never DMA). */
+static struct rte_mempool *
+main_pool_create(const char *name, unsigned int n, bool packed)
+{
+	struct rte_pktmbuf_pool_private priv = {
+		.mbuf_data_room_size = RTE_MBUF_DEFAULT_BUF_SIZE,
+		.mbuf_priv_size = 0,
+	};
+	struct rte_mempool *mp;
+
+	if (!packed)
+		return rte_pktmbuf_pool_create(name, n, MAIN_MBUF_CACHE, 0,
+			RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+	mp = rte_mempool_create_empty(name, n, sizeof(struct rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE,
+		MAIN_MBUF_CACHE, sizeof(priv), rte_socket_id(), RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+	if (mp == NULL)
+		return NULL;
+	if (rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), NULL) != 0)
+		goto fail;
+	rte_pktmbuf_pool_init(mp, &priv);
+	if (rte_mempool_populate_default(mp) < 0)
+		goto fail;
+	(void) rte_mempool_obj_iter(mp, rte_pktmbuf_init, NULL);
+	return mp;
+fail:
+	rte_mempool_free(mp);
+	return NULL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -416,8 +470,7 @@ main(int argc, char **argv)
 		n_mbufs = opts.n_mbufs;
 	if (opts.no_tcp && opts.n_apps != 0)
 		rte_exit(EXIT_FAILURE, "--app needs the TCP stack\n");
-	mp = rte_pktmbuf_pool_create("ndg_mbuf", n_mbufs, MAIN_MBUF_CACHE, 0,
-		RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+	mp = main_pool_create("ndg_mbuf", n_mbufs, main_need_packed_pool());
 	if (mp == NULL)
 		rte_exit(EXIT_FAILURE, "mbuf pool of %u: %s\n", n_mbufs, rte_strerror(rte_errno));
 

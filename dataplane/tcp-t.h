@@ -22,7 +22,7 @@
 
 #define TCP_MAX_LISTENERS 16   /* listening ports per stack */
 #define TCP_ARP_SLOTS	  256  /* next hops cached per lcore (power of two) */
-#define TCP_ARP_PENDING	  16   /* frames queued per unresolved next hop */
+#define TCP_ARP_PENDING	  64   /* frames queued per unresolved next hop: a burst of SYNs */
 #define TCP_NOBUF_WAIT	  1024 /* writers waiting for packet buffers (power of two) */
 
 #define TCP_MEM_OK	 0 /* more than a quarter of the pool free */

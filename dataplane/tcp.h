@@ -253,6 +253,32 @@ tcp_conn_rx_peek(const struct tcp_conn *c, uint32_t *bytes)
 }
 
 /**
+ * RFC 6582 §3.2 (2): may a third duplicate ACK start fast retransmit? Only when the
+ * cumulative ACK is past <recover> (the highest sequence sent when the last recovery or
+ * RTO began), so the echoes of that recovery's own resends do not start another.
+ */
+static inline bool
+tcp_conn_may_fast_rxmt(const struct tcp_conn *c)
+{
+	return tcp_seq_gt(c->snd_una, c->recover);
+}
+
+/**
+ * Does a reset closing <c> lose nothing? In TIME-WAIT, or in LAST-ACK/CLOSING once the peer
+ * acknowledged every byte and only our FIN is outstanding (a peer that closed and forgot
+ * the connection answers our retransmitted FIN with a reset). RFC 9293 §3.10.7.4 closes
+ * those states on a reset with nothing to report.
+ */
+static inline bool
+tcp_conn_rst_is_clean(const struct tcp_conn *c)
+{
+	if (c->state == TCP_ST_TIME_WAIT)
+		return true;
+	return (c->state == TCP_ST_LAST_ACK || c->state == TCP_ST_CLOSING) &&
+	       (c->flags & TCP_F_FIN_SENT) && c->sndq.bytes == 0 && c->snd_una + 1 == c->snd_max;
+}
+
+/**
  * True when the peer closed its side and every byte before its FIN was read.
  */
 static inline bool

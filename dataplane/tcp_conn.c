@@ -353,14 +353,16 @@ tcp_stack_dump(const struct tcp_stack *ts, FILE *f, unsigned int max)
 			continue;
 		n++;
 		fprintf(f,
-			"tcp conn %u %s flags %#x una %u nxt %u max %u sndq %u wnd %u cwnd %u "
+			"tcp conn %u %u->%u %s flags %#x una %u nxt %u max %u sndq %u wnd %u cwnd "
+			"%u "
 			"ssthr %u rto %u nrx %u rcv_nxt %u adv %u rcvq %u ooo %u tmr %#x [%u %u %u "
 			"%u] now %u armed %d\n",
-			i, tcp_strstate(c->state), c->flags, c->snd_una - c->iss,
-			c->snd_nxt - c->iss, c->snd_max - c->iss, c->sndq.bytes, c->snd_wnd,
-			c->cwnd, c->ssthresh, c->rto, c->n_rxmt, c->rcv_nxt - c->irs,
-			c->rcv_adv - c->irs, c->rcvq.bytes, c->n_ooo, c->tmr_on, c->tmr[0],
-			c->tmr[1], c->tmr[2], c->tmr[3], ts->now, tcp_wheel_armed(&ts->wheel, i));
+			i, rte_be_to_cpu_16(c->rport), rte_be_to_cpu_16(c->lport),
+			tcp_strstate(c->state), c->flags, c->snd_una - c->iss, c->snd_nxt - c->iss,
+			c->snd_max - c->iss, c->sndq.bytes, c->snd_wnd, c->cwnd, c->ssthresh,
+			c->rto, c->n_rxmt, c->rcv_nxt - c->irs, c->rcv_adv - c->irs, c->rcvq.bytes,
+			c->n_ooo, c->tmr_on, c->tmr[0], c->tmr[1], c->tmr[2], c->tmr[3], ts->now,
+			tcp_wheel_armed(&ts->wheel, i));
 	}
 }
 
@@ -500,6 +502,7 @@ tcp_conn_init_seq(struct tcp_conn *c, uint32_t iss)
 	c->snd_una = iss;
 	c->snd_nxt = iss;
 	c->snd_max = iss;
+	c->recover = iss; /* RFC 6582 §3.2 (1): nothing sent yet to recover */
 	c->snd_wl1 = 0;
 	c->snd_wl2 = iss;
 	c->rto = cfg->rto_init_ms;

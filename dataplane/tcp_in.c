@@ -365,7 +365,9 @@ tcp_in_ack(struct tcp_conn *c, const struct tcp_seg *sg)
 		stats_inc(tcp_st(ts), STATS_TCP_DUPACK_RX);
 		if (c->dupacks < UINT8_MAX)
 			c->dupacks++;
-		if (c->dupacks == 3 && !(c->flags & TCP_F_RECOVERY)) {
+		/* Duplicate ACKs for the spurious resends of the last recovery (or of a
+		 * duplicated segment) must not start one fast retransmit after another. */
+		if (c->dupacks == 3 && !(c->flags & TCP_F_RECOVERY) && tcp_conn_may_fast_rxmt(c)) {
 			uint32_t flight = c->snd_max - c->snd_una;
 
 			c->ssthresh = RTE_MAX(flight / 2, 2u * c->mss);
@@ -447,8 +449,12 @@ tcp_in_syn_sent(struct tcp_conn *c, const struct tcp_seg *sg, const struct rte_e
 		tcp_tmr_clear(c, TCP_TMR_RXMT);
 		tcp_tmr_clear(c, TCP_TMR_CONN);
 		tcp_conn_set_state(c, TCP_ST_ESTABLISHED);
-		tcp_output(c);
+		/* Tell the application first: what it writes in connected() leaves with the ACK
+		 * of the SYN-ACK. Sending before would strand data larger than the send buffer
+		 * (no shutdown to flush it) until the peer spoke, and a server waits for us. */
 		tcp_conn_notify_open(c);
+		if (c->state != TCP_ST_CLOSED)
+			tcp_output(c);
 		return;
 	}
 	/* Simultaneous open. */
@@ -517,7 +523,7 @@ tcp_conn_input(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg *sg,
 			return false;
 		}
 		stats_inc(tcp_st(ts), STATS_TCP_RST_RX);
-		tcp_conn_drop(c, c->state == TCP_ST_TIME_WAIT ? 0 : -ECONNRESET);
+		tcp_conn_drop(c, tcp_conn_rst_is_clean(c) ? 0 : -ECONNRESET);
 		return false;
 	}
 	if (sg->flags & RTE_TCP_SYN_FLAG) {
@@ -935,7 +941,9 @@ tcp_icmp_unreach(struct tcp_stack *ts, const void *inner, uint8_t code, uint16_t
 		}
 		return;
 	}
-	/* RFC 1122 §4.2.3.9: hard errors abort only a connection being opened. */
-	if (c->state == TCP_ST_SYN_SENT && (code == 1 || code == 2 || code == 3))
+	/* RFC 1122 §4.2.3.9 and RFC 5461: net, host, protocol and port unreachable and
+	 * "administratively prohibited" abort a connection being opened (as Linux does); an
+	 * established connection takes them as soft errors and goes on retransmitting. */
+	if (c->state == TCP_ST_SYN_SENT && (code <= 3 || code == 13))
 		tcp_conn_drop(c, code == 3 ? -ECONNREFUSED : -EHOSTUNREACH);
 }

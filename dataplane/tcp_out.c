@@ -450,6 +450,7 @@ tcp_rxmt_timeout(struct tcp_conn *c)
 	if (c->n_rxmt == 1)
 		c->ssthresh = RTE_MAX(flight / 2, 2u * c->mss);
 	c->cwnd = c->mss;
+	c->recover = c->snd_max; /* RFC 6582 §4: no fast retransmit for what this resends */
 	c->flags &= ~(TCP_F_RECOVERY | TCP_F_RTT_TIMING); /* Karn: no sample from a resend */
 	c->dupacks = 0;
 	c->snd_nxt = c->snd_una;

@@ -2,7 +2,8 @@
 # shellcheck shell=bash
 #
 # Helpers for the TCP lab tests (tests/lab/test-tcp-*.sh): counters from the dataplane's
-# stats file, waiting for a counter, loss on the client's own link, and failing with a reason.
+# stats file, waiting for a counter, the impairment bridges on both sides, and failing with a
+# reason.
 # Source after tests/lab/lab.sh.
 
 TCP_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -52,20 +53,6 @@ print(" ".join("%s=%d" % (k, v) for k, v in c.items()
 PYEOF
 }
 
-# tcp_impair_client PERCENT: drop PERCENT % of the client's frames each way, in the client
-# namespace (never on the dataplane's veth: packet sockets see frames before netfilter).
-tcp_impair_client() {
-    local p=$1
-    ip netns exec "$CLIENT_NETNS" nft delete table inet ndgimp 2>/dev/null || true
-    [ "$p" -gt 0 ] || return 0
-    ip netns exec "$CLIENT_NETNS" nft -f - <<NFT
-table inet ndgimp {
-    chain out { type filter hook output priority 0; policy accept; oifname "$CLIENT_IF" numgen random mod 100 < $p drop; }
-    chain in { type filter hook input priority 0; policy accept; iifname "$CLIENT_IF" numgen random mod 100 < $p drop; }
-}
-NFT
-}
-
 # tcp_echo_run ARGS...: the concurrent echo client in the client namespace.
 tcp_echo_run() {
     ip netns exec "$CLIENT_NETNS" "$PY" "$TCP_LIB_DIR/tcp_echo_client.py" "$@"
@@ -79,4 +66,53 @@ tcp_expect_idle() {
     if [ -n "$base" ]; then
         r=$(tcp_wait_stat mbufs_in_use le "$base" 5) || tcp_fail "mbufs still held after close: $r (before: $base)"
     fi
+}
+
+# tcp_impair_bridges_up [SEED]: the client-side and backend-side impairment bridges
+# (lab_impair_up, lab_impair_backend_up), both forwarding unimpaired until tcp_impair_both.
+# Call after lab_up, before lab_dataplane_start.
+tcp_impair_bridges_up() {
+    local seed=${1:-5}
+    IMPAIR_BK_CONF=$LAB_RUN_DIR/impair-bk.conf
+    export IMPAIR_BK_CONF
+    : >"$IMPAIR_BK_CONF"
+    lab_impair_up --seed "$seed" || return 1
+    lab_impair_backend_up --seed $((seed + 1)) -c "$IMPAIR_BK_CONF" || return 1
+}
+
+# tcp_impair_backend_set [options...]: replace the backend-side bridge's impairments (SIGHUP
+# with its --config, as lab_impair_set does for the client side).
+tcp_impair_backend_set() {
+    local gen t=0
+    gen=$(lab_impair_backend_stat generation) || return 1
+    printf '%s\n' "$@" >"$IMPAIR_BK_CONF.tmp" && mv "$IMPAIR_BK_CONF.tmp" "$IMPAIR_BK_CONF"
+    kill -HUP "$IMPAIR_BK_PID" || return 1
+    while [ "$(lab_impair_backend_stat generation 2>/dev/null)" = "$gen" ]; do
+        [ $t -lt 50 ] || { lab_log "backend-side bridge refused: $*"; return 1; }
+        sleep 0.1
+        t=$((t + 1))
+    done
+}
+
+# tcp_impair_sum KEY: KEY summed over both directions of both bridges (fresh counters).
+tcp_impair_sum() {
+    local k=$1
+    lab_impair_refresh || return 1
+    echo $(($(lab_impair_stat "$k" ab) + $(lab_impair_stat "$k" ba) +
+        $(lab_impair_backend_stat "$k" ab) + $(lab_impair_backend_stat "$k" ba)))
+}
+
+# tcp_diag: what a failed run leaves to look at, on stdout: the dataplane's live connections
+# (SIGUSR1 lists them in its log) and the Linux sockets still open in the client and backend
+# namespaces (ss -tni), a few lines each.
+tcp_diag() {
+    local n
+    echo "--- dataplane connections (log):"
+    n=$(wc -l <"$DATAPLANE_LOG")
+    kill -USR1 "$DATAPLANE_PID" 2>/dev/null && sleep 0.5
+    tail -n +$((n + 1)) "$DATAPLANE_LOG" | grep '^tcp conn' | head -n 12
+    echo "--- client sockets:"
+    ip netns exec "$CLIENT_NETNS" ss -tnio state all '( dport = :7 )' 2>/dev/null | head -n 24
+    echo "--- backend sockets:"
+    ip netns exec "$BACKEND_NETNS" ss -tnio state all '( sport = :7 )' 2>/dev/null | grep -v LISTEN | head -n 24
 }

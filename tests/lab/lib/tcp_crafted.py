@@ -226,9 +226,75 @@ def t_window_scale_and_zero_window():
     c.close()
 
 
+def icmp_unreach(c, code, seq, mtu=0):
+    """ICMP destination unreachable (RFC 792) quoting a segment the dataplane sent to <c>:
+    its IP header and the first 8 bytes of TCP (ports and <seq>). From the client's address,
+    as a router on the path would send it."""
+    quote = bytes(IP(src=DST, dst=SRC, proto=6, flags="DF", len=1500) /
+                  TCP(sport=7, dport=c.sport, seq=seq, flags="A"))[:28]
+    body = struct.pack("!BBHHH", 3, code, 0, 0, mtu) + quote
+    body = body[:2] + struct.pack("!H", checksum(body)) + body[4:]
+    sendp(Ether(src=SMAC, dst=DMAC) / IP(src=SRC, dst=DST, proto=1) / Raw(body), iface=IFACE)
+
+
+def payload_lens(c, start):
+    return [len(bytes(p[TCP].payload)) for p in c.rx[start:] if bytes(p[TCP].payload)]
+
+
+def t_icmp_frag_needed():
+    # 3000 bytes echoed back in full-sized segments, none acknowledged; then "fragmentation
+    # needed, next-hop MTU 1000" for the first of them: what is resent fits 960-byte segments.
+    c = Conn()
+    data = bytes(random.getrandbits(8) for _ in range(3000))
+    for off in range(0, len(data), 1000):
+        c.send("PA", data=data[off:off + 1000])
+        c.seq += 1000
+    first = c.wait(lambda t: len(bytes(t.payload)) > 0)
+    check("icmp-frag-needed-setup", first is not None and len(bytes(first.payload)) > 960,
+          "no full-sized echo segment")
+    time.sleep(0.05)
+    n = len(c.rx)
+    icmp_unreach(c, 4, c.irs + 1, mtu=1000)
+    time.sleep(1.0)
+    lens = payload_lens(c, n)
+    check("icmp-frag-needed-resent-smaller", lens and max(lens) <= 960,
+          "segments after the ICMP: %r" % lens)
+    c.send("A", ack=c.irs + 1 + len(data))
+    c.rcv = c.irs + 1 + len(data)
+    check("icmp-frag-needed-stream-intact", c.data_back(0.5) == data, "echo differs after the MTU drop")
+    # New data now goes out in 960-byte segments too.
+    n = len(c.rx)
+    for off in range(0, 2000, 1000):
+        c.send("PA", data=data[off:off + 1000])
+        c.seq += 1000
+    time.sleep(0.5)
+    lens = payload_lens(c, n)
+    check("icmp-frag-needed-new-mss", lens and max(lens) <= 960, "new segments: %r" % lens)
+    c.close()
+
+
+def t_icmp_unreach_established():
+    # Port and host unreachable for an established connection are soft errors (RFC 1122
+    # 4.2.3.9, RFC 5461): the connection goes on. One quoting a sequence number that is not in
+    # flight is not believed at all (RFC 5927 4.1).
+    c = Conn()
+    c.send("PA", data=b"x" * 100)
+    c.seq += 100
+    c.wait(lambda t: len(bytes(t.payload)) > 0)
+    icmp_unreach(c, 3, c.irs + 1)
+    icmp_unreach(c, 1, c.irs + 1)
+    icmp_unreach(c, 3, c.irs + 1 + 10**6)
+    time.sleep(0.3)
+    c.send("PA", data=b"after")
+    c.seq += 5
+    got = c.data_back(1.0)
+    check("icmp-unreach-established-survives", got == b"x" * 100 + b"after", "%d bytes back" % len(got))
+    c.close()
+
+
 for t in (t_rst_in_window, t_rst_out_of_window, t_rst_exact, t_syn_in_window, t_bad_checksum,
           t_old_duplicate_and_overlap, t_out_of_order, t_truncated_options,
-          t_window_scale_and_zero_window):
+          t_window_scale_and_zero_window, t_icmp_frag_needed, t_icmp_unreach_established):
     try:
         t()
     except Exception as e:  # a check that could not even run is a failure

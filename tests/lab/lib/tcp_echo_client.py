@@ -9,6 +9,7 @@ import os
 import random
 import selectors
 import socket
+import struct
 import sys
 import time
 
@@ -20,6 +21,20 @@ class Conn:
         self.id, self.sock, self.data, self.sent, self.got, self.eof = i, sock, data, 0, bytearray(), False
 
 
+def tcp_info(s):
+    """The Linux side of a stuck connection: local port, state, backoff, rto, unacked, lost."""
+    try:
+        b = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+        st, ca, rx, probes, backoff = struct.unpack_from("5B", b, 0)
+        rto, ato, smss, rmss, unacked, sacked, lost, retrans = struct.unpack_from("8I", b, 8)
+        lds, las, ldr, lar = struct.unpack_from("4I", b, 48)
+        return "lport %d state %d ca %d retransmits %d probes %d backoff %d rto %dus unacked %d " \
+               "lost %d last_data_recv %dms last_ack_recv %dms" % (
+                   s.getsockname()[1], st, ca, rx, probes, backoff, rto, unacked, lost, ldr, lar)
+    except OSError as e:
+        return repr(e)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("host")
@@ -27,6 +42,7 @@ def main():
     ap.add_argument("-n", "--conns", type=int, default=100)
     ap.add_argument("-p", "--parallel", type=int, default=0, help="open at once (default all)")
     ap.add_argument("-m", "--max-size", type=int, default=65536)
+    ap.add_argument("-M", "--min-size", type=int, default=0)
     ap.add_argument("-t", "--timeout", type=float, default=120)
     ap.add_argument("-s", "--seed", type=int, default=None)
     ap.add_argument("-b", "--bind", action="append", default=[], help="source address (repeatable)")
@@ -46,11 +62,13 @@ def main():
         nonlocal started, total
         i = started
         started += 1
-        size = rnd.randint(0, a.max_size)
+        size = rnd.randint(min(a.min_size, a.max_size), a.max_size)
         off = rnd.randint(0, len(pool) - 1)
         data = (pool[off:] + pool[:off])[:size] if size <= len(pool) else os.urandom(size)
         total += size
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if os.environ.get("TCP_PEER_CC"):  # congestion control of the Linux peer
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, os.environ["TCP_PEER_CC"].encode())
         if a.bind:
             s.bind((a.bind[i % len(a.bind)], 0))
         s.setblocking(False)
@@ -100,7 +118,8 @@ def main():
                 if started < a.conns:
                     start_one()
     for c in list(live.values()):
-        finish(c, "timeout after %d/%d bytes back" % (len(c.got), len(c.data)))
+        finish(c, "timeout after %d/%d bytes back (sent %d; %s)" % (len(c.got), len(c.data), c.sent,
+                                                                    tcp_info(c.sock)))
     print("echo-client: %d connections, %d bytes, %d failed, seed %d%s" %
           (done, total, bad, seed, ("; " + "; ".join(errors)) if errors else ""))
     return 0 if bad == 0 and done == a.conns else 1
