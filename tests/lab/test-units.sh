@@ -219,6 +219,13 @@ st=0
 wait "$DP_PID" || st=$?
 wait "$CTL_PID" 2>/dev/null || true
 [ $st = 0 ] && ok "dataplane stopped cleanly" || bad "dataplane exit status $st"
+sleep 0.2
+if left=$(pgrep -f "$R/" | tr '\n' ' ') && [ -n "$left" ]; then
+    bad "processes left behind: $left"
+    kill $left 2>/dev/null
+else
+    ok "no process of the scratch root left"
+fi
 lab_down >/dev/null 2>&1
 
 echo
