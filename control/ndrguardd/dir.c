@@ -295,26 +295,29 @@ dir_file_read(const char *path, struct dir_set *s, FILE *errf, size_t *bad)
 	return ret;
 }
 
-int
-dir_write_lines(const char *path, const char *header, const struct dir_set *a, const char *pa,
-	const struct dir_set *b, const char *pb)
+/* Files replaced whole: written to PATH.tmp, synced, renamed over PATH (a crash leaves the
+ * old file or the new one, never half of one). dir_file_begin() opens the temporary file
+ * (NULL and <*ret> set on failure); dir_file_commit() finishes it, <ret> being the writer's
+ * verdict so far. */
+static FILE *
+dir_file_begin(const char *path, char *tmp, size_t size, int *ret)
 {
-	char tmp[4096];
 	FILE *f;
-	int ret = 0;
 
-	if ((size_t) snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return -ENAMETOOLONG;
+	if ((size_t) snprintf(tmp, size, "%s.tmp", path) >= size) {
+		*ret = -ENAMETOOLONG;
+		return NULL;
+	}
 	f = fopen(tmp, "w");
-	if (f == NULL)
-		return -errno;
-	fputs(header, f);
-	for (size_t i = 0; a != NULL && i < a->n; i++)
-		fprintf(f, "%s%s\n", pa, a->v[i]);
-	for (size_t i = 0; b != NULL && i < b->n; i++)
-		fprintf(f, "%s%s\n", pb, b->v[i]);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-		ret = -errno;
+	*ret = f == NULL ? -errno : 0;
+	return f;
+}
+
+static int
+dir_file_commit(FILE *f, const char *tmp, const char *path, int ret)
+{
+	if (ret == 0 && (ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0))
+		ret = errno != 0 ? -errno : -EIO;
 	if (fclose(f) != 0 && ret == 0)
 		ret = -errno;
 	if (ret == 0 && rename(tmp, path) != 0)
@@ -322,6 +325,36 @@ dir_write_lines(const char *path, const char *header, const struct dir_set *a, c
 	if (ret != 0)
 		(void) unlink(tmp);
 	return ret;
+}
+
+int
+dir_file_replace(const char *path, const char *text, size_t len)
+{
+	char tmp[4096];
+	int ret;
+	FILE *f = dir_file_begin(path, tmp, sizeof(tmp), &ret);
+
+	if (f == NULL)
+		return ret;
+	return dir_file_commit(f, tmp, path, fwrite(text, 1, len, f) == len ? 0 : -EIO);
+}
+
+int
+dir_write_lines(const char *path, const char *header, const struct dir_set *a, const char *pa,
+	const struct dir_set *b, const char *pb)
+{
+	char tmp[4096];
+	int ret;
+	FILE *f = dir_file_begin(path, tmp, sizeof(tmp), &ret);
+
+	if (f == NULL)
+		return ret;
+	fputs(header, f);
+	for (size_t i = 0; a != NULL && i < a->n; i++)
+		fprintf(f, "%s%s\n", pa, a->v[i]);
+	for (size_t i = 0; b != NULL && i < b->n; i++)
+		fprintf(f, "%s%s\n", pb, b->v[i]);
+	return dir_file_commit(f, tmp, path, 0);
 }
 
 int

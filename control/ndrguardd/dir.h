@@ -71,6 +71,9 @@ int dir_file_read(const char *path, struct dir_set *s, FILE *errf, size_t *bad);
  * prefixed with <pb>, one per line, to <path> atomically (temporary file, fsync, rename).
  * @return 0 or -errno.
  */
+/* Replace <path> whole with <text> (<len> bytes): temporary file, fsync, rename. 0 or -errno. */
+int dir_file_replace(const char *path, const char *text, size_t len);
+
 int dir_write_lines(const char *path, const char *header, const struct dir_set *a, const char *pa,
 	const struct dir_set *b, const char *pb);
 

@@ -103,26 +103,21 @@ obs_path(const struct ctld *d, const char *suffix, char *buf, size_t size)
 	snprintf(buf, size, "%s%s", d->conf->snapshot_path, suffix);
 }
 
-/* Write <text> to <path> through a temporary file and a rename. */
+/* Close the memstream <f> holding <*text> and replace the file beside the snapshot named by
+ * <suffix> with it (dir_file_replace: temporary file, fsync, rename). Frees <*text>. */
 static int
-obs_write_file(const char *path, const char *text, size_t len)
+obs_save(const struct ctld *d, const char *suffix, FILE *f, char **text, size_t *len)
 {
-	char tmp[CONF_PATH_MAX + 16];
-	FILE *f;
-	int ret = 0;
+	char path[CONF_PATH_MAX + 16];
+	int ret;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (f == NULL)
-		return -errno;
-	if (fwrite(text, 1, len, f) != len)
-		ret = -EIO;
-	if (fclose(f) != 0 && ret == 0)
-		ret = -errno;
-	if (ret == 0 && rename(tmp, path) != 0)
-		ret = -errno;
-	if (ret != 0)
-		(void) unlink(tmp);
+	if (fclose(f) != 0) {
+		free(*text);
+		return -ENOMEM;
+	}
+	obs_path(d, suffix, path, sizeof(path));
+	ret = dir_file_replace(path, *text, *len);
+	free(*text);
 	return ret;
 }
 
@@ -131,10 +126,9 @@ obs_write_file(const char *path, const char *text, size_t len)
 static int
 obs_rules_write(const struct ctld *d)
 {
-	char path[CONF_PATH_MAX + 16], *text = NULL;
+	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
-	int ret;
 
 	if (f == NULL)
 		return -ENOMEM;
@@ -143,14 +137,7 @@ obs_rules_write(const struct ctld *d)
 		if (d->obs->rule_set[i] >= 0)
 			fprintf(f, "%s %s\n", conf_rule_name((enum conf_rule) i),
 				conf_mode_name((enum conf_mode) d->obs->rule_set[i]));
-	if (fclose(f) != 0) {
-		free(text);
-		return -ENOMEM;
-	}
-	obs_path(d, ".rules", path, sizeof(path));
-	ret = obs_write_file(path, text, len);
-	free(text);
-	return ret;
+	return obs_save(d, ".rules", f, &text, &len);
 }
 
 static void
@@ -284,10 +271,9 @@ obs_block_get(const struct ctld *d, const char *net)
 static int
 obs_blocks_write(const struct ctld *d)
 {
-	char path[CONF_PATH_MAX + 16], *text = NULL;
+	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
-	int ret;
 
 	if (f == NULL)
 		return -ENOMEM;
@@ -295,14 +281,7 @@ obs_blocks_write(const struct ctld *d)
 	for (size_t i = 0; i < d->obs->nblocks; i++)
 		fprintf(f, "%s %lld %s\n", d->obs->blocks[i].net,
 			(long long) d->obs->blocks[i].expires, d->obs->blocks[i].reason);
-	if (fclose(f) != 0) {
-		free(text);
-		return -ENOMEM;
-	}
-	obs_path(d, ".blocks.meta", path, sizeof(path));
-	ret = obs_write_file(path, text, len);
-	free(text);
-	return ret;
+	return obs_save(d, ".blocks.meta", f, &text, &len);
 }
 
 static struct obs_block *
