@@ -61,9 +61,18 @@ tcp_impair_bridges_up 5 >/dev/null 2>&1 || tcp_fail "impairment bridges did not 
 # kbit/s after an RTO stall against a receiver without SACK and then paces the rest of the
 # connection at that rate (seen at 1 % loss: 236 KB left at 4 kbit/s).
 export TCP_PEER_CC=${TCP_PEER_CC:-cubic}
+# Linux gives up on a connection once the time since the first retransmission of a loss
+# episode exceeds what tcp_retries2 (tcp_orphan_retries for orphans) retransmissions would
+# take with exponential backoff up to tcp_rto_max_ms (tcp_model_timeout). With the 4 s cap
+# and 15 retries that is only 31 x 0.2 s + 11 x 4 s = 50 s, and at 20 % loss without SACK
+# an episode can stay in loss recovery (one segment per RTO, always a retransmission in
+# flight, so retrans_stamp is never cleared) longer than that while still making progress:
+# Linux then drops the socket silently and the dataplane waits forever for the hole (seen as
+# FIN_WAIT_2 with ooo queued, no Linux socket). 64 retries: 6.2 s + 60 x 4 s = 246 s, beyond
+# the 240 s the run waits, as 15 retries are with Linux's default 120 s cap.
 for ns in "$CLIENT_NETNS" "$BACKEND_NETNS"; do
     ip netns exec "$ns" sysctl -qw net.ipv4.tcp_rto_max_ms="${TCP_RTO_MAX_MS:-4000}" \
-        net.ipv4.tcp_orphan_retries=15
+        net.ipv4.tcp_orphan_retries=64 net.ipv4.tcp_retries2=64
 done
 ip netns exec "$BACKEND_NETNS" "$PY" "$TCP_LIB_DIR/echo_server.py" "$BACKEND_IP" 7 &
 sleep 0.3
