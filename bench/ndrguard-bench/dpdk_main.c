@@ -246,10 +246,12 @@ bd_client_line(struct bd_sess *s, const char *line, size_t n)
 		s->idx++;
 }
 
+/* Feed what <c> received to <line> one CRLF line at a time (lines longer than BD_IN_MAX are
+ * cut), then consume it. */
 static void
-bd_client_readable(struct tcp_conn *c)
+bd_read_lines(struct tcp_conn *c, struct bd_sess *s,
+	void (*line)(struct bd_sess *s, const char *p, size_t n))
 {
-	struct bd_sess *s = c->udata;
 	uint32_t avail;
 	struct rte_mbuf *m = tcp_conn_rx_peek(c, &avail);
 
@@ -260,13 +262,21 @@ bd_client_readable(struct tcp_conn *c)
 			if (s->in_len < BD_IN_MAX)
 				s->in[s->in_len++] = p[i];
 			if (p[i] == '\n') {
-				bd_client_line(s, s->in, s->in_len);
+				line(s, s->in, s->in_len);
 				s->in_len = 0;
 			}
 		}
 	}
 	if (avail != 0)
 		tcp_conn_rx_consume(c, avail);
+}
+
+static void
+bd_client_readable(struct tcp_conn *c)
+{
+	struct bd_sess *s = c->udata;
+
+	bd_read_lines(c, s, bd_client_line);
 	if (s->idx >= 0xfe) { /* mismatch or write failure: give up on it */
 		bd_client_end(s, false, true);
 		return;
@@ -416,23 +426,8 @@ static void
 bd_sink_readable(struct tcp_conn *c)
 {
 	struct bd_sess *s = c->udata;
-	uint32_t avail;
-	struct rte_mbuf *m = tcp_conn_rx_peek(c, &avail);
 
-	for (; m != NULL; m = m->next) {
-		const char *p = rte_pktmbuf_mtod(m, const char *);
-
-		for (uint16_t i = 0; i < m->data_len; i++) {
-			if (s->in_len < BD_IN_MAX)
-				s->in[s->in_len++] = p[i];
-			if (p[i] == '\n') {
-				bd_sink_line(s, s->in, s->in_len);
-				s->in_len = 0;
-			}
-		}
-	}
-	if (avail != 0)
-		tcp_conn_rx_consume(c, avail);
+	bd_read_lines(c, s, bd_sink_line);
 	tcp_conn_flush(c);
 	if (tcp_conn_rx_eof(c)) {
 		tcp_conn_close(c);
