@@ -19,7 +19,10 @@
 struct dp_backend {
 	uint32_t ip; /* network byte order */
 	uint16_t port;
+	uint16_t tls; /* index of its STARTTLS policy in dp_cfg.btls */
 };
+
+struct dp_btls;
 
 /* Backends of one accepted domain, tried in order (failover). */
 struct dp_domain_backends {
@@ -47,6 +50,8 @@ struct dp_cfg {
 	uint32_t n_domains;
 	struct dp_domain_backends *domains; /* same order as the CONFIG payload */
 	struct dp_tls tls;		    /* owns one context reference */
+	uint32_t n_btls;		    /* backend TLS policies, entry 0 the default */
+	struct dp_btls *btls;		    /* proxy_btls-t.h; each owns a context reference */
 	struct rcu_head rcu;
 };
 

@@ -176,8 +176,8 @@ enum smtp_reply_id {
 	SMTP_R_TLS_ACTIVE,	/* 503 5.5.1 TLS already active */
 	SMTP_R_AUTH,		/* 502 5.5.1 AUTH not offered */
 	SMTP_R_BDAT,		/* 502 5.5.1 BDAT/CHUNKING not offered */
-	SMTP_R_BACKEND_TLS_NEEDED, /* 451 4.7.4 TLS required, backend offers none */
-	SMTP_R_BACKEND_TLS_FAIL,   /* 451 4.7.5 TLS handshake with the backend failed */
+	SMTP_R_BTLS_NEEDED,	/* 451 4.7.4 TLS required, backend offers none */
+	SMTP_R_BTLS_FAIL,	/* 451 4.7.5 TLS handshake with the backend failed */
 	SMTP_R_MAX
 };
 

@@ -372,7 +372,7 @@ smtp_relay_ehlo_done(struct smtp_session *s)
 	case SMTP_BTLS_ACT_FAIL:
 		(void) smtp_relay_tls_event(s, SMTP_BTLS_EV_NOT_OFFERED);
 		s->ops->backend_send(s->arg, "QUIT\r\n", 6);
-		smtp_relay_fail_id(s, false, SMTP_R_BACKEND_TLS_NEEDED);
+		smtp_relay_fail_id(s, false, SMTP_R_BTLS_NEEDED);
 		return;
 	default:
 		(void) smtp_relay_tls_event(s, SMTP_BTLS_EV_PLAIN);
@@ -387,8 +387,8 @@ smtp_relay_tls_failed(struct smtp_session *s)
 {
 	struct smtp_relay *r = &s->relay;
 
-	if (r->tls_mode == SMTP_BTLS_MAY && s->wait == SMTP_WAIT_BACKEND &&
-		s->txn.rcpt_len != 0 && (s->state == SMTP_ST_MAIL || s->state == SMTP_ST_RCPT)) {
+	if (r->tls_mode == SMTP_BTLS_MAY && s->wait == SMTP_WAIT_BACKEND && s->txn.rcpt_len != 0 &&
+		(s->state == SMTP_ST_MAIL || s->state == SMTP_ST_RCPT)) {
 		(void) smtp_relay_tls_event(s, SMTP_BTLS_EV_FALLBACK);
 		s->ops->backend_close(s->arg);
 		smtp_relay_reset(r, SMTP_RL_IDLE);
@@ -402,7 +402,7 @@ smtp_relay_tls_failed(struct smtp_session *s)
 		smtp_relay_fail_id(s, false, SMTP_R_BACKEND_FAIL);
 		return;
 	}
-	smtp_relay_fail_id(s, false, SMTP_R_BACKEND_TLS_FAIL);
+	smtp_relay_fail_id(s, false, SMTP_R_BTLS_FAIL);
 }
 
 void
@@ -481,7 +481,7 @@ smtp_relay_reply(struct smtp_session *s)
 		}
 		(void) smtp_relay_tls_event(s, SMTP_BTLS_EV_REFUSED);
 		if (r->tls_mode == SMTP_BTLS_ENCRYPT) {
-			smtp_relay_fail_id(s, false, SMTP_R_BACKEND_TLS_NEEDED);
+			smtp_relay_fail_id(s, false, SMTP_R_BTLS_NEEDED);
 			return;
 		}
 		smtp_relay_ready(s);

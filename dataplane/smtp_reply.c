@@ -80,9 +80,9 @@ static const struct smtp_reply_def smtp_replies[SMTP_R_MAX] = {
 	[SMTP_R_AUTH] = SMTP_RE(502, "5.5.1", "AUTH not available", false),
 	[SMTP_R_BDAT] = SMTP_RE(502, "5.5.1", "BDAT not available (CHUNKING not offered)", false),
 	/* RFC 3463 X.7.4 "security features not supported", X.7.5 "cryptographic failure". */
-	[SMTP_R_BACKEND_TLS_NEEDED] =
+	[SMTP_R_BTLS_NEEDED] =
 		SMTP_RE(451, "4.7.4", "TLS to the delivery service unavailable, try later", false),
-	[SMTP_R_BACKEND_TLS_FAIL] =
+	[SMTP_R_BTLS_FAIL] =
 		SMTP_RE(451, "4.7.5", "TLS with the delivery service failed, try later", false),
 };
 

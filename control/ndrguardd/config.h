@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <sys/queue.h>
 
+#include "config_btls.h"
 #include "config_tls.h"
 #include "config_xdp.h"
 #include "lsrc-t.h"
@@ -58,6 +59,7 @@ enum conf_batv {
 struct conf_backend {
 	uint32_t ip; /* IPv4, network byte order */
 	uint16_t port;
+	uint16_t tls; /* 0: opportunistic STARTTLS; i + 1: policy btls.p[i] */
 };
 
 struct conf_domain {
@@ -133,6 +135,9 @@ struct ndg_conf {
 	struct conf_batv_key_list batv_keys;
 	struct conf_xdp xdp; /* 'xdp KEY VALUE' (config_xdp.c) */
 	struct conf_tls tls; /* 'tls ...' (config_tls.c) */
+
+	/* 'backend ... tls ...' policies (config_btls.c) */
+	struct conf_btls btls;
 };
 
 /**
