@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# STARTTLS toward the backend (RFC 3207, client side) end to end on PMD $1: a throw-away CA and
+# a certificate for backend.example.com (openssl CLI, in the lab's run dir), the lab's Postfix
+# with TLS on, ndrguard in front. Plaintext clients (swaks); per-backend policy by reload:
+# - default (may): delivered, Postfix logs the TLS connection from the appliance and its
+#   Received header says "with ESMTPS"; the decision record carries backend_tls;
+# - encrypt + verify with the right CA and name: delivered over TLS;
+# - encrypt + verify with a wrong name: 451 4.7.5, nothing delivered, a cert failure counted;
+# - none: delivered in plaintext ("with ESMTP");
+# - may with min-version 1.3 against a Postfix limited to TLS 1.2: the handshake fails, the
+#   message goes in plaintext (fallback); encrypt with the same: 451 4.7.5;
+# - Postfix without STARTTLS: encrypt refuses with 451 4.7.4 and Postfix sees no message.
+# At the end every backend TLS slot is back in the pool.
+# variants: af_packet
+set -u
+PMD=${1:-af_packet}
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/lab/lab.sh
+. "$HERE/lab.sh"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+stat() { $NDRCTL stats | awk -v k="$1" '$1 == k {print $2}'; }
+cli() { ip netns exec "$CLIENT_NETNS" "$@"; }
+delivered() { # delivered TAG: the delivered message carrying X-Test-Id TAG
+    local t=0 f
+    while [ $t -lt 100 ]; do
+        f=$(grep -rl --exclude-dir=tmp "X-Test-Id: $1" "$POSTFIX_DIR/mail" 2>/dev/null | head -n 1)
+        [ -n "$f" ] && { cat "$f"; return 0; }
+        sleep 0.1; t=$((t + 1))
+    done
+    return 1
+}
+# send TAG: one message from a plaintext client; prints swaks' transcript.
+send() {
+    cli swaks --server "$APPLIANCE_IP" --to alice@example.com --from tester@client.example \
+        --add-header "X-Test-Id: $1" --timeout 20 2>&1
+}
+# backend_tls CLAUSE: the lab's backends get 'tls CLAUSE' ("" : no clause), then reload.
+backend_tls() {
+    sed -i -E "s|^( *backend $BACKEND_IP port 25).*|\1${1:+ tls $1}|" "$CONTROL_CONF"
+    $NDRCTL reload >/dev/null && lab_wait_synced 5
+}
+# postfix_tls KEY=VALUE...: change the backend Postfix's main.cf and reload it.
+postfix_tls() {
+    postconf -c "$POSTFIX_DIR" -e "$@" &&
+        ip netns exec "$BACKEND_NETNS" postfix -c "$POSTFIX_DIR" reload >/dev/null 2>&1 &&
+        sleep 1
+}
+
+make_certs() {
+    local d=$1 n
+    mkdir -p "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=ndrguard backend CA $LAB_ID" -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null || return 1
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=some other CA" -keyout "$d/other.key" -out "$d/other.crt" 2>/dev/null || return 1
+    n=backend.example.com
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/backend.key" 2>/dev/null &&
+        openssl req -new -key "$d/backend.key" -subj "/CN=$n" -out "$d/backend.csr" 2>/dev/null &&
+        openssl x509 -req -in "$d/backend.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+            -days 2 -extfile <(printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$n") \
+            -out "$d/backend.crt" 2>/dev/null
+}
+
+body() {
+    lab_up "$LAB_ID_WANTED"
+    TLS_DIR=$LAB_RUN_DIR/tls
+    make_certs "$TLS_DIR" || fail "certificates"
+    chmod -R a+rX "$TLS_DIR"
+    lab_backend_postfix_start || fail "postfix did not start"
+    postfix_tls smtpd_tls_security_level=may "smtpd_tls_cert_file=$TLS_DIR/backend.crt" \
+        "smtpd_tls_key_file=$TLS_DIR/backend.key" smtpd_tls_loglevel=1 \
+        smtpd_tls_received_header=yes || fail "postfix TLS settings"
+    lab_dataplane_start "$PMD" --app smtp || fail "dataplane did not start"
+    lab_control_config
+    lab_control_start || fail "control daemon did not start"
+    lab_wait_synced 10 || fail "dataplane not in sync"
+    local rc=0 out msg tag before after
+
+    # Default policy (may): the backend offers STARTTLS, the hop runs over TLS.
+    tag=may$$
+    out=$(send "$tag")
+    msg=$(delivered "$tag") || { echo "FAIL default policy: not delivered:"; echo "$out" | tail -n 5; rc=1; }
+    if echo "$msg" | grep -A5 '^Received: from mx.example.com' | grep -q 'with ESMTPS' &&
+        echo "$msg" | grep -A3 '^Received: from mx.example.com' | grep -q '(using TLSv1.3'; then
+        echo "ok   default policy: delivered, the backend's Received line says $(echo "$msg" |
+            grep -A3 '^Received: from mx.example.com' | grep -o '(using TLSv1.3 with cipher [^ ]*')"
+    else
+        echo "FAIL default policy: no TLS in the backend's Received line:"; echo "$msg" | head -n 12; rc=1
+    fi
+    if grep -q "Anonymous TLS connection established from .*\[$APPLIANCE_INT_IP\]" "$POSTFIX_LOG"; then
+        echo "ok   postfix: $(grep -o "Anonymous TLS connection established from .*\[$APPLIANCE_INT_IP\]: TLSv1.3.*" "$POSTFIX_LOG" | head -n 1 | cut -c1-110)"
+    else
+        echo "FAIL postfix logged no TLS connection from the appliance"; rc=1
+    fi
+    if grep "\"rcpt\":\"alice@example.com\"" "$LAB_RUN_DIR/decisions.log" | grep -q '"backend_tls":"TLSv1.3"'; then
+        echo "ok   the decision record carries \"backend_tls\":\"TLSv1.3\""
+    else
+        echo "FAIL no backend_tls in the decision record:"; tail -n 2 "$LAB_RUN_DIR/decisions.log"; rc=1
+    fi
+    [ "$(stat backend_tls_handshakes_tls1_3)" -ge 1 ] || { echo "FAIL backend TLS 1.3 handshake not counted"; rc=1; }
+
+    # encrypt + verify against the right CA and name.
+    backend_tls "encrypt verify ca $TLS_DIR/ca.crt name backend.example.com" || fail "reload (verify)"
+    tag=verify$$
+    out=$(send "$tag")
+    if echo "$out" | grep -q '^<- *250 .*queued' && msg=$(delivered "$tag") &&
+        echo "$msg" | grep -A5 '^Received: from mx.example.com' | grep -q 'with ESMTPS'; then
+        echo "ok   encrypt + verify (right CA and name): delivered over TLS"
+    else
+        echo "FAIL encrypt + verify:"; echo "$out" | tail -n 6; rc=1
+    fi
+
+    # ... with a wrong name, or a CA that did not sign it: refused, never sent in plaintext.
+    local what clause
+    for what in name ca; do
+        if [ $what = name ]; then
+            clause="encrypt verify ca $TLS_DIR/ca.crt name mx.other.example"
+        else
+            clause="encrypt verify ca $TLS_DIR/other.crt name backend.example.com"
+        fi
+        backend_tls "$clause" || fail "reload (wrong $what)"
+        tag=wrong$what$$
+        before=$(stat backend_tls_handshake_failures_certificate)
+        out=$(send "$tag")
+        after=$(stat backend_tls_handshake_failures_certificate)
+        if echo "$out" | grep -q '<\*\* *451 4\.7\.5' && ! delivered "$tag" >/dev/null &&
+            [ "$after" -gt "$before" ]; then
+            echo "ok   encrypt + verify with a wrong $what: $(echo "$out" | grep -m1 -o '451 4\.7\.5.*'), not delivered (cert failures $before -> $after)"
+        else
+            echo "FAIL encrypt + verify, wrong $what (cert failures $before -> $after):"; echo "$out" | tail -n 6; rc=1
+        fi
+    done
+
+    # none: plaintext even though STARTTLS is offered.
+    backend_tls "none" || fail "reload (none)"
+    tag=none$$
+    send "$tag" >/dev/null
+    msg=$(delivered "$tag") || { echo "FAIL none: not delivered"; rc=1; }
+    if echo "$msg" | grep -A5 '^Received: from mx.example.com' | grep -q 'with ESMTP id'; then
+        echo "ok   none: delivered in plaintext (the backend's Received line says \"with ESMTP\")"
+    else
+        echo "FAIL none: the backend's Received line:"; echo "$msg" | head -n 8; rc=1
+    fi
+
+    # A handshake that fails: Postfix speaks TLS 1.2 at most, the policy wants 1.3.
+    postfix_tls 'smtpd_tls_protocols=>=TLSv1.2,<=TLSv1.2' 'smtpd_tls_mandatory_protocols=>=TLSv1.2,<=TLSv1.2' ||
+        fail "postfix TLS 1.2 only"
+    backend_tls "may min-version 1.3" || fail "reload (may 1.3)"
+    tag=fallback$$
+    before=$(stat backend_tls_fallback_plaintext)
+    send "$tag" >/dev/null
+    after=$(stat backend_tls_fallback_plaintext)
+    msg=$(delivered "$tag") || { echo "FAIL may with a failing handshake: not delivered"; rc=1; }
+    if [ "$after" -gt "$before" ] &&
+        echo "$msg" | grep -A5 '^Received: from mx.example.com' | grep -q 'with ESMTP id'; then
+        echo "ok   may, handshake failed (protocol): retried and delivered in plaintext (fallbacks $before -> $after)"
+    else
+        echo "FAIL may fallback ($before -> $after)"; echo "$msg" | head -n 6; rc=1
+    fi
+    backend_tls "encrypt min-version 1.3" || fail "reload (encrypt 1.3)"
+    tag=enc13$$
+    before=$(stat backend_tls_handshake_failures_protocol)
+    out=$(send "$tag")
+    after=$(stat backend_tls_handshake_failures_protocol)
+    if echo "$out" | grep -q '<\*\* *451 4\.7\.5' && ! delivered "$tag" >/dev/null &&
+        [ "$after" -gt "$before" ]; then
+        echo "ok   encrypt, handshake failed (protocol): 451 4.7.5, not delivered (protocol failures $before -> $after)"
+    else
+        echo "FAIL encrypt with a failing handshake ($before -> $after):"; echo "$out" | tail -n 6; rc=1
+    fi
+
+    # The backend offers no STARTTLS: encrypt refuses, and Postfix never sees the message.
+    postfix_tls smtpd_tls_security_level=none || fail "postfix TLS off"
+    backend_tls "encrypt" || fail "reload (encrypt)"
+    tag=noffer$$
+    before=$(stat backend_tls_required_not_offered)
+    out=$(send "$tag")
+    after=$(stat backend_tls_required_not_offered)
+    if echo "$out" | grep -q '<\*\* *451 4\.7\.4' && ! delivered "$tag" >/dev/null &&
+        ! grep -q "$tag" "$POSTFIX_LOG" && [ "$after" -gt "$before" ] &&
+        grep "\"rcpt\":\"alice@example.com\"" "$LAB_RUN_DIR/decisions.log" | tail -n 1 | grep -q '"reply":"451 4.7.4"'; then
+        echo "ok   encrypt against a backend without STARTTLS: $(echo "$out" | grep -m1 -o '451 4\.7\.4.*'), nothing delivered"
+    else
+        echo "FAIL encrypt without STARTTLS ($before -> $after):"; echo "$out" | tail -n 6; rc=1
+    fi
+    backend_tls "" || fail "reload (default)"
+    tag=plain$$
+    send "$tag" >/dev/null
+    delivered "$tag" >/dev/null && echo "ok   default policy against a backend without STARTTLS: delivered in plaintext" ||
+        { echo "FAIL default policy without STARTTLS: not delivered"; rc=1; }
+
+    # No leak: every backend TLS slot back in the pool.
+    local t=0
+    while [ "$(stat backend_tls_sessions_active)" != 0 ] && [ $t -lt 100 ]; do sleep 0.1; t=$((t + 1)); done
+    if [ "$(stat backend_tls_sessions_active)" = 0 ] &&
+        [ "$(stat backend_tls_slots_free)" = "$(stat backend_tls_slots)" ]; then
+        echo "ok   no backend TLS slot leaked: $(stat backend_tls_slots_free) of $(stat backend_tls_slots) free"
+    else
+        echo "FAIL backend TLS slots: active $(stat backend_tls_sessions_active), free $(stat backend_tls_slots_free) of $(stat backend_tls_slots)"; rc=1
+    fi
+    kill -0 "$DATAPLANE_PID" || { echo "FAIL the dataplane died"; rc=1; }
+    echo "--- ndrctl stats (backend_tls)"
+    $NDRCTL stats | grep '^backend_tls_' | awk '$2 != 0' | sed 's/^/    /'
+    return $rc
+}
+
+LAB_ID_WANTED=tb$$$RANDOM
+LAB_ID_WANTED=${LAB_ID_WANTED:0:10}
+( body ) || exit 1
+left=$(lab_leftovers "$LAB_ID_WANTED")
+[ -z "$left" ] || fail "lab left behind: $left"
+echo "ok   no namespace, link or process left behind"
