@@ -201,6 +201,24 @@ body() {
         echo "FAIL backend TLS slots: active $(stat backend_tls_sessions_active), free $(stat backend_tls_slots_free) of $(stat backend_tls_slots)"; rc=1
     fi
     kill -0 "$DATAPLANE_PID" || { echo "FAIL the dataplane died"; rc=1; }
+
+    # Prometheus: the backend TLS families with bounded labels.
+    sleep 1.2
+    "$LAB_PY" - "$METRICS_URL" <<'PY' || rc=1
+import sys, urllib.request
+from prometheus_client.parser import text_string_to_metric_families
+text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
+s = {(x.name, tuple(sorted(x.labels.items()))): x.value for f in text_string_to_metric_families(text) for x in f.samples}
+hs = s.get(("ndrguard_dataplane_backend_tls_handshakes_total", ()), 0)
+v13 = s.get(("ndrguard_backend_tls_handshakes_by_version_total", (("version", "TLSv1.3"),)), 0)
+cert = s.get(("ndrguard_backend_tls_handshake_failures_total", (("reason", "certificate"),)), 0)
+proto = s.get(("ndrguard_backend_tls_handshake_failures_total", (("reason", "protocol"),)), 0)
+active = s.get(("ndrguard_dataplane_backend_tls_sessions_active", ()), -1)
+ok = hs >= 2 and v13 >= 2 and cert >= 2 and proto >= 2 and active == 0
+print("%s /metrics: %d backend handshakes (%d TLSv1.3), failures: %d certificate, %d protocol; %d in TLS now"
+      % ("ok  " if ok else "FAIL", hs, v13, cert, proto, active))
+sys.exit(0 if ok else 1)
+PY
     echo "--- ndrctl stats (backend_tls)"
     $NDRCTL stats | grep '^backend_tls_' | awk '$2 != 0' | sed 's/^/    /'
     return $rc
