@@ -6,9 +6,12 @@
 # with TLS on, ndrguard in front. Plaintext clients (swaks); per-backend policy by reload:
 # - default (may): delivered, Postfix logs the TLS connection from the appliance and its
 #   Received header says "with ESMTPS"; the decision record carries backend_tls;
+# - a fake backend that sends two replies right behind its 220 to STARTTLS: they are dropped
+#   unread (response injection), MAIL and RCPT get their answers from inside TLS;
 # - encrypt + verify with the right CA and name: delivered over TLS;
 # - encrypt + verify with a wrong name: 451 4.7.5, nothing delivered, a cert failure counted;
 # - none: delivered in plaintext ("with ESMTP");
+# - default against a Postfix limited to TLS 1.2: TLS 1.2 with an ECDHE cipher;
 # - may with min-version 1.3 against a Postfix limited to TLS 1.2: the handshake fails, the
 #   message goes in plaintext (fallback); encrypt with the same: 451 4.7.5;
 # - Postfix without STARTTLS: encrypt refuses with 451 4.7.4 and Postfix sees no message.
@@ -38,7 +41,7 @@ send() {
 }
 # backend_tls CLAUSE: the lab's backends get 'tls CLAUSE' ("" : no clause), then reload.
 backend_tls() {
-    sed -i -E "s|^( *backend $BACKEND_IP port 25).*|\1${1:+ tls $1}|" "$CONTROL_CONF"
+    sed -i -E "s|^( *backend $BACKEND_IP port 25)( .*)?$|\1${1:+ tls $1}|" "$CONTROL_CONF"
     $NDRCTL reload >/dev/null && lab_wait_synced 5
 }
 # postfix_tls KEY=VALUE...: change the backend Postfix's main.cf and reload it.
@@ -74,6 +77,10 @@ body() {
         smtpd_tls_received_header=yes || fail "postfix TLS settings"
     lab_dataplane_start "$PMD" --app smtp || fail "dataplane did not start"
     lab_control_config
+    # A fake backend (below) that injects replies in plaintext right after its 220.
+    printf 'domain inject.example.com {\n    backend %s port 2528 tls encrypt\n}\n' "$BACKEND_IP" \
+        >>"$CONTROL_CONF"
+    echo @inject.example.com >>"$LAB_RUN_DIR/recipients"
     lab_control_start || fail "control daemon did not start"
     lab_wait_synced 10 || fail "dataplane not in sync"
     local rc=0 out msg tag before after
@@ -100,6 +107,77 @@ body() {
         echo "FAIL no backend_tls in the decision record:"; tail -n 2 "$LAB_RUN_DIR/decisions.log"; rc=1
     fi
     [ "$(stat backend_tls_handshakes_tls1_3)" -ge 1 ] || { echo "FAIL backend TLS 1.3 handshake not counted"; rc=1; }
+
+    # STARTTLS response injection (the client-side twin of CVE-2011-0411): the backend's 220
+    # comes with two more replies in the same segment, ahead of the handshake. They must be
+    # dropped unread, not taken as the answers to MAIL and RCPT.
+    local inject='250 2.1.0 injected\r\n250 2.1.5 injected\r\n'
+    ip netns exec "$BACKEND_NETNS" timeout 60 "$LAB_PY" - "$BACKEND_IP" 2528 "$TLS_DIR/backend.crt" \
+        "$TLS_DIR/backend.key" "$inject" "$LAB_RUN_DIR/inject.log" <<'PY' &
+import socket, ssl, sys
+ip, port, cert, key, inject, out = sys.argv[1:7]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((ip, int(port)))
+s.listen(4)
+s.settimeout(50)
+open(out + ".ready", "w").close()
+c, _ = s.accept()
+c.settimeout(20)
+log = []
+c.sendall(b"220 fake.backend ESMTP\r\n")
+f = c.makefile("rb")
+log.append(f.readline().decode().strip())
+c.sendall(b"250-fake.backend\r\n250-PIPELINING\r\n250 STARTTLS\r\n")
+log.append(f.readline().decode().strip())
+c.sendall(b"220 2.0.0 go ahead\r\n" + inject.encode().decode("unicode_escape").encode())
+t = ctx.wrap_socket(c, server_side=True)
+log.append("-- TLS " + t.version())
+f = t.makefile("rb")
+while True:
+    line = f.readline()
+    if not line:
+        break
+    log.append(line.decode().strip())
+    u = line.upper()
+    if u.startswith(b"EHLO"):
+        t.sendall(b"250-fake.backend\r\n250 PIPELINING\r\n")
+    elif u.startswith(b"MAIL"):
+        t.sendall(b"250 2.1.0 sender ok inside TLS\r\n")
+    elif u.startswith(b"RCPT"):
+        t.sendall(b"250 2.1.5 recipient ok inside TLS\r\n")
+    elif u.startswith(b"DATA"):
+        t.sendall(b"354 go on\r\n")
+        while True:
+            l = f.readline()
+            if not l or l == b".\r\n":
+                break
+        t.sendall(b"250 2.0.0 queued inside TLS\r\n")
+    elif u.startswith(b"QUIT"):
+        t.sendall(b"221 2.0.0 bye\r\n")
+        break
+    else:
+        t.sendall(b"502 5.5.2 no\r\n")
+open(out, "w").write("\n".join(log) + "\n")
+PY
+    local fake=$!
+    for _ in $(seq 50); do [ -e "$LAB_RUN_DIR/inject.log.ready" ] && break; sleep 0.1; done
+    before=$(stat backend_tls_plaintext_discarded_bytes)
+    out=$(cli swaks --server "$APPLIANCE_IP" --to someone@inject.example.com --from tester@client.example \
+        --timeout 20 2>&1)
+    wait "$fake"
+    after=$(stat backend_tls_plaintext_discarded_bytes)
+    if echo "$out" | grep -q '<- *250 2.1.5 recipient ok inside TLS' &&
+        echo "$out" | grep -q '<- *250 2.0.0 queued inside TLS' && ! echo "$out" | grep -q injected &&
+        [ "$((after - before))" -eq 40 ] && grep -q '^-- TLS TLSv1.3' "$LAB_RUN_DIR/inject.log" &&
+        [ "$(grep -c '^RCPT TO' "$LAB_RUN_DIR/inject.log")" = 1 ]; then
+        echo "ok   replies injected after the backend's 220 dropped unread ($((after - before)) bytes counted); MAIL and RCPT answered inside TLS"
+    else
+        echo "FAIL response injection (discarded $before -> $after):"; echo "$out" | grep -E '^<' | tail -n 8
+        sed 's/^/     | /' "$LAB_RUN_DIR/inject.log" 2>/dev/null; rc=1
+    fi
 
     # encrypt + verify against the right CA and name.
     backend_tls "encrypt verify ca $TLS_DIR/ca.crt name backend.example.com" || fail "reload (verify)"
@@ -147,6 +225,19 @@ body() {
     # A handshake that fails: Postfix speaks TLS 1.2 at most, the policy wants 1.3.
     postfix_tls 'smtpd_tls_protocols=>=TLSv1.2,<=TLSv1.2' 'smtpd_tls_mandatory_protocols=>=TLSv1.2,<=TLSv1.2' ||
         fail "postfix TLS 1.2 only"
+    backend_tls "" || fail "reload (default, TLS 1.2 backend)"
+    tag=tls12$$
+    before=$(stat backend_tls_handshakes_tls1_2)
+    send "$tag" >/dev/null
+    after=$(stat backend_tls_handshakes_tls1_2)
+    msg=$(delivered "$tag") || { echo "FAIL TLS 1.2 backend: not delivered"; rc=1; }
+    if [ "$after" -gt "$before" ] &&
+        echo "$msg" | grep -A5 '^Received: from mx.example.com' | grep -q '(using TLSv1.2 with cipher ECDHE-'; then
+        echo "ok   a backend speaking TLS 1.2 at most: delivered over $(echo "$msg" |
+            grep -A5 '^Received: from mx.example.com' | grep -o 'TLSv1.2 with cipher [^ ]*')"
+    else
+        echo "FAIL TLS 1.2 backend ($before -> $after):"; echo "$msg" | head -n 8; rc=1
+    fi
     backend_tls "may min-version 1.3" || fail "reload (may 1.3)"
     tag=fallback$$
     before=$(stat backend_tls_fallback_plaintext)
