@@ -35,41 +35,15 @@ delivered() { # delivered TAG: the delivered message carrying X-Test-Id TAG
     return 1
 }
 
-# make_certs DIR: CA, ECDSA and RSA server certificates for mx.example.com.
-make_certs() {
-    local d=$1 k
-    mkdir -p "$d"
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-        -subj "/CN=ndrguard lab CA $LAB_ID" -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null || return 1
-    for k in ecdsa rsa; do
-        if [ $k = ecdsa ]; then
-            openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/$k.key" 2>/dev/null
-        else
-            openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$d/$k.key" 2>/dev/null
-        fi || return 1
-        openssl req -new -key "$d/$k.key" -subj "/CN=mx.example.com" -out "$d/$k.csr" 2>/dev/null &&
-            openssl x509 -req -in "$d/$k.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
-                -days 2 -extfile <(printf 'subjectAltName=DNS:mx.example.com\nextendedKeyUsage=serverAuth\n') \
-                -out "$d/$k.crt" 2>/dev/null || return 1
-    done
-}
-
 body() {
     lab_up "$LAB_ID_WANTED"
-    TLS_DIR=$LAB_RUN_DIR/tls
-    TLS_CA=$TLS_DIR/ca.crt
-    make_certs "$TLS_DIR" || fail "certificates"
-    chmod -R a+rX "$TLS_DIR"
     lab_backend_postfix_start || fail "postfix did not start"
     lab_dataplane_start "$PMD" --app smtp --mbufs 32767 --tls-sessions 1100 ||
         fail "dataplane did not start"
     lab_control_config
+    lab_tls_certs || fail "certificates"
     sed -i 's/connections-per-ip .*/connections-per-ip 100/' "$CONTROL_CONF"
-    cat >>"$CONTROL_CONF" <<CONF
-tls certificate $TLS_DIR/ecdsa.crt key $TLS_DIR/ecdsa.key
-tls certificate $TLS_DIR/rsa.crt key $TLS_DIR/rsa.key
-tls handshake-timeout 3s
-CONF
+    echo 'tls handshake-timeout 3s' >>"$CONTROL_CONF"
     lab_control_start || fail "control daemon did not start"
     lab_wait_synced 10 || fail "dataplane not in sync"
     local rc=0 out tag
