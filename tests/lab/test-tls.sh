@@ -9,6 +9,7 @@
 # after STARTTLS is never executed; a certificate reload keeps an open TLS session and gives
 # new ones the new certificate; sslscan finds nothing below TLS 1.2 and no weak cipher; junk,
 # truncated and stalled handshakes; the handshake rate limit; 1,000 concurrent TLS sessions;
+# a pool of two slots exhausted (454 4.7.0);
 # no TLS slot leaked at the end (the pool counters are the leak check: see README).
 # variants: af_packet af_xdp
 set -u
@@ -263,12 +264,24 @@ hs = s.get(("ndrguard_dataplane_tls_handshakes_total", ()), 0)
 v13 = s.get(("ndrguard_tls_handshakes_by_version_total", (("version", "TLSv1.3"),)), 0)
 v12 = s.get(("ndrguard_tls_handshakes_by_version_total", (("version", "TLSv1.2"),)), 0)
 to = s.get(("ndrguard_tls_handshake_failures_total", (("reason", "timeout"),)), 0)
-ok = hs >= 1000 and v13 >= 1000 and v12 >= 1 and to >= 1
-print("%s /metrics: %d handshakes (%d TLSv1.3, %d TLSv1.2), %d timeouts" % ("ok  " if ok else "FAIL", hs, v13, v12, to))
+c = s.get(("ndrguard_tls_handshakes_by_cipher_total", (("cipher", "TLS_AES_256_GCM_SHA384"),)), 0)
+ok = hs >= 1000 and v13 >= 1000 and v12 >= 1 and to >= 1 and c >= 1000
+print("%s /metrics: %d handshakes (%d TLSv1.3, %d TLSv1.2; %d TLS_AES_256_GCM_SHA384), %d timeouts" %
+      ("ok  " if ok else "FAIL", hs, v13, v12, c, to))
 sys.exit(0 if ok else 1)
 PY
     echo "--- ndrctl stats (tls)"
     $NDRCTL stats | grep '^tls_' | sed 's/^/    /'
+
+    # A pool of two slots: the third STARTTLS gets 454 4.7.0 and is counted.
+    lab_dataplane_stop >/dev/null || true
+    lab_dataplane_start "$PMD" --app smtp --mbufs 32767 --tls-sessions 2 || fail "dataplane restart"
+    lab_wait_synced 20 || fail "not in sync after the dataplane restart"
+    tlsc exhaust 2 || rc=1
+    [ "$(stat tls_handshake_failures_no_slot)" -ge 1 ] && [ "$(stat tls_slots)" = 2 ] &&
+        echo "ok   counted: tls_handshake_failures_no_slot $(stat tls_handshake_failures_no_slot)" ||
+        { echo "FAIL no_slot not counted"; rc=1; }
+
     return $rc
 }
 
