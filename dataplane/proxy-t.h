@@ -25,6 +25,7 @@
 #define PROXY_TLS_SLOTS_DEFAULT 1024 /* TLS sessions per lcore, --tls-sessions */
 #define PROXY_TLS_OUT		2048 /* plaintext replies batched into one record */
 #define PROXY_TLS_SRC_SLOTS	4096 /* per-lcore handshake buckets by source address */
+#define PROXY_TLS_CIPHERS	16   /* ciphers counted by name (a configuration has few) */
 
 struct rte_mempool;
 struct rte_ring;
@@ -102,6 +103,9 @@ struct proxy_tls_lcore {
 	uint64_t active;	       /* slots in use */
 	uint64_t hs_ns_sum;	       /* time from 220 to Finished, completed handshakes */
 	uint64_t record_errors;	       /* established sessions ended by a record error */
+	/* completed handshakes by cipher; names are OpenSSL static strings, set once */
+	const char *cipher_name[PROXY_TLS_CIPHERS];
+	uint64_t cipher_count[PROXY_TLS_CIPHERS];
 	struct proxy_tls_src src[PROXY_TLS_SRC_SLOTS];
 };
 

@@ -550,6 +550,7 @@ fed:
 	if ((ps->tls != NULL ? proxy_tls_eof(ps) : tcp_conn_rx_eof(ps->client)) &&
 		!smtp_session_is_waiting(&ps->s)) {
 		/* The client closed its side and every command it sent has its answer. */
+		proxy_tls_end(ps);
 		tcp_conn_close(ps->client);
 		proxy_sess_free(ps);
 		return;

@@ -249,6 +249,24 @@ proxy_tls_end(struct proxy_sess *ps)
 	proxy_tls_drain(ps);
 }
 
+/* One more handshake with cipher <name>; a name past the table's end is not counted. */
+static void
+proxy_tls_count_cipher(struct proxy_tls_lcore *tl, const char *name)
+{
+	for (unsigned int i = 0; i < PROXY_TLS_CIPHERS; i++) {
+		const char *n = __atomic_load_n(&tl->cipher_name[i], __ATOMIC_RELAXED);
+
+		if (n == NULL) {
+			__atomic_store_n(&tl->cipher_name[i], name, __ATOMIC_RELEASE);
+			n = name;
+		}
+		if (n == name || strcmp(n, name) == 0) {
+			proxy_tls_count(&tl->cipher_count[i]);
+			return;
+		}
+	}
+}
+
 static void
 proxy_tls_established(struct proxy_sess *ps, uint64_t now)
 {
@@ -268,6 +286,7 @@ proxy_tls_established(struct proxy_sess *ps, uint64_t now)
 	else if (strcmp(ct, "RSA") == 0)
 		proxy_tls_count(&tl->cert_rsa);
 	__atomic_store_n(&tl->hs_ns_sum, tl->hs_ns_sum + ns, __ATOMIC_RELAXED);
+	proxy_tls_count_cipher(tl, tls_conn_cipher(&pt->t));
 	smtp_session_tls_done(&ps->s, now);
 }
 
@@ -455,6 +474,11 @@ int
 proxy_tls_stats_text(struct proxy_lcore *const *lcores, unsigned int n, char *buf, size_t size)
 {
 	uint64_t fail[TLS_FAIL_MAX] = {0}, v[10] = {0};
+	struct {
+		const char *name;
+		uint64_t n;
+	} ciphers[2 * PROXY_TLS_CIPHERS] = {{NULL, 0}};
+	unsigned int n_ciphers = 0;
 	uint32_t slots = 0, free_slots = 0;
 	size_t used = 0;
 
@@ -489,5 +513,29 @@ proxy_tls_stats_text(struct proxy_lcore *const *lcores, unsigned int n, char *bu
 	for (unsigned int f = 1; f < TLS_FAIL_MAX; f++)
 		(void) stats_appendf(buf, size, &used, "tls_handshake_failures_%s %" PRIu64 "\n",
 			tls_fail_name((enum tls_fail) f), fail[f]);
+	/* By cipher, summed over lcores (each has its own table of names). */
+	for (unsigned int l = 0; l < n; l++) {
+		const struct proxy_tls_lcore *tl = lcores[l] != NULL ? lcores[l]->tls : NULL;
+
+		for (unsigned int i = 0; tl != NULL && i < PROXY_TLS_CIPHERS; i++) {
+			const char *name = __atomic_load_n(&tl->cipher_name[i], __ATOMIC_ACQUIRE);
+			uint64_t c = __atomic_load_n(&tl->cipher_count[i], __ATOMIC_RELAXED);
+			unsigned int k;
+
+			if (name == NULL)
+				break;
+			for (k = 0; k < n_ciphers && strcmp(ciphers[k].name, name) != 0; k++)
+				;
+			if (k == n_ciphers) {
+				if (n_ciphers == RTE_DIM(ciphers))
+					continue;
+				ciphers[n_ciphers++].name = name;
+			}
+			ciphers[k].n += c;
+		}
+	}
+	for (unsigned int k = 0; k < n_ciphers; k++)
+		(void) stats_appendf(buf, size, &used, "tls_cipher_%s %" PRIu64 "\n",
+			ciphers[k].name, ciphers[k].n);
 	return (int) used;
 }

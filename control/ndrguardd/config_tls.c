@@ -93,7 +93,12 @@ conf_tls_set(struct conf_tls *t, const char *key, const char *value, char *err, 
 	else if (strcmp(key, "source-burst") == 0)
 		u = &t->src_burst;
 	if (u == NULL) {
-		snprintf(err, errsize, "tls: unknown setting '%s'", key);
+		snprintf(err, errsize,
+			"tls: unknown setting '%s' (certificate, min-version, ciphers, "
+			"ciphersuites, "
+			"handshake-timeout, handshake-rate, handshake-burst, source-rate, "
+			"source-burst)",
+			key);
 		return -EINVAL;
 	}
 	if (conf_tls_u32(value, 1000000, u) != 0) {

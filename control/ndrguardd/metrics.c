@@ -219,6 +219,12 @@ metrics_dp_sample(struct metrics_sample *m, char *name, const char *value)
 			value);
 		return;
 	}
+	if (strncmp(name, "tls_cipher_", 11) == 0) {
+		snprintf(m->family, sizeof(m->family), "ndrguard_tls_handshakes_by_cipher_total");
+		snprintf(m->line, sizeof(m->line), "%s{cipher=\"%.48s\"} %s", m->family, name + 11,
+			value);
+		return;
+	}
 	if (strncmp(name, "tls_handshakes_tls", 18) == 0) {
 		snprintf(m->family, sizeof(m->family), "ndrguard_tls_handshakes_by_version_total");
 		snprintf(m->line, sizeof(m->line), "%s{version=\"TLSv%c.%c\"} %s", m->family,

@@ -12,6 +12,9 @@ usage: tls_client.py HOST CA_FILE COMMAND [ARGS]
                             FPR_FILE, wait for FPR_FILE.go, then deliver a message on it
   fingerprint               one TLS session: print the server certificate's SHA-256
   ratelimit N               N STARTTLS in a row from one address: print the 454 count
+  exhaust N                 hold N TLS sessions (the whole pool): one more STARTTLS gets 454
+                            4.7.0 and its session goes on in plaintext; a slot is free again
+                            once one of the N ends
   load N SRC_PREFIX FIRST LAST STATS_CMD
                             N concurrent TLS sessions, all open at once; STATS_CMD (a shell
                             command) is run while they are and its output printed
@@ -244,6 +247,33 @@ def cmd_ratelimit(n):
     return 0
 
 
+def cmd_exhaust(n):
+    held = []
+    for _ in range(n):
+        tls = ctx_verified().wrap_socket(starttls_raw(), server_hostname="mx.example.com")
+        tls.sendall(b"EHLO client.example\r\n")
+        read_reply(tls.makefile("rb"))
+        held.append(tls)
+    sock = socket.create_connection((HOST, 25), timeout=5)
+    f = plain_until_starttls(sock)
+    sock.sendall(b"STARTTLS\r\n")
+    code, text = read_reply(f)
+    sock.sendall(b"MAIL FROM:<a@client.example>\r\n")
+    code2, _ = read_reply(f)
+    sock.close()
+    held.pop().close()
+    time.sleep(0.5)
+    tls = ctx_verified().wrap_socket(starttls_raw(), server_hostname="mx.example.com")
+    again = tls.version()
+    tls.close()
+    for h in held:
+        h.close()
+    ok = code == 454 and "4.7.0" in text and code2 == 250 and again
+    print("%s pool of %d exhausted: %r, the session went on in plaintext (MAIL %d); a freed slot served %s" %
+          ("ok  " if ok else "FAIL", n, text.strip(), code2, again))
+    return 0 if ok else 1
+
+
 async def load_one(host, src, i, opened, release, ctx):
     r, w = await asyncio.open_connection(host, 25, local_addr=(src, 0))
     try:
@@ -319,6 +349,8 @@ def main():
         return cmd_hold(a[0], a[1], a[2])
     if cmd == "ratelimit":
         return cmd_ratelimit(int(a[0]))
+    if cmd == "exhaust":
+        return cmd_exhaust(int(a[0]))
     if cmd == "load":
         return asyncio.run(load(int(a[0]), a[1], int(a[2]), int(a[3]), a[4]))
     print(__doc__)
