@@ -33,6 +33,10 @@
 
 #define PROXY_BTLS_CA_MAX (1024u * 1024u) /* CA bundle bytes of one policy */
 
+RTE_LOG_REGISTER(ndg_logtype_btls, user.ndg.btls, INFO);
+#define BTLS_LOG(level, fmt, ...)                                                                  \
+	rte_log(RTE_LOG_##level, ndg_logtype_btls, "btls: " fmt "\n", ##__VA_ARGS__)
+
 /* ---- configuration (control thread) ---- */
 
 static struct tls_ctx *
@@ -49,7 +53,7 @@ proxy_btls_ctx(bool verify, const char *ca, size_t ca_len, uint16_t min_version)
 	tc.ca_len = ca_len;
 	ctx = tls_ctx_client_new(&tc, err, sizeof(err));
 	if (ctx == NULL)
-		RTE_LOG(WARNING, USER1, "backend TLS: %s\n", err);
+		BTLS_LOG(WARNING, "client context: %s", err);
 	return ctx;
 }
 
