@@ -6,8 +6,8 @@
 # appliance, client side 1 % loss, 5 % reordering, 1 % duplication, 5 ± 2 ms delay, backend
 # side the same with 2 ± 1 ms. Clients are Python smtplib with starttls() verifying the
 # appliance's certificate; the backend is the lab's Postfix with STARTTLS, reached under
-# 'tls encrypt verify' (no plaintext fallback possible). 300 messages of 1-100 KiB and two of
-# 8 MiB, each checked byte-exact in Postfix's Maildir, each with Postfix's "with ESMTPS"
+# 'tls encrypt verify' (no plaintext fallback possible). 200 messages of 1-100 KiB and two of
+# 4 MiB, each checked byte-exact in Postfix's Maildir, each with Postfix's "with ESMTPS"
 # Received line; then the appliance's delivery suite (smtp_e2e.py main) with every session over
 # STARTTLS through the same links. The bridges' counters must show they really impaired
 # traffic; no TLS slot of either side is left in use at the end.
@@ -97,7 +97,7 @@ def send(job):
         return tid, digest, repr(ex)
 
 rnd = random.Random(2612)
-sizes = [rnd.randint(1024, 100 * 1024) for _ in range(300)] + [8 * 1024 * 1024] * 2
+sizes = [rnd.randint(1024, 100 * 1024) for _ in range(200)] + [4 * 1024 * 1024] * 2
 jobs = [("tlsimp-%d-%d" % (os.getpid(), i), size, i) for i, size in enumerate(sizes)]
 t0 = time.time()
 with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -112,7 +112,7 @@ for t in want:
         head = open(got[t][1], "rb").read().partition(b"\n\n")[0]
         esmtps += b"by backend.example.com (Postfix) with ESMTPS" in head
 ok = good == len(want) and not errors and esmtps == len(want)
-print("%s %d of %d messages (two of 8 MiB) delivered byte-exact with TLS on both sides through the impaired links in %.1fs, %d with Postfix's ESMTPS Received line, %d send errors"
+print("%s %d of %d messages (two of 4 MiB) delivered byte-exact with TLS on both sides through the impaired links in %.1fs, %d with Postfix's ESMTPS Received line, %d send errors"
       % ("ok  " if ok else "FAIL", good, len(want), time.time() - t0, esmtps, len(errors)))
 for t, err in errors[:3]:
     print("     %s: %s" % (t, err))
@@ -141,7 +141,7 @@ PY
         fail "the backend-side bridge did not impair (dropped $dropped, duplicated $dup, reordered $reord)"
     echo "ok   the backend-side bridge dropped $dropped, duplicated $dup and reordered $reord frames"
     n=$(stat tls_handshakes); hs=$(stat backend_tls_handshakes)
-    if [ "$n" -ge 352 ] && [ "$hs" -ge 340 ] && [ "$(stat backend_tls_fallback_plaintext)" = 0 ]; then
+    if [ "$n" -ge 252 ] && [ "$hs" -ge 240 ] && [ "$(stat backend_tls_fallback_plaintext)" = 0 ]; then
         echo "ok   $n client-side and $hs backend-side TLS handshakes, no plaintext fallback"
     else
         echo "FAIL handshakes: client side $n, backend side $hs, fallbacks $(stat backend_tls_fallback_plaintext)"; rc=1
