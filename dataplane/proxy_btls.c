@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_byteorder.h>
 #include <rte_common.h>
 #include <rte_cycles.h>
 #include <rte_log.h>
@@ -162,15 +163,22 @@ proxy_btls_count(uint64_t *c)
 	__atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
 }
 
-/* The policy of the backend the session is connected (or connecting) to. */
+/* The policy of the backend the session is connected to: the one configured for that address
+ * and port among the domain's backends, else (a connection to any other server) the default. */
 static const struct dp_btls *
 proxy_btls_policy(const struct proxy_sess *ps)
 {
 	const struct dp_domain_backends *d = &ps->cfg->domains[ps->dom];
 
-	if (ps->cfg->btls == NULL || ps->backend_try >= d->n)
+	if (ps->cfg->btls == NULL)
 		return NULL;
-	return &ps->cfg->btls[d->b[ps->backend_try].tls];
+	if (ps->backend != NULL && ps->backend_try < d->n) {
+		const struct dp_backend *b = &d->b[ps->backend_try];
+
+		if (b->ip == ps->backend->raddr && rte_cpu_to_be_16(b->port) == ps->backend->rport)
+			return &ps->cfg->btls[b->tls];
+	}
+	return &ps->cfg->btls[0];
 }
 
 uint8_t

@@ -101,6 +101,10 @@ body() {
     else
         echo "FAIL postfix logged no TLS connection from the appliance"; rc=1
     fi
+    # The daemon writes decision records as the dataplane hands them over: give it a moment.
+    local t=0
+    until grep "\"rcpt\":\"alice@example.com\"" "$LAB_RUN_DIR/decisions.log" 2>/dev/null |
+        grep -q '"backend_tls":"TLSv1.3"' || [ $t -ge 50 ]; do sleep 0.1; t=$((t + 1)); done
     if grep "\"rcpt\":\"alice@example.com\"" "$LAB_RUN_DIR/decisions.log" | grep -q '"backend_tls":"TLSv1.3"'; then
         echo "ok   the decision record carries \"backend_tls\":\"TLSv1.3\""
     else
@@ -271,7 +275,8 @@ PY
     after=$(stat backend_tls_required_not_offered)
     if echo "$out" | grep -q '<\*\* *451 4\.7\.4' && ! delivered "$tag" >/dev/null &&
         ! grep -q "$tag" "$POSTFIX_LOG" && [ "$after" -gt "$before" ] &&
-        grep "\"rcpt\":\"alice@example.com\"" "$LAB_RUN_DIR/decisions.log" | tail -n 1 | grep -q '"reply":"451 4.7.4"'; then
+        { sleep 1; grep "\"rcpt\":\"alice@example.com\"" "$LAB_RUN_DIR/decisions.log" | tail -n 1 |
+            grep -q '"reply":"451 4.7.4"'; }; then
         echo "ok   encrypt against a backend without STARTTLS: $(echo "$out" | grep -m1 -o '451 4\.7\.4.*'), nothing delivered"
     else
         echo "FAIL encrypt without STARTTLS ($before -> $after):"; echo "$out" | tail -n 6; rc=1
@@ -283,7 +288,7 @@ PY
         { echo "FAIL default policy without STARTTLS: not delivered"; rc=1; }
 
     # No leak: every backend TLS slot back in the pool.
-    local t=0
+    t=0
     while [ "$(stat backend_tls_sessions_active)" != 0 ] && [ $t -lt 100 ]; do sleep 0.1; t=$((t + 1)); done
     if [ "$(stat backend_tls_sessions_active)" = 0 ] &&
         [ "$(stat backend_tls_slots_free)" = "$(stat backend_tls_slots)" ]; then
