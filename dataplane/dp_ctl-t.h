@@ -12,6 +12,7 @@
 #include <urcu/urcu-qsbr.h>
 
 #include "ctl_proto-t.h"
+#include "outbound-t.h"
 #include "policy-t.h"
 #include "smtp-t.h"
 
@@ -34,7 +35,9 @@ struct dp_cfg {
 	struct smtp_conf smtp;
 	struct policy pol; /* pol.dir and pol.harvest.cells are shared, not owned */
 	uint32_t n_domains;
-	struct dp_domain_backends *domains; /* same order as the CONFIG payload */
+	struct dp_domain_backends *domains;  /* same order as the CONFIG payload */
+	struct out_conf out;		     /* outbound path; out.buckets shared, not owned */
+	struct dp_domain_backends smarthost; /* upstream of the outbound path, in order */
 	struct rcu_head rcu;
 };
 

@@ -30,6 +30,7 @@
 #include <urcu/urcu-qsbr.h>
 
 #include "dp_ctl.h"
+#include "outbound.h"
 #include "policy.h"
 #include "proxy.h"
 #include "rcpt.h"
@@ -49,8 +50,9 @@ struct dp_cfg *dp_cfg_cur;
 
 static struct {
 	struct rcpt_tbl *dir;
-	struct policy_harvest harvest; /* cells shared by every configuration */
-	uint64_t dir_gen;	       /* generation of the committed snapshot */
+	struct policy_harvest harvest;	/* cells shared by every configuration */
+	struct out_buckets out_buckets; /* outbound rate state, shared likewise */
+	uint64_t dir_gen;		/* generation of the committed snapshot */
 	uint64_t dir_count;
 	uint64_t building_gen; /* DIR_BEGIN in progress, 0: none */
 	int listen_fd;
@@ -90,6 +92,7 @@ dp_cfg_free(struct dp_cfg *c)
 	free(c->pol.blocklist);
 	free(c->pol.never_bounce);
 	free(c->pol.batv_addr);
+	out_conf_fini(&c->out);
 	free(c->domains);
 	free(c);
 }
@@ -121,6 +124,11 @@ static const uint8_t dp_ctl_rule_map[CTL_RULE_MAX] = {
 	[CTL_RULE_NEVER_BOUNCE] = POLICY_RULE_NEVER_BOUNCE,
 	[CTL_RULE_UNKNOWN_RCPT] = POLICY_RULE_UNKNOWN_USER,
 	[CTL_RULE_HARVEST] = POLICY_RULE_HARVEST,
+	[CTL_RULE_OUT_RELAY] = POLICY_RULE_OUT_RELAY_DENIED,
+	[CTL_RULE_OUT_SENDER] = POLICY_RULE_OUT_SENDER,
+	[CTL_RULE_OUT_SENDER_RATE] = POLICY_RULE_OUT_SENDER_RATE,
+	[CTL_RULE_OUT_HOST_RATE] = POLICY_RULE_OUT_HOST_RATE,
+	[CTL_RULE_OUT_NDR] = POLICY_RULE_OUT_NDR,
 };
 
 static bool
@@ -143,6 +151,70 @@ dp_ctl_add_nets(struct policy *pol, const uint8_t **p, uint32_t n, bool relay)
 			return -EINVAL;
 		snprintf(cidr, sizeof(cidr), "%s/%u", ip, net->plen);
 		ret = policy_cidr_add(pol, cidr, relay);
+		if (ret != 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* The outbound section of CONFIG (ctl_proto-t.h) at <p>[<len>] into <c>. @return 0, -EINVAL,
+ * -ENOMEM. */
+static int
+dp_ctl_build_out(struct dp_cfg *c, const uint8_t *p, size_t len)
+{
+	const struct ctl_config_out *o = (const void *) p;
+	struct out_conf *oc = &c->out;
+	int ret;
+
+	if (len < sizeof(*o) || o->n_ports == 0 || o->n_ports > CTL_OUT_PORTS ||
+		o->n_smarthosts > CTL_CONFIG_BACKENDS || o->n_nets > 65536 || o->n_exempt > 65536 ||
+		o->ndr_mode >= OUT_NDR_MAX ||
+		len != sizeof(*o) + (size_t) o->n_nets * sizeof(struct ctl_config_net) +
+				(size_t) o->n_exempt * sizeof(struct ctl_config_addr))
+		return -EINVAL;
+	_Static_assert((int) CTL_OUT_RATE_MAX == (int) OUT_B_MAX, "rate lists differ");
+	oc->enabled = o->enabled != 0 && o->n_smarthosts != 0;
+	oc->n_ports = (uint8_t) o->n_ports;
+	for (unsigned int i = 0; i < o->n_ports; i++) {
+		if (o->ports[i] == 0)
+			return -EINVAL;
+		oc->ports[i] = o->ports[i];
+	}
+	oc->addr = o->addr;
+	oc->batv_sign = o->batv_sign != 0;
+	oc->ndr_mode = (uint8_t) o->ndr_mode;
+	oc->ndr_tempfail = o->ndr_tempfail != 0;
+	for (unsigned int i = 0; i < CTL_OUT_RATE_MAX; i++) {
+		ret = out_rate_set(&oc->rate[i], o->rate[i].count, o->rate[i].per_ms,
+			o->rate[i].burst);
+		if (ret != 0)
+			return ret;
+	}
+	c->smarthost.n = o->n_smarthosts;
+	snprintf(c->smarthost.name, sizeof(c->smarthost.name), "smarthost");
+	for (uint32_t i = 0; i < o->n_smarthosts; i++) {
+		c->smarthost.b[i].ip = o->smarthosts[i].ip;
+		c->smarthost.b[i].port = o->smarthosts[i].port;
+	}
+	p += sizeof(*o);
+	for (uint32_t i = 0; i < o->n_nets; i++, p += sizeof(struct ctl_config_net)) {
+		const struct ctl_config_net *net = (const void *) p;
+		struct in_addr a = {.s_addr = net->ip};
+		char ip[INET_ADDRSTRLEN], cidr[INET_ADDRSTRLEN + 4];
+
+		if (net->plen > 32 || inet_ntop(AF_INET, &a, ip, sizeof(ip)) == NULL)
+			return -EINVAL;
+		snprintf(cidr, sizeof(cidr), "%s/%u", ip, net->plen);
+		ret = out_conf_add_net(oc, cidr);
+		if (ret != 0)
+			return ret;
+	}
+	for (uint32_t i = 0; i < o->n_exempt; i++, p += sizeof(struct ctl_config_addr)) {
+		const struct ctl_config_addr *a = (const void *) p;
+
+		if (!dp_ctl_str_ok(a->addr, sizeof(a->addr)))
+			return -EINVAL;
+		ret = out_conf_add_exempt(oc, a->addr);
 		if (ret != 0)
 			return ret;
 	}
@@ -172,7 +244,7 @@ dp_cfg_build(const void *payload, size_t len, int *err)
 	       ((size_t) h->n_relay_nets + h->n_blocked) * sizeof(struct ctl_config_net) +
 	       (size_t) h->n_never_bounce * sizeof(struct ctl_config_addr) +
 	       (size_t) h->n_batv_keys * sizeof(struct ctl_config_batv_key);
-	if (len != need || !dp_ctl_str_ok(h->hostname, sizeof(h->hostname)) || h->smtp_port == 0 ||
+	if (len < need || !dp_ctl_str_ok(h->hostname, sizeof(h->hostname)) || h->smtp_port == 0 ||
 		h->smtp_port > 65535 || h->bare_newline > 1) {
 		*err = -EINVAL;
 		return NULL;
@@ -256,6 +328,13 @@ dp_cfg_build(const void *payload, size_t len, int *err)
 			goto err;
 		if (i == 0)
 			c->pol.batv.sign_id = (uint8_t) k->id;
+	}
+	out_conf_init(&c->out);
+	c->out.buckets = &dp_ctl.out_buckets;
+	if (len > need) {
+		ret = dp_ctl_build_out(c, p, len - need);
+		if (ret != 0)
+			goto err;
 	}
 	return c;
 err:
@@ -704,6 +783,13 @@ dp_ctl_init(void)
 		dp_ctl.dir = NULL;
 		return -ENOMEM;
 	}
+	if (out_buckets_init(&dp_ctl.out_buckets, OUT_BUCKET_LOG2, key.k0 ^ 0x5851f42d4c957f2dull,
+		    key.k1 ^ 0x14057b7ef767814full) != 0) {
+		policy_harvest_fini(&dp_ctl.harvest);
+		rcpt_tbl_destroy(dp_ctl.dir);
+		dp_ctl.dir = NULL;
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -766,6 +852,7 @@ dp_ctl_stop(void)
 		dp_ctl.dir = NULL;
 	}
 	policy_harvest_fini(&dp_ctl.harvest);
+	out_buckets_fini(&dp_ctl.out_buckets);
 	free(dp_ctl.buf);
 	dp_ctl.buf = NULL;
 	free(dp_ctl.logbuf);

@@ -81,7 +81,7 @@ dp_config_payload(const struct ctld *d, size_t *len)
 		nk++;
 	size = sizeof(*h) + nd * sizeof(struct ctl_config_domain) +
 	       (nn + nblk) * sizeof(struct ctl_config_net) + nb * sizeof(struct ctl_config_addr) +
-	       nk * sizeof(struct ctl_config_batv_key);
+	       nk * sizeof(struct ctl_config_batv_key) + conf_out_payload_size(&c->out);
 	h = calloc(1, size);
 	if (h == NULL)
 		return NULL;
@@ -163,6 +163,8 @@ dp_config_payload(const struct ctld *d, size_t *len)
 		o->len = k->len;
 		p += sizeof(*o);
 	}
+	if (c->out.enabled)
+		conf_out_payload(&c->out, p);
 	*len = size;
 	return h;
 }

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "ndrguardd.h"
 #include "obs.h"
+#include "out_alarm.h"
 #include "xdp.h"
 
 #define OBS_RECENT	  10000 /* records kept for log tail */
@@ -82,6 +83,11 @@ static const char *const obs_rule_dp[CONF_RULE_MAX] = {
 	[CONF_RULE_NEVER_BOUNCE] = "never_bounce",
 	[CONF_RULE_UNKNOWN_RCPT] = "unknown_user",
 	[CONF_RULE_HARVEST] = "harvest",
+	[CONF_RULE_OUT_RELAY] = "out_relay_denied",
+	[CONF_RULE_OUT_SENDER] = "out_foreign_sender",
+	[CONF_RULE_OUT_SENDER_RATE] = "out_sender_rate",
+	[CONF_RULE_OUT_HOST_RATE] = "out_host_rate",
+	[CONF_RULE_OUT_NDR] = "out_ndr_limit",
 };
 
 static const char *const obs_outcomes[] = {"accept", "reject", "observe"};
@@ -564,6 +570,7 @@ obs_record(struct ctld *d, const struct ctl_log_rec *r, const char *json)
 	o->head = (o->head + 1) % OBS_RECENT;
 	if (o->n < OBS_RECENT)
 		o->n++;
+	(void) out_alarm_record(r, time(NULL));
 
 	if (r->outcome != 0) {
 		struct obs_source *s = obs_src_get(o, r->client_ip);
