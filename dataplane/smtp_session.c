@@ -238,7 +238,8 @@ smtp_session_start(struct smtp_session *s, uint64_t now, uint32_t peer_conns)
 		smtp_decide_reply(s, POLICY_RULE_BLOCKLIST, POLICY_OUT_OBSERVE, NULL,
 			SMTP_R_BLOCKED);
 	}
-	if (p->max_conn_per_ip != 0 && peer_conns > p->max_conn_per_ip) {
+	/* The backend MTAs sending out open as many connections as their queues need. */
+	if (p->max_conn_per_ip != 0 && peer_conns > p->max_conn_per_ip && !s->out_backend) {
 		if (p->mode[POLICY_RULE_CONN_LIMIT] == POLICY_ENFORCE) {
 			smtp_decide_reply(s, POLICY_RULE_CONN_LIMIT, POLICY_OUT_REJECT, NULL,
 				SMTP_R_TOO_MANY_CONN);
