@@ -39,7 +39,7 @@ wait_for() { # wait_for SECONDS CMD...
         sleep 0.2; t=$((t + 1))
     done
 }
-queue_empty() { postqueue -c "$POSTFIX_DIR" -p 2>/dev/null | grep -q 'Mail queue is empty'; }
+queue_empty() { in_backend postqueue -c "$POSTFIX_DIR" -p 2>/dev/null | grep -q 'Mail queue is empty'; }
 # inject N THREADS: N null-sender messages (bounces to forged victims in 20 domains) handed to
 # the backend Postfix over SMTP, as its own bounce storm.
 inject() {
@@ -174,7 +174,7 @@ PY
     }
     wait_for 150 storm_done || { echo "FAIL the storm was not through in time"; rc=1; }
     t1=$(date +%s)
-    wait_for 20 queue_empty || { echo "FAIL Postfix's queue is not empty:"; postqueue -c "$POSTFIX_DIR" -p 2>&1 | tail -5; rc=1; }
+    wait_for 20 queue_empty || { echo "FAIL Postfix's queue is not empty:"; in_backend postqueue -c "$POSTFIX_DIR" -p 2>&1 | tail -5; rc=1; }
     elapsed=$((t1 - t0))
     passed=$(($(stat_of out_ndr_passed) - passed0))
     refused=$(($(stat_of policy_out_ndr_limit_reject) - refused0))
