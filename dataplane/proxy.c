@@ -126,10 +126,10 @@ proxy_op_close(void *arg)
 	ps->close_pending = true;
 }
 
-/* The first port whose connected subnet holds <ip>, else the first port with a gateway
- * (the outbound smarthost is usually beyond the external router). */
+/* The first port whose connected subnet holds <ip>, else (<via_gw>) the first port with a
+ * gateway (the outbound smarthost is usually beyond the external router). */
 static int
-proxy_port_for_ctx(const struct lcore_ctx *ctx, uint32_t ip, uint16_t *port_id)
+proxy_port_for_ctx(const struct lcore_ctx *ctx, uint32_t ip, bool via_gw, uint16_t *port_id)
 {
 	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
 		const struct net_if *nif = ctx->nif[p];
@@ -146,7 +146,7 @@ proxy_port_for_ctx(const struct lcore_ctx *ctx, uint32_t ip, uint16_t *port_id)
 			}
 		}
 	}
-	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
+	for (uint16_t p = 0; via_gw && p < RTE_MAX_ETHPORTS; p++) {
 		if (ctx->nif[p] != NULL && ctx->nif[p]->gateway != 0) {
 			*port_id = p;
 			return 0;
@@ -158,7 +158,7 @@ proxy_port_for_ctx(const struct lcore_ctx *ctx, uint32_t ip, uint16_t *port_id)
 static int
 proxy_port_for(const struct proxy_sess *ps, uint32_t ip, uint16_t *port_id)
 {
-	return proxy_port_for_ctx(ps->pl->ts->ctx, ip, port_id);
+	return proxy_port_for_ctx(ps->pl->ts->ctx, ip, true, port_id);
 }
 
 /* Where this session's transactions go: the smarthost (outbound) or the domain's backends. */
@@ -547,7 +547,8 @@ proxy_out_classify(const struct proxy_lcore *pl, const struct dp_cfg *cfg, const
 			return false;
 	} else {
 		if (cfg->n_domains == 0 || cfg->domains[0].n == 0 ||
-			proxy_port_for_ctx(pl->ts->ctx, cfg->domains[0].b[0].ip, &port_id) != 0 ||
+			proxy_port_for_ctx(pl->ts->ctx, cfg->domains[0].b[0].ip, false, &port_id) !=
+				0 ||
 			port_id != c->port_id)
 			return false;
 	}

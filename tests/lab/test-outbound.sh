@@ -154,6 +154,34 @@ for l in open(sys.argv[1]):
     wait_for 10 smarthost_has 'm["rcpt_to"] == ["other@remote.example"]' ||
         { echo "FAIL the other host's mail did not reach the smarthost"; rc=1; }
 
+    # The submission port, and a rule switched to observe at run time and back.
+    out=$(out_mail "$h2" --port 587 --from bob@example.com --to sub@remote.example)
+    echo "$out" | grep -q '^<-  250 .*queued' && echo "ok   port 587 of the internal listener relays too" ||
+        { echo "FAIL port 587: $(echo "$out" | grep '^<' | tail -2)"; rc=1; }
+    $NDRCTL rule out-relay observe >/dev/null && lab_wait_synced 5 || fail "ndrctl rule out-relay observe"
+    out=$(out_mail "$OUTSIDE_HOST" --from carol@example.com --to observed@remote.example)
+    observed() { $NDRCTL log tail -n 20 --rule out-relay | grep -q '"outcome":"observe"'; }
+    echo "$out" | grep -q '^<-  250 .*queued' && wait_for 5 observed &&
+        echo "ok   out-relay in observe mode: the outside host's mail goes, recorded as observe" ||
+        { echo "FAIL observe mode: $(echo "$out" | grep '^<' | tail -2)"; rc=1; }
+    $NDRCTL rule out-relay default >/dev/null && lab_wait_synced 5 || fail "ndrctl rule out-relay default"
+    out=$(out_mail "$OUTSIDE_HOST" --from carol@example.com --to friend@remote.example)
+    echo "$out" | grep -q '^<\*\* 554 5.7.1' && echo "ok   ... and enforced again: 554 5.7.1" ||
+        { echo "FAIL back to enforce: $(echo "$out" | grep '^<' | tail -2)"; rc=1; }
+    "$LAB_PY" - "$METRICS_URL" <<'PY' || rc=1
+import sys, urllib.request
+from prometheus_client.parser import text_string_to_metric_families
+text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
+v = {(s.name, s.labels.get("rule"), s.labels.get("outcome")): s.value
+     for f in text_string_to_metric_families(text) for s in f.samples}
+alarms = v.get(("ndrguard_outbound_alarms_total", None, None), 0)
+hr = v.get(("ndrguard_policy_decisions_total", "out_host_rate", "reject"), 0)
+ok = alarms >= 1 and hr == 2
+print("%s /metrics: ndrguard_outbound_alarms_total %d, out_host_rate rejects %d" %
+      ("ok  " if ok else "FAIL", alarms, hr))
+sys.exit(0 if ok else 1)
+PY
+
     # 5. The backscatter storm: 10,000 NDRs to forged victims in Postfix's queue.
     local passed0 refused0 passed refused legit_ok n_ndr elapsed bound
     passed0=$(stat_of out_ndr_passed)
