@@ -180,6 +180,7 @@ void smtp_session_data_go(struct smtp_session *s);
 void smtp_session_txn_done(struct smtp_session *s);
 void smtp_session_resume(struct smtp_session *s);
 void smtp_enter_state(struct smtp_session *s, enum smtp_state st);
+/** Count <rule>/<out> and write its decision record with reply <id> (<rcpt> may be NULL). */
 void smtp_decide_reply(struct smtp_session *s, enum policy_rule rule, enum policy_outcome out,
 	const char *rcpt, enum smtp_reply_id id);
 
