@@ -15,6 +15,7 @@
 #include "outbound-t.h"
 #include "policy-t.h"
 #include "smtp-t.h"
+#include "tls-t.h"
 
 struct dp_backend {
 	uint32_t ip; /* network byte order */
@@ -28,6 +29,16 @@ struct dp_domain_backends {
 	struct dp_backend b[CTL_CONFIG_BACKENDS];
 };
 
+/* Inbound STARTTLS (RFC 3207): the context and the handshake limits. */
+struct dp_tls {
+	struct tls_ctx *ctx;	       /* NULL: STARTTLS not offered */
+	uint32_t handshake_timeout_ms; /* ClientHello to Finished */
+	uint32_t rate;		       /* handshakes started per second per lcore, 0: no limit */
+	uint32_t burst;
+	uint32_t src_rate; /* per source address and lcore, 0: no limit */
+	uint32_t src_burst;
+};
+
 struct dp_cfg {
 	uint64_t gen;	    /* digest of the CONFIG payload it was built from */
 	uint32_t refs;	    /* sessions using it, +1 while it is the one published */
@@ -38,6 +49,7 @@ struct dp_cfg {
 	struct dp_domain_backends *domains;  /* same order as the CONFIG payload */
 	struct out_conf out;		     /* outbound path; out.buckets shared, not owned */
 	struct dp_domain_backends smarthost; /* upstream of the outbound path, in order */
+	struct dp_tls tls;		    /* owns one context reference */
 	struct rcu_head rcu;
 };
 

@@ -36,6 +36,7 @@
 #include "rcpt.h"
 #include "smtp.h"
 #include "stats.h"
+#include "tls.h"
 #include "ndg_common.h"
 
 RTE_LOG_REGISTER(ndg_logtype_ctl, user.ndg.ctl, INFO);
@@ -94,6 +95,7 @@ dp_cfg_free(struct dp_cfg *c)
 	free(c->pol.batv_addr);
 	out_conf_fini(&c->out);
 	free(c->domains);
+	tls_ctx_unref(c->tls.ctx); /* sessions in TLS hold their own references */
 	free(c);
 }
 
@@ -221,6 +223,58 @@ dp_ctl_build_out(struct dp_cfg *c, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/* The STARTTLS context from the certificates at *<pp> (within <end>); *<pp> moves past them,
+ * to the optional outbound section. */
+static int
+dp_ctl_tls_build(struct dp_cfg *c, const struct ctl_config *h, const uint8_t **pp,
+	const uint8_t *end)
+{
+	struct tls_server_conf tc = {.min_version = (uint16_t) h->tls_min_version};
+	const uint8_t *p = *pp;
+	char err[256];
+
+	if (h->tls_n_certs == 0)
+		return 0;
+	if (h->tls_n_certs > CTL_TLS_CERTS_MAX || h->tls_n_certs > TLS_CERTS_MAX ||
+		!memchr(h->tls_ciphers, '\0', sizeof(h->tls_ciphers)) ||
+		!memchr(h->tls_ciphersuites, '\0', sizeof(h->tls_ciphersuites)) ||
+		h->tls_handshake_timeout_ms == 0)
+		return -EINVAL;
+	for (uint32_t i = 0; i < h->tls_n_certs; i++) {
+		struct ctl_config_tls_cert tcert;
+
+		if ((size_t) (end - p) < sizeof(tcert))
+			return -EINVAL;
+		memcpy(&tcert, p, sizeof(tcert));
+		p += sizeof(tcert);
+		if (tcert.cert_len == 0 || tcert.key_len == 0 || tcert.cert_len > CTL_TLS_PEM_MAX ||
+			tcert.key_len > CTL_TLS_PEM_MAX ||
+			(size_t) (end - p) < (size_t) tcert.cert_len + tcert.key_len)
+			return -EINVAL;
+		tc.certs[i].cert = (const char *) p;
+		tc.certs[i].cert_len = tcert.cert_len;
+		tc.certs[i].key = (const char *) p + tcert.cert_len;
+		tc.certs[i].key_len = tcert.key_len;
+		p += tcert.cert_len + tcert.key_len;
+	}
+	*pp = p;
+	tc.n_certs = h->tls_n_certs;
+	memcpy(tc.ciphers, h->tls_ciphers, sizeof(tc.ciphers));
+	memcpy(tc.ciphersuites, h->tls_ciphersuites, sizeof(tc.ciphersuites));
+	c->tls.ctx = tls_ctx_server_new(&tc, err, sizeof(err));
+	if (c->tls.ctx == NULL) {
+		CTL_LOG(WARNING, "TLS: %s", err);
+		return -EINVAL;
+	}
+	c->tls.handshake_timeout_ms = h->tls_handshake_timeout_ms;
+	c->tls.rate = h->tls_rate;
+	c->tls.burst = h->tls_burst;
+	c->tls.src_rate = h->tls_src_rate;
+	c->tls.src_burst = h->tls_src_burst;
+	c->smtp.starttls = true;
+	return 0;
+}
+
 struct dp_cfg *
 dp_cfg_build(const void *payload, size_t len, int *err)
 {
@@ -329,10 +383,14 @@ dp_cfg_build(const void *payload, size_t len, int *err)
 		if (i == 0)
 			c->pol.batv.sign_id = (uint8_t) k->id;
 	}
+	/* Then the certificates of STARTTLS, then the optional outbound section. */
+	ret = dp_ctl_tls_build(c, h, &p, (const uint8_t *) payload + len);
+	if (ret != 0)
+		goto err;
 	out_conf_init(&c->out);
 	c->out.buckets = &dp_ctl.out_buckets;
-	if (len > need) {
-		ret = dp_ctl_build_out(c, p, len - need);
+	if (p < (const uint8_t *) payload + len) {
+		ret = dp_ctl_build_out(c, p, (size_t) ((const uint8_t *) payload + len - p));
 		if (ret != 0)
 			goto err;
 	}

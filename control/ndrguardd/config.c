@@ -111,6 +111,7 @@ conf_new(void)
 	TAILQ_INIT(&c->batv_keys);
 	conf_xdp_defaults(&c->xdp);
 	conf_out_init(&c->out);
+	conf_tls_defaults(&c->tls);
 	return c;
 }
 
@@ -136,6 +137,7 @@ conf_free(struct ndg_conf *c)
 	CONF_LIST_FREE(&c->never_bounce, conf_str);
 	CONF_LIST_FREE(&c->batv_keys, conf_batv_key);
 	conf_out_free(&c->out);
+	conf_tls_free(&c->tls);
 	free(c);
 }
 
@@ -238,6 +240,8 @@ conf_load(const char *path, FILE *errf)
 		conf_parse_error(&ctx, 0, "cannot parse");
 	if (ctx.errors == 0)
 		ctx.errors += conf_validate(ctx.conf, errf);
+	if (ctx.errors == 0)
+		ctx.errors += conf_tls_load(&ctx.conf->tls, ctx.conf->path, errf);
 	if (ctx.errors != 0) {
 		conf_free(ctx.conf);
 		return NULL;

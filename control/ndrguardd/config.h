@@ -13,6 +13,7 @@
 #include <sys/queue.h>
 
 #include "config_out.h"
+#include "config_tls.h"
 #include "config_xdp.h"
 #include "lsrc-t.h"
 
@@ -138,6 +139,7 @@ struct ndg_conf {
 	struct conf_batv_key_list batv_keys;
 	struct conf_xdp xdp; /* 'xdp KEY VALUE' (config_xdp.c) */
 	struct conf_out out; /* 'outbound { ... }' (config_out.c) */
+	struct conf_tls tls; /* 'tls ...' (config_tls.c) */
 };
 
 /**

@@ -291,6 +291,7 @@ lab_write_env() {
         [ -n "${ECHO_PORT:-}" ] && echo "ECHO_PORT=$ECHO_PORT"
         echo "MAILBOX=${MAILBOX:-}"
         echo "POSTFIX_DIR=${POSTFIX_DIR:-}"
+        echo "TLS_CA=${TLS_CA:-}"
         echo "LAB_RUN_DIR=$LAB_RUN_DIR"
     } >"$f.tmp"
     mv "$f.tmp" "$f"
@@ -356,6 +357,35 @@ outbound {
     ndr total ${LAB_OUT_NDR_TOTAL:-50 per hour}
 }
 CONF
+}
+
+# lab_tls_certs [DIR]: a throw-away CA and an ECDSA (P-256) and an RSA (2048) server certificate
+# for mx.$DOMAIN (openssl CLI) in DIR (default LAB_RUN_DIR/tls), valid two days; appends the
+# two 'tls certificate' lines to CONTROL_CONF when it exists. Sets TLS_DIR and TLS_CA (the CA
+# file a client verifies the appliance with).
+lab_tls_certs() {
+    TLS_DIR=${1:-$LAB_RUN_DIR/tls}
+    TLS_CA=$TLS_DIR/ca.crt
+    export TLS_DIR TLS_CA
+    local d=$TLS_DIR k
+    mkdir -p "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=ndrguard lab CA $LAB_ID" -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null || return 1
+    for k in ecdsa rsa; do
+        if [ $k = ecdsa ]; then
+            openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/$k.key" 2>/dev/null
+        else
+            openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$d/$k.key" 2>/dev/null
+        fi || return 1
+        openssl req -new -key "$d/$k.key" -subj "/CN=mx.${DOMAIN:-example.com}" 2>/dev/null |
+            openssl x509 -req -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+                -extfile <(printf 'subjectAltName=DNS:mx.%s\nextendedKeyUsage=serverAuth\n' "${DOMAIN:-example.com}") \
+                -out "$d/$k.crt" 2>/dev/null || return 1
+    done
+    chmod -R a+rX "$d"
+    if [ -n "${CONTROL_CONF:-}" ] && [ -f "$CONTROL_CONF" ]; then
+        printf 'tls certificate %s key %s\n' "$d/ecdsa.crt" "$d/ecdsa.key" "$d/rsa.crt" "$d/rsa.key" >>"$CONTROL_CONF"
+    fi
 }
 
 # lab_control_start: run ndrguard-control on CONTROL_CONF and wait for its socket. It runs in

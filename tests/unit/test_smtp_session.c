@@ -84,6 +84,86 @@ test_wait_backend_partial_consumption(void **state)
 	fix_fini(&f);
 }
 
+static int tls_starttls_ret;
+static unsigned int tls_starttls_calls;
+
+static int
+tls_op_starttls(void *arg)
+{
+	(void) arg;
+	tls_starttls_calls++;
+	return tls_starttls_ret;
+}
+
+/* RFC 3207: offered in EHLO, 220 then no more plaintext consumed (CVE-2011-0411), reset to
+ * the pre-EHLO state after the handshake, never offered or accepted twice, 454 when the
+ * transport has no TLS to give, and the checks of sequence. */
+static void
+test_starttls(void **state)
+{
+	struct fix f;
+	const char *in = "EHLO c.test\r\nSTARTTLS\r\nRSET\r\nMAIL FROM:<a@r.test>\r\n";
+	size_t used, upto = strstr(in, "RSET") - in;
+
+	(void) state;
+	assert_int_equal(fix_init(&f, NULL), 0);
+	f.ops.starttls = tls_op_starttls;
+	f.conf.starttls = true;
+	tls_starttls_ret = 0;
+	tls_starttls_calls = 0;
+	assert_int_equal(fix_start(&f), 0);
+	/* Before EHLO: 503, the transport is not asked. */
+	assert_int_equal(feed_str(&f, "STARTTLS\r\n"), 10);
+	assert_non_null(strstr(f.client.p, "503 5.5.1 Send HELO/EHLO first"));
+	assert_int_equal(tls_starttls_calls, 0);
+	used = feed_str(&f, in);
+	assert_int_equal(used, upto); /* the pipelined RSET is left to the transport to drop */
+	assert_non_null(strstr(f.client.p, "250-STARTTLS"));
+	assert_non_null(strstr(f.client.p, "220 2.0.0 Ready to start TLS"));
+	assert_null(strstr(f.client.p, "250 2.0.0 OK")); /* RSET not executed */
+	assert_int_equal(tls_starttls_calls, 1);
+	assert_int_equal(f.s.wait, SMTP_WAIT_TLS);
+	assert_true(smtp_session_is_waiting(&f.s));
+	assert_int_equal(feed_str(&f, in + used), 0);
+	/* Handshake done: back to the state after the greeting, no new greeting. */
+	f.client.len = 0;
+	smtp_session_tls_done(&f.s, f.now);
+	assert_int_equal(f.client.len, 0);
+	assert_true(f.s.tls);
+	assert_int_equal(f.s.state, SMTP_ST_CONNECTED);
+	assert_int_equal(f.s.helo[0], '\0');
+	assert_false(smtp_session_is_waiting(&f.s));
+	feed_str(&f, "MAIL FROM:<a@r.test>\r\nEHLO c.test\r\nSTARTTLS\r\n");
+	assert_non_null(strstr(f.client.p, "503 5.5.1 Send HELO/EHLO first"));
+	assert_null(strstr(f.client.p, "STARTTLS\n")); /* not offered again */
+	assert_non_null(strstr(f.client.p, "503 5.5.1 TLS already active"));
+	assert_int_equal(tls_starttls_calls, 1);
+	fix_fini(&f);
+
+	/* No slot or rate limited: 454 4.7.0, the session goes on in plaintext. */
+	assert_int_equal(fix_init(&f, NULL), 0);
+	f.ops.starttls = tls_op_starttls;
+	f.conf.starttls = true;
+	tls_starttls_ret = -12;
+	assert_int_equal(fix_start(&f), 0);
+	assert_int_equal(feed_str(&f, "EHLO c.test\r\nSTARTTLS\r\nMAIL FROM:<a@r.test>\r\n"),
+		strlen("EHLO c.test\r\nSTARTTLS\r\nMAIL FROM:<a@r.test>\r\n"));
+	assert_non_null(strstr(f.client.p, "454 4.7.0 TLS not available"));
+	assert_non_null(strstr(f.client.p, "250 2.1.0"));
+	/* Inside a transaction: bad sequence. */
+	feed_str(&f, "STARTTLS\r\n");
+	assert_non_null(strstr(f.client.p, "503 5.5.1 Bad sequence"));
+	fix_fini(&f);
+
+	/* Not configured: 502 and not in EHLO. */
+	assert_int_equal(fix_init(&f, NULL), 0);
+	assert_int_equal(fix_start(&f), 0);
+	feed_str(&f, "EHLO c.test\r\nSTARTTLS\r\n");
+	assert_null(strstr(f.client.p, "STARTTLS\n"));
+	assert_non_null(strstr(f.client.p, "502 5.5.1 STARTTLS not available"));
+	fix_fini(&f);
+}
+
 struct rec {
 	unsigned int n;
 	struct policy_decision last;
@@ -157,6 +237,7 @@ main(void)
 		cmocka_unit_test(test_wait_backend_partial_consumption),
 		cmocka_unit_test(test_counters_and_records),
 		cmocka_unit_test(test_strstate),
+		cmocka_unit_test(test_starttls),
 	};
 	int r;
 
