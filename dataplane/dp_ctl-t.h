@@ -20,7 +20,10 @@
 struct dp_backend {
 	uint32_t ip; /* network byte order */
 	uint16_t port;
+	uint16_t tls; /* index of its STARTTLS policy in dp_cfg.btls */
 };
+
+struct dp_btls;
 
 /* Backends of one accepted domain, tried in order (failover). */
 struct dp_domain_backends {
@@ -50,6 +53,8 @@ struct dp_cfg {
 	struct out_conf out;		     /* outbound path; out.buckets shared, not owned */
 	struct dp_domain_backends smarthost; /* upstream of the outbound path, in order */
 	struct dp_tls tls;		    /* owns one context reference */
+	uint32_t n_btls;		    /* backend TLS policies, entry 0 the default */
+	struct dp_btls *btls;		    /* proxy_btls-t.h; each owns a context reference */
 	struct rcu_head rcu;
 };
 

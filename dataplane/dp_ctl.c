@@ -36,6 +36,7 @@
 #include "rcpt.h"
 #include "smtp.h"
 #include "stats.h"
+#include "proxy_btls.h"
 #include "tls.h"
 #include "ndg_common.h"
 
@@ -96,6 +97,7 @@ dp_cfg_free(struct dp_cfg *c)
 	out_conf_fini(&c->out);
 	free(c->domains);
 	tls_ctx_unref(c->tls.ctx); /* sessions in TLS hold their own references */
+	proxy_btls_cfg_free(c);
 	free(c);
 }
 
@@ -356,6 +358,7 @@ dp_cfg_build(const void *payload, size_t len, int *err)
 		for (uint32_t b = 0; b < d->n_backends; b++) {
 			c->domains[i].b[b].ip = d->backends[b].ip;
 			c->domains[i].b[b].port = d->backends[b].port;
+			c->domains[i].b[b].tls = d->backends[b].tls;
 		}
 	}
 	ret = dp_ctl_add_nets(&c->pol, &p, h->n_relay_nets, true);
@@ -383,7 +386,11 @@ dp_cfg_build(const void *payload, size_t len, int *err)
 		if (i == 0)
 			c->pol.batv.sign_id = (uint8_t) k->id;
 	}
-	/* Then the certificates of STARTTLS, then the optional outbound section. */
+	/* Then the backend TLS policies, the certificates of STARTTLS and the optional outbound
+	 * section. */
+	ret = proxy_btls_cfg_build(c, h, &p, (const uint8_t *) payload + len);
+	if (ret != 0)
+		goto err;
 	ret = dp_ctl_tls_build(c, h, &p, (const uint8_t *) payload + len);
 	if (ret != 0)
 		goto err;

@@ -32,6 +32,8 @@ struct rte_ring;
 struct tcp_conn;
 struct tcp_stack;
 struct dp_cfg;
+struct proxy_btls;
+struct proxy_btls_lcore;
 
 /* Connect outcomes toward one backend, as one lcore saw them. */
 struct proxy_backend_health {
@@ -127,6 +129,9 @@ struct proxy_lcore {
 	uint64_t tsc_hz;
 	struct proxy_obs obs;
 	struct proxy_tls_lcore *tls; /* NULL with --tls-sessions 0 */
+
+	/* Backend STARTTLS slot pool and counters (proxy_btls.c). */
+	struct proxy_btls_lcore *btls;
 } __attribute__((aligned(64)));
 
 struct proxy_sess {
@@ -145,6 +150,7 @@ struct proxy_sess {
 	bool in_pump;		       /* re-entrancy guard */
 	uint64_t rx_tsc;	       /* client bytes arrived while the engine was free */
 	struct proxy_tls *tls;	       /* TLS slot while the client is in TLS, else NULL */
+	struct proxy_btls *btls;       /* TLS slot while the backend hop is in TLS, else NULL */
 };
 
 #endif /* NDG_DATAPLANE_PROXY_T_H */

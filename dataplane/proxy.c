@@ -30,6 +30,7 @@
 #include "lcore.h"
 #include "policy.h"
 #include "proxy.h"
+#include "proxy_btls.h"
 #include "proxy_tls.h"
 #include "smtp.h"
 #include "stats.h"
@@ -240,6 +241,10 @@ proxy_op_backend_send(void *arg, const char *p, size_t n)
 
 	if (ps->backend == NULL)
 		return;
+	if (ps->btls != NULL) {
+		proxy_btls_send(ps, p, n);
+		return;
+	}
 	w = tcp_conn_write(ps->backend, p, (uint32_t) n);
 	if (w < 0 || (size_t) w != n) {
 		/* proxy_pump() feeds within the backend's send space: this is a bug or a
@@ -260,6 +265,7 @@ proxy_op_backend_close(void *arg)
 
 	if (ps->backend == NULL)
 		return;
+	proxy_btls_close(ps); /* QUIT and close_notify go out first */
 	if (ps->backend_quit != NULL)
 		tcp_conn_abort(ps->backend_quit);
 	ps->backend_quit = ps->backend;
@@ -369,6 +375,7 @@ proxy_op_decision(void *arg, const struct policy_decision *d)
 	proxy_copy_str(rec.enh, sizeof(rec.enh), d->enh);
 	proxy_copy_str(rec.rule, sizeof(rec.rule), policy_rule_name(d->rule));
 	proxy_tls_record(ps, &rec);
+	proxy_btls_record(ps, &rec);
 	proxy_copy_str(rec.helo, sizeof(rec.helo), d->helo);
 	proxy_copy_str(rec.sender, sizeof(rec.sender), d->sender);
 	proxy_copy_str(rec.rcpt, sizeof(rec.rcpt), d->rcpt);
@@ -434,6 +441,8 @@ static const struct smtp_ops proxy_ops = {
 	.decision = proxy_op_decision,
 	.starttls = proxy_op_starttls,
 	.data_begin = proxy_op_data_begin,
+	.backend_tls_mode = proxy_btls_mode,
+	.backend_tls = proxy_btls_event,
 };
 
 /* ---- session life ---- */
@@ -448,6 +457,7 @@ proxy_sess_free(struct proxy_sess *ps)
 		tcp_conn_abort(ps->backend);
 		ps->backend = NULL;
 	}
+	proxy_btls_release(ps);
 	if (ps->backend_quit != NULL) {
 		/* Let the backend's 221 and FIN arrive on their own; bounded by a timer. */
 		ps->backend_quit->udata = NULL;
@@ -548,6 +558,7 @@ proxy_pump(struct proxy_sess *ps)
 		tcp_conn_rx_consume(ps->client, fed);
 fed:
 	ps->in_pump = false;
+	proxy_btls_flush(ps);
 	/* The stack sends for the connection whose callback runs; the other one's new bytes
 	 * (data to the backend, a reply caused by the backend) go out now. */
 	if (ps->backend != NULL)
@@ -665,6 +676,7 @@ proxy_accepted(struct tcp_conn *c)
 	ps->peer_addr = c->raddr;
 	ps->rx_tsc = 0;
 	ps->tls = NULL;
+	ps->btls = NULL;
 	pl->obs.sess_open++;
 	n = proxy_src_inc(pl, c->raddr);
 	ps->counted = n != 0;
@@ -740,6 +752,7 @@ static const struct tcp_app proxy_client_app = {
 static void
 proxy_backend_failed(struct proxy_sess *ps)
 {
+	proxy_btls_release(ps);
 	ps->backend = NULL;
 	smtp_session_backend_error(&ps->s, proxy_now(ps->pl));
 	if (ps->client != NULL && !proxy_settle(ps))
@@ -803,14 +816,32 @@ proxy_backend_readable(struct tcp_conn *c)
 			proxy_backend_quit_done(ps);
 		return;
 	}
+	if (ps->btls != NULL) {
+		proxy_btls_input(ps, now);
+		if (ps->backend == c && (proxy_btls_eof(ps) || tcp_conn_rx_eof(c))) {
+			tcp_conn_close(c);
+			proxy_backend_failed(ps);
+			return;
+		}
+		goto settle;
+	}
 	for (; m != NULL && fed < avail; m = m->next) {
+		size_t used;
+
 		if (m->data_len == 0)
 			continue;
-		smtp_session_backend_feed(&ps->s, now, rte_pktmbuf_mtod(m, const char *),
+		used = smtp_session_backend_feed(&ps->s, now, rte_pktmbuf_mtod(m, const char *),
 			m->data_len);
 		fed += m->data_len;
 		if (ps->backend != c)
 			break; /* the engine closed it while reading */
+		if (ps->btls != NULL) {
+			/* 220 to STARTTLS: what came after it is plaintext injected ahead of the
+			 * handshake (RFC 3207 §4.2) and is dropped unread. */
+			proxy_btls_switched(ps, (uint32_t) (m->data_len - used) + avail - fed);
+			fed = avail;
+			break;
+		}
 	}
 	if (ps->backend == c) {
 		tcp_conn_rx_consume(c, fed);
@@ -820,6 +851,7 @@ proxy_backend_readable(struct tcp_conn *c)
 			return;
 		}
 	}
+settle:
 	if (!proxy_settle(ps))
 		proxy_pump(ps);
 }
@@ -829,8 +861,10 @@ proxy_backend_writable(struct tcp_conn *c)
 {
 	struct proxy_sess *ps = c->udata;
 
-	if (ps != NULL && c == ps->backend)
+	if (ps != NULL && c == ps->backend) {
+		proxy_btls_flush(ps); /* ciphertext that waited for send space */
 		proxy_pump(ps);
+	}
 }
 
 static void
@@ -900,8 +934,11 @@ proxy_start(struct lcore_ctx *ctx, uint16_t port, uint32_t n_sessions)
 	}
 	ret = proxy_tls_lcore_init(pl, ctx->lcore_id, socket);
 	if (ret == 0)
+		ret = proxy_btls_lcore_init(pl, ctx->lcore_id, socket);
+	if (ret == 0)
 		ret = tcp_listen(ctx->tcp, port, &proxy_client_app, pl);
 	if (ret != 0) {
+		proxy_btls_lcore_fini(pl);
 		proxy_tls_lcore_fini(pl);
 		rte_ring_free(pl->log_ring);
 		rte_mempool_free(pl->pool);
@@ -926,6 +963,7 @@ proxy_stop(void)
 		/* Sessions still open hold configuration references and pool entries; the
 		 * process is exiting and the TCP stack frees the connections. */
 		proxy_tls_lcore_fini(proxy_lcores[i]);
+		proxy_btls_lcore_fini(proxy_lcores[i]);
 		rte_ring_free(proxy_lcores[i]->log_ring);
 		rte_mempool_free(proxy_lcores[i]->pool);
 		rte_free(proxy_lcores[i]);
@@ -1066,6 +1104,8 @@ proxy_stats_text(char *buf, size_t size)
 	}
 	used += (size_t) proxy_obs_text(buf + used, size - used);
 	used += (size_t) proxy_tls_stats_text(proxy_lcores, RTE_MAX_LCORE, buf + used, size - used);
+	used += (size_t) proxy_btls_stats_text(proxy_lcores, RTE_MAX_LCORE, buf + used,
+		size - used);
 	for (unsigned int i = 0; i < SMTP_STAT_MAX; i++)
 		(void) stats_appendf(buf, size, &used, "%s %" PRIu64 "\n", proxy_smtp_stat_names[i],
 			c[i]);

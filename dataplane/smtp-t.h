@@ -183,6 +183,8 @@ enum smtp_reply_id {
 	SMTP_R_OUT_RATE,	/* 451 4.7.1 outbound rate limit exceeded */
 	SMTP_R_OUT_NDR,		/* 550 5.7.1 outbound bounce refused (NDR limit) */
 	SMTP_R_OUT_NDR_TEMP,	/* 451 4.7.1 outbound bounce deferred (NDR limit, 4xx option) */
+	SMTP_R_BTLS_NEEDED,	/* 451 4.7.4 TLS required, backend offers none */
+	SMTP_R_BTLS_FAIL,	/* 451 4.7.5 TLS handshake with the backend failed */
 	SMTP_R_MAX
 };
 
@@ -248,6 +250,7 @@ enum smtp_relay_state {
 	SMTP_RL_TXN,	    /* MAIL sent */
 	SMTP_RL_DATA,	    /* 354 received: streaming */
 	SMTP_RL_FAILED,	    /* closed after a failure */
+	SMTP_RL_TLS,	    /* 220 to STARTTLS: the transport runs the TLS handshake */
 	SMTP_RL_MAX
 };
 
@@ -262,6 +265,7 @@ enum smtp_relay_cmd {
 	SMTP_RC_DOT, /* end of data */
 	SMTP_RC_RSET,
 	SMTP_RC_QUIT,
+	SMTP_RC_STARTTLS, /* RFC 3207 toward the backend */
 	SMTP_RC_MAX
 };
 
@@ -269,6 +273,33 @@ enum smtp_relay_caps {
 	SMTP_RCAP_PIPELINING = 1u << 0, /* RFC 2920 */
 	SMTP_RCAP_SIZE = 1u << 1,	/* RFC 1870 */
 	SMTP_RCAP_8BITMIME = 1u << 2,	/* RFC 6152 */
+	SMTP_RCAP_STARTTLS = 1u << 3,	/* RFC 3207 */
+};
+
+/* STARTTLS policy toward a backend (ndrguard.conf(5) 'backend ... tls MODE'). */
+enum smtp_btls_mode {
+	SMTP_BTLS_NONE = 0, /* never: plaintext even when offered */
+	SMTP_BTLS_MAY,	    /* opportunistic (RFC 7435): TLS when offered, else plaintext */
+	SMTP_BTLS_ENCRYPT,  /* required: no STARTTLS or no handshake, no delivery (451 4.7.x) */
+	SMTP_BTLS_MODE_MAX
+};
+
+/* What the relay does after an EHLO on a plaintext backend connection. */
+enum smtp_btls_act {
+	SMTP_BTLS_ACT_PLAIN = 0, /* go on in plaintext */
+	SMTP_BTLS_ACT_STARTTLS,	 /* send STARTTLS */
+	SMTP_BTLS_ACT_FAIL,	 /* TLS required and not offered: 451 4.7.4 */
+	SMTP_BTLS_ACT_MAX
+};
+
+/* Backend TLS events the relay reports through ops->backend_tls(). */
+enum smtp_btls_ev {
+	SMTP_BTLS_EV_GO = 0,	  /* 220 to STARTTLS: switch the connection to TLS now */
+	SMTP_BTLS_EV_PLAIN,	  /* the connection goes on in plaintext (none, or not offered) */
+	SMTP_BTLS_EV_NOT_OFFERED, /* TLS required, STARTTLS not offered: transaction refused */
+	SMTP_BTLS_EV_REFUSED,	  /* STARTTLS answered with something else than 220 */
+	SMTP_BTLS_EV_FALLBACK,	  /* handshake failed under 'may': reconnecting in plaintext */
+	SMTP_BTLS_EV_MAX
 };
 
 /* Resumable parser of backend replies, single- and multi-line (RFC 5321 §4.2.1). */
@@ -291,6 +322,9 @@ struct smtp_relay {
 	uint8_t count;
 	uint8_t pipe[SMTP_RELAY_PIPE];
 	bool rcpt_pending; /* RCPT to send once MAIL is accepted (backend without PIPELINING) */
+	bool tls;	   /* the backend connection runs over TLS */
+	bool tls_off;	   /* this connection is a plaintext retry after a failed handshake */
+	uint8_t tls_mode;  /* enum smtp_btls_mode of the connection, from ops->backend_tls_mode */
 	uint64_t deadline; /* 0: nothing outstanding */
 	struct smtp_reply_parser rp;
 };
@@ -310,6 +344,14 @@ struct smtp_ops {
 	int (*starttls)(void *arg);
 	/* The backend said 354: trace header lines may go to backend_send now. May be NULL. */
 	void (*data_begin)(void *arg);
+	/* STARTTLS policy (enum smtp_btls_mode) for the backend connection being set up, asked
+	 * after each EHLO on a plaintext connection. May be NULL: never TLS. */
+	uint8_t (*backend_tls_mode)(void *arg);
+	/* Backend TLS event (enum smtp_btls_ev). On SMTP_BTLS_EV_GO the transport switches the
+	 * backend connection to TLS and reports the handshake's end through
+	 * smtp_session_backend_tls(); it returns 0, or -Exxx when it cannot (taken as a failed
+	 * handshake). Other events are for counters. NULL with backend_tls_mode set: no TLS. */
+	int (*backend_tls)(void *arg, uint8_t ev);
 };
 
 /* Per-transaction state (MAIL .. end of data/RSET). */

@@ -123,7 +123,11 @@ uint64_t smtp_session_next_deadline(const struct smtp_session *s);
 /** Is the session waiting for something other than client bytes? Owner thread. */
 bool smtp_session_is_waiting(const struct smtp_session *s);
 
-/** Backend bytes received at <now>. @return bytes consumed (always <n>). Owner thread. */
+/**
+ * Backend bytes received at <now>. @return bytes consumed: <n>, or less when a 220 to
+ * STARTTLS switched the backend to TLS (SMTP_RL_TLS): the rest came in plaintext after it
+ * and must be dropped (RFC 3207 §4.2, response injection). Owner thread.
+ */
 size_t smtp_session_backend_feed(struct smtp_session *s, uint64_t now, const char *p, size_t n);
 
 /** The backend connection failed or closed at <now>. Owner thread. */
@@ -178,11 +182,25 @@ void smtp_relay_reply(struct smtp_session *s);
  */
 void smtp_relay_fail(struct smtp_session *s, bool timeout);
 
+/**
+ * The TLS handshake toward the backend that ops->backend_tls(SMTP_BTLS_EV_GO) started ended
+ * at <now>: <err> 0, the relay says EHLO again inside TLS (RFC 3207 §4.2) and goes on; -Exxx
+ * (the transport has dropped the connection), under 'may' the relay reconnects in plaintext,
+ * under 'encrypt' the waiting recipient gets 451 4.7.5. Owner thread.
+ */
+void smtp_session_backend_tls(struct smtp_session *s, uint64_t now, int err);
+
+/**
+ * The relay's STARTTLS decision after an EHLO on a plaintext backend connection, for policy
+ * <mode> when the backend does (<offered>) or does not advertise STARTTLS. Pure.
+ */
+enum smtp_btls_act smtp_relay_tls_act(enum smtp_btls_mode mode, bool offered);
+
 /* Session internals the relay calls back (smtp_session.c). */
 void smtp_session_send(struct smtp_session *s, const char *p, size_t n);
 void smtp_session_reply(struct smtp_session *s, enum smtp_reply_id id);
 void smtp_session_rcpt_done(struct smtp_session *s, uint16_t code, const char *text, size_t n);
-void smtp_session_rcpt_failed(struct smtp_session *s);
+void smtp_session_rcpt_failed(struct smtp_session *s, enum smtp_reply_id id);
 void smtp_session_data_go(struct smtp_session *s);
 void smtp_session_txn_done(struct smtp_session *s);
 void smtp_session_resume(struct smtp_session *s);

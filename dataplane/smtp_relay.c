@@ -4,7 +4,10 @@
  * recipient, replays the envelope pipelined (EHLO, then MAIL with SIZE/BODY when offered, and
  * RCPT), parses single- and multi-line replies (RFC 5321 §4.2.1) and maps them back to the
  * client: the backend's own reply for recipients and for the end of data, 451 4.4.1 on
- * failure and 421 4.4.2 on timeout. Runs on the thread that owns the session.
+ * failure and 421 4.4.2 on timeout. STARTTLS toward the backend (RFC 3207) per the policy the
+ * transport gives (ops->backend_tls_mode): after the EHLO, STARTTLS when offered (or 451 4.7.4
+ * when required and not offered), the handshake run by the transport, EHLO again inside TLS.
+ * Runs on the thread that owns the session.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -142,6 +145,9 @@ smtp_relay_reset(struct smtp_relay *r, enum smtp_relay_state st)
 	r->count = 0;
 	r->deadline = 0;
 	r->rcpt_pending = false;
+	r->tls = false;
+	r->tls_off = false;
+	r->tls_mode = SMTP_BTLS_NONE;
 	smtp_reply_parser_reset(&r->rp);
 }
 
@@ -248,8 +254,9 @@ smtp_relay_abort(struct smtp_session *s)
 	smtp_relay_reset(&s->relay, SMTP_RL_IDLE);
 }
 
-void
-smtp_relay_fail(struct smtp_session *s, bool timeout)
+/* The backend failed: <id> (451) to the waiting command, or 421 4.4.2 on <timeout>. */
+static void
+smtp_relay_fail_id(struct smtp_session *s, bool timeout, enum smtp_reply_id id)
 {
 	struct smtp_relay *r = &s->relay;
 
@@ -269,13 +276,38 @@ smtp_relay_fail(struct smtp_session *s, bool timeout)
 		return;
 	}
 	if ((s->state == SMTP_ST_MAIL || s->state == SMTP_ST_RCPT) && s->txn.rcpt_len != 0)
-		smtp_session_rcpt_failed(s);
+		smtp_session_rcpt_failed(s, id);
 	/* Recipients already accepted live on the lost backend: the transaction cannot go on. */
 	s->txn.backend_failed = s->state == SMTP_ST_RCPT && s->txn.nrcpt != 0;
 	smtp_session_resume(s);
 	if (s->state == SMTP_ST_DATA)
 		smtp_session_txn_done(s);
-	smtp_session_reply(s, SMTP_R_BACKEND_FAIL);
+	smtp_session_reply(s, id);
+}
+
+void
+smtp_relay_fail(struct smtp_session *s, bool timeout)
+{
+	smtp_relay_fail_id(s, timeout, SMTP_R_BACKEND_FAIL);
+}
+
+enum smtp_btls_act
+smtp_relay_tls_act(enum smtp_btls_mode mode, bool offered)
+{
+	if (mode != SMTP_BTLS_MAY && mode != SMTP_BTLS_ENCRYPT)
+		return SMTP_BTLS_ACT_PLAIN;
+	if (offered)
+		return SMTP_BTLS_ACT_STARTTLS;
+	/* RFC 3207 §4.1: a client that requires TLS must not send mail without it. */
+	return mode == SMTP_BTLS_ENCRYPT ? SMTP_BTLS_ACT_FAIL : SMTP_BTLS_ACT_PLAIN;
+}
+
+static int
+smtp_relay_tls_event(struct smtp_session *s, enum smtp_btls_ev ev)
+{
+	if (s->ops->backend_tls == NULL)
+		return -ENOTSUP;
+	return s->ops->backend_tls(s->arg, (uint8_t) ev);
 }
 
 static void
@@ -304,6 +336,8 @@ smtp_relay_caps_parse(struct smtp_relay *r)
 			else if (kl >= 8 && strncasecmp(k, "8BITMIME", 8) == 0 &&
 				 (kl == 8 || k[8] == ' '))
 				r->caps |= SMTP_RCAP_8BITMIME;
+			else if (kl == 8 && strncasecmp(k, "STARTTLS", 8) == 0)
+				r->caps |= SMTP_RCAP_STARTTLS;
 		}
 		t = eol + 2;
 	}
@@ -316,6 +350,79 @@ smtp_relay_ready(struct smtp_session *s)
 	if (s->wait == SMTP_WAIT_BACKEND && s->txn.rcpt_len != 0 &&
 		(s->state == SMTP_ST_MAIL || s->state == SMTP_ST_RCPT))
 		smtp_relay_start_txn(s);
+}
+
+/* EHLO (or HELO, caps 0) answered on a connection that is not in TLS yet, or is. */
+static void
+smtp_relay_ehlo_done(struct smtp_session *s)
+{
+	struct smtp_relay *r = &s->relay;
+	enum smtp_btls_mode mode = SMTP_BTLS_NONE;
+
+	if (r->tls) {
+		smtp_relay_ready(s);
+		return;
+	}
+	if (!r->tls_off && s->ops->backend_tls_mode != NULL)
+		mode = (enum smtp_btls_mode) s->ops->backend_tls_mode(s->arg);
+	r->tls_mode = (uint8_t) mode;
+	switch (smtp_relay_tls_act(mode, (r->caps & SMTP_RCAP_STARTTLS) != 0)) {
+	case SMTP_BTLS_ACT_STARTTLS:
+		smtp_relay_cmd(s, SMTP_RC_STARTTLS, false, "STARTTLS\r\n");
+		return;
+	case SMTP_BTLS_ACT_FAIL:
+		(void) smtp_relay_tls_event(s, SMTP_BTLS_EV_NOT_OFFERED);
+		s->ops->backend_send(s->arg, "QUIT\r\n", 6);
+		smtp_relay_fail_id(s, false, SMTP_R_BTLS_NEEDED);
+		return;
+	default:
+		(void) smtp_relay_tls_event(s, SMTP_BTLS_EV_PLAIN);
+		smtp_relay_ready(s);
+		return;
+	}
+}
+
+/* The handshake failed or could not start: plaintext retry under 'may', else 451 4.7.5. */
+static void
+smtp_relay_tls_failed(struct smtp_session *s)
+{
+	struct smtp_relay *r = &s->relay;
+
+	if (r->tls_mode == SMTP_BTLS_MAY && s->wait == SMTP_WAIT_BACKEND && s->txn.rcpt_len != 0 &&
+		(s->state == SMTP_ST_MAIL || s->state == SMTP_ST_RCPT)) {
+		(void) smtp_relay_tls_event(s, SMTP_BTLS_EV_FALLBACK);
+		s->ops->backend_close(s->arg);
+		smtp_relay_reset(r, SMTP_RL_IDLE);
+		if (s->ops->backend_open(s->arg) == 0) {
+			r->state = SMTP_RL_CONNECTING;
+			r->caps = 0;
+			r->tls_off = true; /* RFC 7435: opportunistic falls back to cleartext */
+			smtp_relay_push(s, SMTP_RC_GREETING, false);
+			return;
+		}
+		smtp_relay_fail_id(s, false, SMTP_R_BACKEND_FAIL);
+		return;
+	}
+	smtp_relay_fail_id(s, false, SMTP_R_BTLS_FAIL);
+}
+
+void
+smtp_session_backend_tls(struct smtp_session *s, uint64_t now, int err)
+{
+	struct smtp_relay *r = &s->relay;
+
+	s->now = now;
+	if (r->state != SMTP_RL_TLS)
+		return;
+	if (err != 0) {
+		smtp_relay_tls_failed(s);
+		return;
+	}
+	/* RFC 3207 §4.2: discard what the server said before TLS and ask again. */
+	r->tls = true;
+	r->state = SMTP_RL_CONNECTING;
+	r->caps = 0;
+	smtp_relay_cmd(s, SMTP_RC_EHLO, false, "EHLO %s\r\n", s->conf->hostname);
 }
 
 void
@@ -351,7 +458,7 @@ smtp_relay_reply(struct smtp_session *s)
 	case SMTP_RC_EHLO:
 		if (rp->code == 250) {
 			smtp_relay_caps_parse(r);
-			smtp_relay_ready(s);
+			smtp_relay_ehlo_done(s);
 			return;
 		}
 		smtp_relay_cmd(s, SMTP_RC_HELO, false, "HELO %s\r\n", s->conf->hostname);
@@ -362,6 +469,22 @@ smtp_relay_reply(struct smtp_session *s)
 			return;
 		}
 		r->caps = 0;
+		smtp_relay_ehlo_done(s);
+		return;
+	case SMTP_RC_STARTTLS:
+		if (rp->code == 220) {
+			/* Bounded like any backend round trip: 421 4.4.2 when it stalls. */
+			r->state = SMTP_RL_TLS;
+			r->deadline = s->now + s->conf->timeout_backend_ms;
+			if (smtp_relay_tls_event(s, SMTP_BTLS_EV_GO) != 0)
+				smtp_relay_tls_failed(s);
+			return;
+		}
+		(void) smtp_relay_tls_event(s, SMTP_BTLS_EV_REFUSED);
+		if (r->tls_mode == SMTP_BTLS_ENCRYPT) {
+			smtp_relay_fail_id(s, false, SMTP_R_BTLS_NEEDED);
+			return;
+		}
 		smtp_relay_ready(s);
 		return;
 	case SMTP_RC_MAIL:

@@ -86,6 +86,11 @@ static const struct smtp_reply_def smtp_replies[SMTP_R_MAX] = {
 	[SMTP_R_OUT_NDR] = SMTP_RE(550, "5.7.1", "Outgoing bounce refused (NDR limit)", false),
 	[SMTP_R_OUT_NDR_TEMP] =
 		SMTP_RE(451, "4.7.1", "Outgoing bounce deferred (NDR limit)", false),
+	/* RFC 3463 X.7.4 "security features not supported", X.7.5 "cryptographic failure". */
+	[SMTP_R_BTLS_NEEDED] =
+		SMTP_RE(451, "4.7.4", "TLS to the delivery service unavailable, try later", false),
+	[SMTP_R_BTLS_FAIL] =
+		SMTP_RE(451, "4.7.5", "TLS with the delivery service failed, try later", false),
 };
 
 const struct smtp_reply_def *

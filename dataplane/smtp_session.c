@@ -710,13 +710,13 @@ smtp_session_rcpt_done(struct smtp_session *s, uint16_t code, const char *text, 
 	}
 }
 
-/* The backend failed while the current RCPT waited for it: record the 451 it gets. */
+/* The backend failed while the current RCPT waited for it: record the 451 (<id>) it gets. */
 void
-smtp_session_rcpt_failed(struct smtp_session *s)
+smtp_session_rcpt_failed(struct smtp_session *s, enum smtp_reply_id id)
 {
 	smtp_stat_inc(s, SMTP_STAT_BACKEND_FAIL);
 	smtp_decide_reply(s, (enum policy_rule) s->txn.rcpt_rule, POLICY_OUT_REJECT, s->txn.rcpt,
-		SMTP_R_BACKEND_FAIL);
+		id);
 }
 
 static void
@@ -1143,6 +1143,8 @@ smtp_session_backend_feed(struct smtp_session *s, uint64_t now, const char *p, s
 
 		if (s->relay.state == SMTP_RL_IDLE || s->relay.state == SMTP_RL_FAILED)
 			return n; /* nothing expected: late bytes of a closed backend */
+		if (s->relay.state == SMTP_RL_TLS)
+			return c; /* plaintext after the 220 to STARTTLS: the caller drops it */
 		r = smtp_reply_parser_feed(&s->relay.rp, p + c, n - c);
 		if (r <= 0)
 			return n;

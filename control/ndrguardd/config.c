@@ -138,6 +138,7 @@ conf_free(struct ndg_conf *c)
 	CONF_LIST_FREE(&c->batv_keys, conf_batv_key);
 	conf_out_free(&c->out);
 	conf_tls_free(&c->tls);
+	conf_btls_free(&c->btls);
 	free(c);
 }
 
@@ -242,6 +243,8 @@ conf_load(const char *path, FILE *errf)
 		ctx.errors += conf_validate(ctx.conf, errf);
 	if (ctx.errors == 0)
 		ctx.errors += conf_tls_load(&ctx.conf->tls, ctx.conf->path, errf);
+	if (ctx.errors == 0)
+		ctx.errors += conf_btls_load(&ctx.conf->btls, ctx.conf->path, errf);
 	if (ctx.errors != 0) {
 		conf_free(ctx.conf);
 		return NULL;

@@ -13,6 +13,7 @@
 #include <sys/queue.h>
 
 #include "config_out.h"
+#include "config_btls.h"
 #include "config_tls.h"
 #include "config_xdp.h"
 #include "lsrc-t.h"
@@ -64,6 +65,7 @@ enum conf_batv {
 struct conf_backend {
 	uint32_t ip; /* IPv4, network byte order */
 	uint16_t port;
+	uint16_t tls; /* 0: opportunistic STARTTLS; i + 1: policy btls.p[i] */
 };
 
 struct conf_domain {
@@ -140,6 +142,9 @@ struct ndg_conf {
 	struct conf_xdp xdp; /* 'xdp KEY VALUE' (config_xdp.c) */
 	struct conf_out out; /* 'outbound { ... }' (config_out.c) */
 	struct conf_tls tls; /* 'tls ...' (config_tls.c) */
+
+	/* 'backend ... tls ...' policies (config_btls.c) */
+	struct conf_btls btls;
 };
 
 /**

@@ -85,6 +85,8 @@ dp_config_payload(const struct ctld *d, size_t *len)
 	for (unsigned int i = 0; i < c->tls.n_certs; i++)
 		size += sizeof(struct ctl_config_tls_cert) + c->tls.certs[i].cert_len +
 			c->tls.certs[i].key_len;
+	for (unsigned int i = 0; i < c->btls.n; i++)
+		size += sizeof(struct ctl_config_backend_tls) + c->btls.p[i].ca_len;
 	h = calloc(1, size);
 	if (h == NULL)
 		return NULL;
@@ -122,6 +124,10 @@ dp_config_payload(const struct ctld *d, size_t *len)
 	h->tls_src_burst = c->tls.src_burst;
 	dp_copy_str(h->tls_ciphers, sizeof(h->tls_ciphers), c->tls.ciphers);
 	dp_copy_str(h->tls_ciphersuites, sizeof(h->tls_ciphersuites), c->tls.ciphersuites);
+	_Static_assert(CONF_BTLS_MAX <= CTL_CONFIG_BACKEND_TLS_MAX,
+		"too many backend TLS policies");
+	_Static_assert((int) CONF_BTLS_ENCRYPT == 2 && (int) CONF_BTLS_NONE == 0, "TLS modes");
+	h->n_backend_tls = c->btls.n;
 	p = (char *) (h + 1);
 	TAILQ_FOREACH (dom, &c->domains, entry) {
 		struct ctl_config_domain *o = (struct ctl_config_domain *) p;
@@ -132,6 +138,7 @@ dp_config_payload(const struct ctld *d, size_t *len)
 		for (unsigned int i = 0; i < dom->n_backends && i < CTL_CONFIG_BACKENDS; i++) {
 			o->backends[i].ip = dom->backends[i].ip;
 			o->backends[i].port = dom->backends[i].port;
+			o->backends[i].tls = dom->backends[i].tls;
 		}
 		p += sizeof(*o);
 	}
@@ -177,7 +184,24 @@ dp_config_payload(const struct ctld *d, size_t *len)
 		o->len = k->len;
 		p += sizeof(*o);
 	}
-	/* The certificates of STARTTLS, then the optional outbound section (the last). */
+	/* Backend TLS policies, the certificates of STARTTLS, then the optional outbound
+	 * section (the last). */
+	for (unsigned int i = 0; i < c->btls.n; i++) {
+		const struct conf_btls_policy *bp = &c->btls.p[i];
+		struct ctl_config_backend_tls o = {
+			.mode = bp->mode,
+			.verify = bp->verify,
+			.min_version = bp->min_version,
+			.ca_len = (uint32_t) bp->ca_len,
+		};
+
+		dp_copy_str(o.name, sizeof(o.name), bp->name);
+		memcpy(p, &o, sizeof(o));
+		p += sizeof(o);
+		if (bp->ca_len != 0)
+			memcpy(p, bp->ca_pem, bp->ca_len);
+		p += bp->ca_len;
+	}
 	for (unsigned int i = 0; i < c->tls.n_certs; i++) {
 		const struct conf_tls_cert *tc = &c->tls.certs[i];
 		struct ctl_config_tls_cert o = {
@@ -475,6 +499,11 @@ dp_log_format(const struct ctl_log_rec *r, char *buf, size_t size)
 		fputs(",\"tls_cipher\":", f);
 		dp_json_str(f, r->tls_cipher, sizeof(r->tls_cipher));
 	}
+	/* Only transactions whose backend hop runs over TLS carry it. */
+	if (r->backend_tls[0] != '\0') {
+		fputs(",\"backend_tls\":", f);
+		dp_json_str(f, r->backend_tls, sizeof(r->backend_tls));
+	}
 	fputc('}', f);
 	fputc('\0', f);
 	fclose(f);
@@ -487,7 +516,7 @@ ctld_dp_log_read(struct ctld *d)
 	static struct ctl_log_rec recs[CTL_PROTO_MAX_FRAME / sizeof(struct ctl_log_rec)];
 	/* Escaping makes a byte at most 6: the strings of a record fit. */
 	static char
-		line[8 * (CTL_LOG_HELO_MAX + 2 * CTL_LOG_ADDR_MAX + CTL_LOG_RULE_MAX + 48) + 256];
+		line[8 * (CTL_LOG_HELO_MAX + 2 * CTL_LOG_ADDR_MAX + CTL_LOG_RULE_MAX + 56) + 256];
 	struct ctl_msg_hdr h;
 	ssize_t n = ctl_recv(d->dp_log_fd, &h, recs, sizeof(recs), 2000);
 	int ret = 0;

@@ -119,7 +119,8 @@ metrics_is_gauge(const char *name)
 	static const char *const gauges[] = {"tcp_conn_active", "config_loaded",
 		"directory_loaded_addresses", "decision_log_subscribed", "smtp_listen_port",
 		"smtp_config_port", "sessions_active", "tls_sessions_active", "tls_slots",
-		"tls_slots_free"};
+		"tls_slots_free", "backend_tls_sessions_active", "backend_tls_slots",
+		"backend_tls_slots_free"};
 
 	for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++)
 		if (strcmp(name, gauges[i]) == 0)
@@ -196,6 +197,21 @@ metrics_dp_sample(struct metrics_sample *m, char *name, const char *value)
 					m->family, name + pl, value);
 			return;
 		}
+	}
+	/* Backend STARTTLS: failure reasons and versions are fixed sets, bounded labels. */
+	if (strncmp(name, "backend_tls_handshake_failures_", 31) == 0) {
+		snprintf(m->family, sizeof(m->family),
+			"ndrguard_backend_tls_handshake_failures_total");
+		snprintf(m->line, sizeof(m->line), "%s{reason=\"%.24s\"} %s", m->family, name + 31,
+			value);
+		return;
+	}
+	if (strncmp(name, "backend_tls_handshakes_tls", 26) == 0) {
+		snprintf(m->family, sizeof(m->family),
+			"ndrguard_backend_tls_handshakes_by_version_total");
+		snprintf(m->line, sizeof(m->line), "%s{version=\"TLSv%c.%c\"} %s", m->family,
+			name[26], name[27] == '_' ? name[28] : '?', value);
+		return;
 	}
 	/* TLS: failure reasons and versions are fixed sets, bounded labels. */
 	if (strncmp(name, "tls_handshake_failures_", 23) == 0) {

@@ -280,6 +280,7 @@ optport		: /* empty */			{ $$ = NULL; }
 
 domain_line	: error				{ yyerrok; }
 		| BACKEND value optport		{ conf_domain_backend(ctx, @1.first_line, $2, $3); }
+		  backend_tls
 		| BATV value {
 			if (ctx->domain == NULL)
 				;
@@ -292,6 +293,20 @@ domain_line	: error				{ yyerrok; }
 					"batv: '%s' is not require or off", $2);
 			free($2);
 		}
+		;
+
+/* 'tls MODE [setting value]...' after a backend: STARTTLS toward it (config_btls.c). */
+backend_tls	: /* empty */
+		| TLS btls_args {
+			char err[256];
+
+			if (conf_btls_end(&ctx->conf->btls, @1.first_line, err, sizeof(err)) != 0)
+				conf_parse_error(ctx, @1.first_line, "%s", err);
+		}
+		;
+
+btls_args	: /* empty */
+		| btls_args value		{ conf_btls_arg(&ctx->conf->btls, $2); }
 		;
 
 /* directory ldap block: "key value..." lines, checked by lsrc_conf_item(). */
@@ -478,6 +493,7 @@ conf_domain_backend(struct conf_parse_ctx *ctx, int line, char *ip, char *port)
 	struct in_addr a;
 	uint32_t p = 25;
 
+	ctx->conf->btls.target = NULL; /* a 'tls' clause after an error belongs to nothing */
 	if (port != NULL)
 		conf_set_u32(ctx, line, &p, port, 1, 65535, "backend port");
 	if (inet_pton(AF_INET, ip, &a) != 1)
@@ -488,6 +504,8 @@ conf_domain_backend(struct conf_parse_ctx *ctx, int line, char *ip, char *port)
 	else if (d != NULL) {
 		d->backends[d->n_backends].ip = a.s_addr;
 		d->backends[d->n_backends].port = (uint16_t) p;
+		d->backends[d->n_backends].tls = 0;
+		ctx->conf->btls.target = &d->backends[d->n_backends].tls;
 		d->n_backends++;
 	}
 	free(ip);

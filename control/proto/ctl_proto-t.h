@@ -136,7 +136,8 @@ enum ctl_rule {
 /*
  * CONFIG payload: struct ctl_config, then n_domains struct ctl_config_domain, n_relay_nets
  * struct ctl_config_net, n_blocked struct ctl_config_net, n_never_bounce struct ctl_config_addr, n_batv_keys
- * struct ctl_config_batv_key, tls_n_certs struct ctl_config_tls_cert each followed by its
+ * struct ctl_config_batv_key, n_backend_tls struct ctl_config_backend_tls each followed by its
+ * CA bytes, tls_n_certs struct ctl_config_tls_cert each followed by its
  * PEM bytes (certificate chain, then key). Enumerations carry the values of ndrguard.conf(5).
  * The PEM bytes travel in the payload, so a renewed certificate changes the configuration's
  * digest and a reload pushes it; the dataplane needs no access to the files.
@@ -179,6 +180,8 @@ struct ctl_config {
 	uint32_t tls_reserved;
 	char tls_ciphers[CTL_TLS_CIPHERS_MAX];	    /* TLS 1.2, OpenSSL syntax, "": default */
 	char tls_ciphersuites[CTL_TLS_CIPHERS_MAX]; /* TLS 1.3, "": default */
+	uint32_t n_backend_tls; /* struct ctl_config_backend_tls after the BATV keys */
+	uint32_t backend_tls_reserved;
 };
 
 struct ctl_config_tls_cert {
@@ -189,7 +192,22 @@ struct ctl_config_tls_cert {
 struct ctl_config_backend {
 	uint32_t ip; /* network byte order */
 	uint16_t port;
-	uint16_t reserved;
+	uint16_t tls; /* 0: opportunistic STARTTLS, unauthenticated; i + 1: backend TLS policy i */
+};
+
+/*
+ * Backend TLS policy (ndrguard.conf(5) 'backend ... tls MODE ...'), n_backend_tls of them after
+ * the BATV keys, each followed by ca_len bytes of PEM CA certificates (0: the system store
+ * when verify is set). The dataplane needs no access to the CA file.
+ */
+#define CTL_CONFIG_BACKEND_TLS_MAX 64
+
+struct ctl_config_backend_tls {
+	uint32_t mode;			/* 0 none, 1 may, 2 encrypt */
+	uint32_t verify;		/* 1: chain against the CA, certificate name against name */
+	uint32_t min_version;		/* 0x0303 TLS 1.2, 0x0304 TLS 1.3, 0: 1.2 */
+	uint32_t ca_len;		/* PEM bytes that follow */
+	char name[CTL_CONFIG_NAME_MAX]; /* expected name (and SNI), "" none */
 };
 
 struct ctl_config_domain {
@@ -277,6 +295,7 @@ struct ctl_log_rec {
 	char rcpt[CTL_LOG_ADDR_MAX];   /* "" for session-level decisions */
 	char tls_version[8];	       /* "TLSv1.3" when the session runs over TLS, else "" */
 	char tls_cipher[40];	       /* "TLS_AES_256_GCM_SHA384", "" without TLS */
+	char backend_tls[8];	       /* "TLSv1.3" when the backend hop runs over TLS */
 };
 
 /*

@@ -6,7 +6,9 @@ Every policy row of DESIGN.md §4 that the appliance has today, delivery byte-ex
 backend Postfix's Maildirs, smuggling, a backend that refuses a recipient the directory has,
 and a client that vanishes mid-DATA. Prints one "ok"/"FAIL" line per check; exit 1 on any
 failure. Modes: main (default), early-talker, backend-down, harvest.
-Environment: APPLIANCE_IP, POSTFIX_DIR (the lab's, from tests/lab/lab.sh).
+Environment: APPLIANCE_IP, POSTFIX_DIR (the lab's, from tests/lab/lab.sh); E2E_TLS_CA (optional):
+every greeted session and every smtplib delivery starts with STARTTLS, verifying the appliance's
+certificate (mx.example.com) against that CA, so the same checks run over TLS.
 """
 import glob
 import hashlib
@@ -14,6 +16,7 @@ import os
 import random
 import smtplib
 import socket
+import ssl
 import sys
 import time
 
@@ -21,6 +24,9 @@ HOST = os.environ["APPLIANCE_IP"]
 MAILDIR = os.path.join(os.environ["POSTFIX_DIR"], "mail")
 PORT = 25
 failures = 0
+TLS_CA = os.environ.get("E2E_TLS_CA")
+TLS_NAME = "mx.example.com"
+TLS_CTX = ssl.create_default_context(cafile=TLS_CA) if TLS_CA else None
 
 
 def check(name, ok, detail=""):
@@ -41,6 +47,17 @@ class Smtp:
         self.buf = b""
         if greet:
             self.greeting = self.reply()
+            if TLS_CTX is not None and self.greeting[0] == 220:
+                self.starttls()
+
+    def starttls(self):
+        """EHLO, STARTTLS, handshake (RFC 3207): the session goes on over TLS, pre-EHLO."""
+        self.cmd("EHLO tls.client.example")
+        c, text = self.cmd("STARTTLS")
+        if c != 220:
+            raise RuntimeError("STARTTLS refused: " + text)
+        self.s = TLS_CTX.wrap_socket(self.s, server_hostname=TLS_NAME)
+        self.buf = b""
 
     def reply(self):
         lines = []
@@ -71,6 +88,16 @@ def expect(name, got, code, enh=None):
     c, text = got
     ok = c == code and (enh is None or enh in text)
     check(name, ok, "got %r, want %d %s" % (text, code, enh or ""))
+
+
+def smtp_connect(timeout=60):
+    """An smtplib client, over STARTTLS when E2E_TLS_CA is set."""
+    c = smtplib.SMTP(HOST, PORT, timeout=timeout)
+    if TLS_CTX is not None:
+        c.ehlo("client.example")
+        c._host = TLS_NAME  # the name starttls() checks the certificate against
+        c.starttls(context=TLS_CTX)
+    return c
 
 
 def session(src=None):
@@ -194,7 +221,7 @@ def main_checks():
         tid = "deliver-%d-%d" % (os.getpid(), i)
         msg, digest = make_message(tid, size, rnd)
         want[tid] = digest
-        with smtplib.SMTP(HOST, PORT, timeout=60) as c:
+        with smtp_connect() as c:
             c.sendmail("sender@client.example", [rnd.choice(["alice", "bob", "carol"]) + "@example.com"], msg)
     got = wait_delivered(list(want))
     good = sum(1 for t, d in want.items() if got.get(t, (None,))[0] == d)
