@@ -14,6 +14,7 @@
 #include "ctl_proto-t.h"
 #include "policy-t.h"
 #include "smtp-t.h"
+#include "tls-t.h"
 
 struct dp_backend {
 	uint32_t ip; /* network byte order */
@@ -27,6 +28,16 @@ struct dp_domain_backends {
 	struct dp_backend b[CTL_CONFIG_BACKENDS];
 };
 
+/* Inbound STARTTLS (RFC 3207): the context and the handshake limits. */
+struct dp_tls {
+	struct tls_ctx *ctx;	       /* NULL: STARTTLS not offered */
+	uint32_t handshake_timeout_ms; /* ClientHello to Finished */
+	uint32_t rate;		       /* handshakes started per second per lcore, 0: no limit */
+	uint32_t burst;
+	uint32_t src_rate; /* per source address and lcore, 0: no limit */
+	uint32_t src_burst;
+};
+
 struct dp_cfg {
 	uint64_t gen;	    /* digest of the CONFIG payload it was built from */
 	uint32_t refs;	    /* sessions using it, +1 while it is the one published */
@@ -35,6 +46,7 @@ struct dp_cfg {
 	struct policy pol; /* pol.dir and pol.harvest.cells are shared, not owned */
 	uint32_t n_domains;
 	struct dp_domain_backends *domains; /* same order as the CONFIG payload */
+	struct dp_tls tls;		    /* owns one context reference */
 	struct rcu_head rcu;
 };
 

@@ -35,6 +35,7 @@
 #include "rcpt.h"
 #include "smtp.h"
 #include "stats.h"
+#include "tls.h"
 #include "ndg_common.h"
 
 RTE_LOG_REGISTER(ndg_logtype_ctl, user.ndg.ctl, INFO);
@@ -91,6 +92,7 @@ dp_cfg_free(struct dp_cfg *c)
 	free(c->pol.never_bounce);
 	free(c->pol.batv_addr);
 	free(c->domains);
+	tls_ctx_unref(c->tls.ctx); /* sessions in TLS hold their own references */
 	free(c);
 }
 
@@ -149,6 +151,56 @@ dp_ctl_add_nets(struct policy *pol, const uint8_t **p, uint32_t n, bool relay)
 	return 0;
 }
 
+/* The STARTTLS context from the certificates at <p> (up to <end>, which must be reached). */
+static int
+dp_ctl_tls_build(struct dp_cfg *c, const struct ctl_config *h, const uint8_t *p, const uint8_t *end)
+{
+	struct tls_server_conf tc = {.min_version = (uint16_t) h->tls_min_version};
+	char err[256];
+
+	if (h->tls_n_certs == 0)
+		return p == end ? 0 : -EINVAL;
+	if (h->tls_n_certs > CTL_TLS_CERTS_MAX || h->tls_n_certs > TLS_CERTS_MAX ||
+		!memchr(h->tls_ciphers, '\0', sizeof(h->tls_ciphers)) ||
+		!memchr(h->tls_ciphersuites, '\0', sizeof(h->tls_ciphersuites)) ||
+		h->tls_handshake_timeout_ms == 0)
+		return -EINVAL;
+	for (uint32_t i = 0; i < h->tls_n_certs; i++) {
+		struct ctl_config_tls_cert tcert;
+
+		if ((size_t) (end - p) < sizeof(tcert))
+			return -EINVAL;
+		memcpy(&tcert, p, sizeof(tcert));
+		p += sizeof(tcert);
+		if (tcert.cert_len == 0 || tcert.key_len == 0 || tcert.cert_len > CTL_TLS_PEM_MAX ||
+			tcert.key_len > CTL_TLS_PEM_MAX ||
+			(size_t) (end - p) < (size_t) tcert.cert_len + tcert.key_len)
+			return -EINVAL;
+		tc.certs[i].cert = (const char *) p;
+		tc.certs[i].cert_len = tcert.cert_len;
+		tc.certs[i].key = (const char *) p + tcert.cert_len;
+		tc.certs[i].key_len = tcert.key_len;
+		p += tcert.cert_len + tcert.key_len;
+	}
+	if (p != end)
+		return -EINVAL;
+	tc.n_certs = h->tls_n_certs;
+	memcpy(tc.ciphers, h->tls_ciphers, sizeof(tc.ciphers));
+	memcpy(tc.ciphersuites, h->tls_ciphersuites, sizeof(tc.ciphersuites));
+	c->tls.ctx = tls_ctx_server_new(&tc, err, sizeof(err));
+	if (c->tls.ctx == NULL) {
+		CTL_LOG(WARNING, "TLS: %s", err);
+		return -EINVAL;
+	}
+	c->tls.handshake_timeout_ms = h->tls_handshake_timeout_ms;
+	c->tls.rate = h->tls_rate;
+	c->tls.burst = h->tls_burst;
+	c->tls.src_rate = h->tls_src_rate;
+	c->tls.src_burst = h->tls_src_burst;
+	c->smtp.starttls = true;
+	return 0;
+}
+
 struct dp_cfg *
 dp_cfg_build(const void *payload, size_t len, int *err)
 {
@@ -172,7 +224,7 @@ dp_cfg_build(const void *payload, size_t len, int *err)
 	       ((size_t) h->n_relay_nets + h->n_blocked) * sizeof(struct ctl_config_net) +
 	       (size_t) h->n_never_bounce * sizeof(struct ctl_config_addr) +
 	       (size_t) h->n_batv_keys * sizeof(struct ctl_config_batv_key);
-	if (len != need || !dp_ctl_str_ok(h->hostname, sizeof(h->hostname)) || h->smtp_port == 0 ||
+	if (len < need || !dp_ctl_str_ok(h->hostname, sizeof(h->hostname)) || h->smtp_port == 0 ||
 		h->smtp_port > 65535 || h->bare_newline > 1) {
 		*err = -EINVAL;
 		return NULL;
@@ -257,6 +309,9 @@ dp_cfg_build(const void *payload, size_t len, int *err)
 		if (i == 0)
 			c->pol.batv.sign_id = (uint8_t) k->id;
 	}
+	ret = dp_ctl_tls_build(c, h, p, (const uint8_t *) payload + len);
+	if (ret != 0)
+		goto err;
 	return c;
 err:
 	*err = ret ? ret : -EINVAL;

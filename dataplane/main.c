@@ -29,6 +29,7 @@
 #include "lcore.h"
 #include "net.h"
 #include "port.h"
+#include "proxy_tls.h"
 #include "stats.h"
 #include "tcp.h"
 #include "ndg_common.h"
@@ -103,9 +104,12 @@ usage(const char *prog)
 		"      --tcp-rcvbuf BYTES           receive buffer per connection (default %u)\n"
 		"      --tcp-sndbuf BYTES           send buffer per connection (default %u)\n"
 		"      --tcp-rto-min MS             minimum retransmission timeout (default %u)\n"
+		"      --tls-sessions N             STARTTLS sessions per lcore, 0 = none (default "
+		"%u)\n"
 		"  -h, --help                       this text\n",
 		prog, NET_IF_MAX_ADDRS, tcp_cfg.max_conns, tcp_cfg.synq_max, tcp_cfg.max_per_src,
-		tcp_cfg.time_wait_ms, tcp_cfg.rcvbuf, tcp_cfg.sndbuf, tcp_cfg.rto_min_ms);
+		tcp_cfg.time_wait_ms, tcp_cfg.rcvbuf, tcp_cfg.sndbuf, tcp_cfg.rto_min_ms,
+		PROXY_TLS_SLOTS_DEFAULT);
 }
 
 static int
@@ -188,6 +192,7 @@ enum {
 	OPT_TCP_RCVBUF,
 	OPT_TCP_SNDBUF,
 	OPT_TCP_RTO_MIN,
+	OPT_TLS_SESSIONS,
 };
 
 /* A numeric long option into <dst>; @return 0 or -EINVAL with a message. */
@@ -226,6 +231,7 @@ parse_args(int argc, char **argv)
 		{"tcp-rcvbuf", required_argument, NULL, OPT_TCP_RCVBUF},
 		{"tcp-sndbuf", required_argument, NULL, OPT_TCP_SNDBUF},
 		{"tcp-rto-min", required_argument, NULL, OPT_TCP_RTO_MIN},
+		{"tls-sessions", required_argument, NULL, OPT_TLS_SESSIONS},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -304,6 +310,14 @@ parse_args(int argc, char **argv)
 				0)
 				return -EINVAL;
 			break;
+		case OPT_TLS_SESSIONS: {
+			uint32_t n;
+
+			if (parse_num_opt("tls-sessions", optarg, 0, 1u << 20, &n) != 0)
+				return -EINVAL;
+			proxy_tls_set_slots(n);
+			break;
+		}
 		case 'a':
 			if (parse_addr_opt(optarg) != 0) {
 				fprintf(stderr, "bad --addr '%s'\n", optarg);

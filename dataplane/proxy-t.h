@@ -12,6 +12,7 @@
 
 #include "ctl_proto-t.h"
 #include "smtp-t.h"
+#include "tls-t.h"
 
 #define PROXY_SESSIONS_DEFAULT 4096   /* per lcore, --smtp-sessions */
 #define PROXY_TIMER_MAX_MS     600000 /* re-check at least this often */
@@ -20,6 +21,10 @@
 #define PROXY_SRC_SLOTS	       8192   /* per-lcore table of live sessions per source */
 #define PROXY_BACKEND_SLOTS    32     /* backends whose health an lcore tracks */
 #define PROXY_REPLY_CODES      600    /* reply codes counted one by one (0: out of range) */
+
+#define PROXY_TLS_SLOTS_DEFAULT 1024 /* TLS sessions per lcore, --tls-sessions */
+#define PROXY_TLS_OUT		2048 /* plaintext replies batched into one record */
+#define PROXY_TLS_SRC_SLOTS	4096 /* per-lcore handshake buckets by source address */
 
 struct rte_mempool;
 struct rte_ring;
@@ -55,6 +60,49 @@ struct proxy_src {
 	uint32_t n;
 };
 
+enum proxy_tls_state {
+	PROXY_TLS_PENDING = 0, /* STARTTLS accepted, its 220 not yet sent (plaintext) */
+	PROXY_TLS_HANDSHAKE,   /* 220 sent: every byte from now on is TLS */
+	PROXY_TLS_OPEN,	       /* handshake done: the engine reads and writes through TLS */
+	PROXY_TLS_FAILED,      /* handshake or record error: the alert goes out, then close */
+	PROXY_TLS_MAX
+};
+
+/* One TLS slot: taken from the lcore's pool at STARTTLS, returned when the session ends. */
+struct proxy_tls {
+	struct tls_conn t;
+	uint8_t state;	      /* enum proxy_tls_state */
+	bool peer_eof;	      /* close_notify or FIN seen */
+	bool counted;	      /* counted as a completed handshake */
+	uint16_t out_len;     /* plaintext waiting in out */
+	uint64_t hs_deadline; /* ms: the handshake must finish by then */
+	uint64_t hs_tsc;      /* handshake start */
+	char out[PROXY_TLS_OUT];
+};
+
+/* Handshake rate bucket of one source address. */
+struct proxy_tls_src {
+	uint32_t addr;
+	struct tls_bucket b;
+};
+
+/* TLS state of one lcore: the slot pool, the rate limits and the counters. */
+struct proxy_tls_lcore {
+	struct rte_mempool *pool; /* struct proxy_tls */
+	uint32_t slots;
+	struct tls_bucket all;
+	uint64_t started;	       /* STARTTLS accepted */
+	uint64_t handshakes;	       /* completed */
+	uint64_t fail[TLS_FAIL_MAX];   /* handshakes failed or refused, by reason */
+	uint64_t tls12, tls13;	       /* completed, by version */
+	uint64_t cert_ecdsa, cert_rsa; /* completed, by certificate served */
+	uint64_t discarded;	       /* plaintext bytes after STARTTLS, dropped */
+	uint64_t active;	       /* slots in use */
+	uint64_t hs_ns_sum;	       /* time from 220 to Finished, completed handshakes */
+	uint64_t record_errors;	       /* established sessions ended by a record error */
+	struct proxy_tls_src src[PROXY_TLS_SRC_SLOTS];
+};
+
 struct proxy_lcore {
 	struct smtp_stats stats; /* first: cache-line aligned, owner-written */
 	struct proxy_src src[PROXY_SRC_SLOTS];
@@ -72,6 +120,7 @@ struct proxy_lcore {
 	struct rte_ring *log_ring; /* struct ctl_log_rec, lcore -> control thread */
 	uint64_t tsc_hz;
 	struct proxy_obs obs;
+	struct proxy_tls_lcore *tls; /* NULL with --tls-sessions 0 */
 } __attribute__((aligned(64)));
 
 struct proxy_sess {
@@ -89,6 +138,7 @@ struct proxy_sess {
 	bool abort_pending;	       /* a send queue overflowed: reset */
 	bool in_pump;		       /* re-entrancy guard */
 	uint64_t rx_tsc;	       /* client bytes arrived while the engine was free */
+	struct proxy_tls *tls;	       /* TLS slot while the client is in TLS, else NULL */
 };
 
 #endif /* NDG_DATAPLANE_PROXY_T_H */

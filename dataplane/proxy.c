@@ -30,6 +30,7 @@
 #include "lcore.h"
 #include "policy.h"
 #include "proxy.h"
+#include "proxy_tls.h"
 #include "smtp.h"
 #include "stats.h"
 #include "tcp.h"
@@ -110,6 +111,10 @@ proxy_op_reply(void *arg, const char *p, size_t n)
 
 	if (ps->client == NULL || ps->abort_pending)
 		return;
+	if (ps->tls != NULL && ps->tls->state != PROXY_TLS_PENDING) {
+		proxy_tls_reply(ps, p, n);
+		return;
+	}
 	w = tcp_conn_write(ps->client, p, (uint32_t) n);
 	if (w < 0 || (size_t) w != n) {
 		/* A client that does not read its replies: cut it off rather than buffer. */
@@ -341,6 +346,7 @@ proxy_op_decision(void *arg, const struct policy_decision *d)
 	rec.code = d->code;
 	proxy_copy_str(rec.enh, sizeof(rec.enh), d->enh);
 	proxy_copy_str(rec.rule, sizeof(rec.rule), policy_rule_name(d->rule));
+	proxy_tls_record(ps, &rec);
 	proxy_copy_str(rec.helo, sizeof(rec.helo), d->helo);
 	proxy_copy_str(rec.sender, sizeof(rec.sender), d->sender);
 	proxy_copy_str(rec.rcpt, sizeof(rec.rcpt), d->rcpt);
@@ -374,6 +380,29 @@ proxy_log_drain(struct ctl_log_rec *out, unsigned int max)
 	return n;
 }
 
+static int
+proxy_op_starttls(void *arg)
+{
+	struct proxy_sess *ps = arg;
+
+	return proxy_tls_begin(ps, proxy_now(ps->pl));
+}
+
+/* The Received line of the TLS hop goes first in the message the backend gets. */
+static void
+proxy_op_data_begin(void *arg)
+{
+	struct proxy_sess *ps = arg;
+	char buf[SMTP_DOMAIN_MAX * 2 + 256];
+	size_t n;
+
+	if (ps->tls == NULL)
+		return;
+	n = proxy_tls_trace(ps, buf, sizeof(buf));
+	if (n != 0)
+		proxy_op_backend_send(ps, buf, n);
+}
+
 static const struct smtp_ops proxy_ops = {
 	.reply = proxy_op_reply,
 	.close = proxy_op_close,
@@ -381,6 +410,8 @@ static const struct smtp_ops proxy_ops = {
 	.backend_send = proxy_op_backend_send,
 	.backend_close = proxy_op_backend_close,
 	.decision = proxy_op_decision,
+	.starttls = proxy_op_starttls,
+	.data_begin = proxy_op_data_begin,
 };
 
 /* ---- session life ---- */
@@ -401,6 +432,7 @@ proxy_sess_free(struct proxy_sess *ps)
 		tcp_conn_timer_set(ps->backend_quit, PROXY_QUIT_DRAIN_MS);
 		ps->backend_quit = NULL;
 	}
+	proxy_tls_release(ps);
 	if (ps->counted)
 		proxy_src_dec(pl, ps->peer_addr);
 	pl->obs.sess_closed++;
@@ -411,7 +443,7 @@ proxy_sess_free(struct proxy_sess *ps)
 static void
 proxy_arm_timer(struct proxy_sess *ps, uint64_t now)
 {
-	uint64_t next = smtp_session_next_deadline(&ps->s);
+	uint64_t next = RTE_MIN(smtp_session_next_deadline(&ps->s), proxy_tls_deadline(ps));
 	uint64_t ms;
 
 	if (next == UINT64_MAX) {
@@ -434,6 +466,7 @@ proxy_settle(struct proxy_sess *ps)
 		return true;
 	}
 	if (ps->close_pending) {
+		proxy_tls_end(ps); /* replies, close_notify or the handshake alert */
 		tcp_conn_close(ps->client);
 		proxy_sess_free(ps);
 		return true;
@@ -452,6 +485,10 @@ proxy_pump(struct proxy_sess *ps)
 	if (ps->in_pump)
 		return;
 	ps->in_pump = true;
+	if (ps->tls != NULL) {
+		proxy_tls_input(ps, now);
+		goto fed;
+	}
 	m = tcp_conn_rx_peek(ps->client, &avail);
 	for (; m != NULL && fed < avail && !ps->close_pending && !ps->abort_pending; m = m->next) {
 		const char *p = rte_pktmbuf_mtod(m, const char *);
@@ -478,18 +515,29 @@ proxy_pump(struct proxy_sess *ps)
 		if (n < m->data_len)
 			break; /* the engine waits, or the backend is full: keep the rest */
 	}
+	if (ps->tls != NULL) {
+		/* STARTTLS was accepted in this batch (its 220 is queued in plaintext): what
+		 * the client pipelined behind it is dropped unread (RFC 3207 §4.2,
+		 * CVE-2011-0411); every later byte is TLS. */
+		proxy_tls_switch(ps, now, avail - fed);
+		fed = avail;
+	}
 	if (fed != 0)
 		tcp_conn_rx_consume(ps->client, fed);
+fed:
 	ps->in_pump = false;
 	/* The stack sends for the connection whose callback runs; the other one's new bytes
 	 * (data to the backend, a reply caused by the backend) go out now. */
 	if (ps->backend != NULL)
 		tcp_conn_flush(ps->backend);
-	if (!ps->abort_pending)
+	if (!ps->abort_pending) {
+		proxy_tls_flush(ps);
 		tcp_conn_flush(ps->client);
+	}
 	if (proxy_settle(ps))
 		return;
-	if (tcp_conn_rx_eof(ps->client) && !smtp_session_is_waiting(&ps->s)) {
+	if ((ps->tls != NULL ? proxy_tls_eof(ps) : tcp_conn_rx_eof(ps->client)) &&
+		!smtp_session_is_waiting(&ps->s)) {
 		/* The client closed its side and every command it sent has its answer. */
 		tcp_conn_close(ps->client);
 		proxy_sess_free(ps);
@@ -530,6 +578,7 @@ proxy_accepted(struct tcp_conn *c)
 	ps->close_pending = ps->abort_pending = ps->in_pump = false;
 	ps->peer_addr = c->raddr;
 	ps->rx_tsc = 0;
+	ps->tls = NULL;
 	pl->obs.sess_open++;
 	n = proxy_src_inc(pl, c->raddr);
 	ps->counted = n != 0;
@@ -560,7 +609,11 @@ proxy_readable(struct tcp_conn *c)
 static void
 proxy_client_writable(struct tcp_conn *c)
 {
-	(void) c; /* replies are small and never wait for space */
+	struct proxy_sess *ps = c->udata;
+
+	/* Plaintext replies are small and never wait for space; TLS flights may. */
+	if (ps != NULL && ps->tls != NULL && !ps->abort_pending)
+		proxy_tls_flush(ps);
 }
 
 static void
@@ -579,7 +632,8 @@ proxy_client_timer(struct tcp_conn *c)
 	struct proxy_sess *ps = c->udata;
 	uint64_t now = proxy_now(ps->pl);
 
-	smtp_session_tick(&ps->s, now);
+	if (!proxy_tls_tick(ps, now))
+		smtp_session_tick(&ps->s, now);
 	if (proxy_settle(ps))
 		return;
 	proxy_pump(ps);
@@ -756,8 +810,11 @@ proxy_start(struct lcore_ctx *ctx, uint16_t port, uint32_t n_sessions)
 		pl->wall_offset_ms =
 			(int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - (int64_t) proxy_now(pl);
 	}
-	ret = tcp_listen(ctx->tcp, port, &proxy_client_app, pl);
+	ret = proxy_tls_lcore_init(pl, ctx->lcore_id, socket);
+	if (ret == 0)
+		ret = tcp_listen(ctx->tcp, port, &proxy_client_app, pl);
 	if (ret != 0) {
+		proxy_tls_lcore_fini(pl);
 		rte_ring_free(pl->log_ring);
 		rte_mempool_free(pl->pool);
 		rte_free(pl);
@@ -776,6 +833,7 @@ proxy_stop(void)
 			continue;
 		/* Sessions still open hold configuration references and pool entries; the
 		 * process is exiting and the TCP stack frees the connections. */
+		proxy_tls_lcore_fini(proxy_lcores[i]);
 		rte_ring_free(proxy_lcores[i]->log_ring);
 		rte_mempool_free(proxy_lcores[i]->pool);
 		rte_free(proxy_lcores[i]);
@@ -911,6 +969,7 @@ proxy_stats_text(char *buf, size_t size)
 		ev[6] += __atomic_load_n(&pl->log_dropped, __ATOMIC_RELAXED);
 	}
 	used += (size_t) proxy_obs_text(buf + used, size - used);
+	used += (size_t) proxy_tls_stats_text(proxy_lcores, RTE_MAX_LCORE, buf + used, size - used);
 	for (unsigned int i = 0; i < SMTP_STAT_MAX; i++)
 		(void) stats_appendf(buf, size, &used, "%s %" PRIu64 "\n", proxy_smtp_stat_names[i],
 			c[i]);

@@ -41,6 +41,7 @@ enum smtp_wait {
 	SMTP_WAIT_NONE = 0, /* consuming */
 	SMTP_WAIT_BACKEND,  /* the reply to the current command comes from the backend */
 	SMTP_WAIT_TARPIT,   /* harvest tarpit: the command is processed at wait_until */
+	SMTP_WAIT_TLS,	    /* 220 to STARTTLS sent: the transport runs the handshake */
 	SMTP_WAIT_MAX
 };
 
@@ -170,6 +171,9 @@ enum smtp_reply_id {
 	SMTP_R_BACKEND_FAIL,	/* 451 4.4.1 backend unavailable */
 	SMTP_R_BACKEND_TIMEOUT, /* 421 4.4.2 backend timeout, closing */
 	SMTP_R_STARTTLS,	/* 502 5.5.1 STARTTLS not offered */
+	SMTP_R_TLS_GO,		/* 220 2.0.0 ready to start TLS (RFC 3207 §4) */
+	SMTP_R_TLS_UNAVAIL,	/* 454 4.7.0 TLS not available (slots, rate limit) */
+	SMTP_R_TLS_ACTIVE,	/* 503 5.5.1 TLS already active */
 	SMTP_R_AUTH,		/* 502 5.5.1 AUTH not offered */
 	SMTP_R_BDAT,		/* 502 5.5.1 BDAT/CHUNKING not offered */
 	SMTP_R_MAX
@@ -223,6 +227,7 @@ struct smtp_conf {
 	uint32_t timeout_backend_dot_ms;    /* §4.5.3.2.6: 10 min for the final reply */
 	uint8_t bare_mode;		    /* enum smtp_bare_mode */
 	bool proxy;			    /* relay accepted transactions to a backend */
+	bool starttls;			    /* offer STARTTLS (RFC 3207): ops->starttls set */
 };
 
 /* Backend client. */
@@ -289,6 +294,12 @@ struct smtp_ops {
 	void (*backend_send)(void *arg, const char *p, size_t n);     /* bytes to the backend */
 	void (*backend_close)(void *arg);			      /* abort/close backend */
 	void (*decision)(void *arg, const struct policy_decision *d); /* may be NULL */
+	/* STARTTLS accepted by the engine: reserve TLS state. 0, or -Exxx for 454 4.7.0. The
+	 * 220 follows through reply(); the transport switches after feed returns and drops
+	 * the client's bytes that came after the command (RFC 3207 §4.2). May be NULL. */
+	int (*starttls)(void *arg);
+	/* The backend said 354: trace header lines may go to backend_send now. May be NULL. */
+	void (*data_begin)(void *arg);
 };
 
 /* Per-transaction state (MAIL .. end of data/RSET). */
@@ -313,6 +324,7 @@ struct smtp_session {
 	bool in_cmd;	  /* a command line is being parsed */
 	bool line_held;	  /* tarpit: the current command waits in <line> until wait_until */
 	bool tarpit_pass; /* re-dispatching a held command: do not hold it again */
+	bool tls;	  /* the session runs over TLS (STARTTLS completed) */
 	uint16_t errors;  /* error replies */
 	uint16_t junk;	  /* unknown commands */
 	uint16_t helo_len;

@@ -107,6 +107,13 @@ void smtp_session_start(struct smtp_session *s, uint64_t now, uint32_t peer_conn
  */
 size_t smtp_session_feed(struct smtp_session *s, uint64_t now, const char *p, size_t n);
 
+/**
+ * The transport finished the TLS handshake the STARTTLS command started, at <now>: the
+ * session forgets everything the client said before (RFC 3207 §4.2: back to the state after
+ * the greeting, the client must send EHLO again) and reads the decrypted stream. Owner thread.
+ */
+void smtp_session_tls_done(struct smtp_session *s, uint64_t now);
+
 /** Timers: greeting delay, tarpit release, idle and backend timeouts. Owner thread. */
 void smtp_session_tick(struct smtp_session *s, uint64_t now);
 

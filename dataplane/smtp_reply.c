@@ -73,6 +73,10 @@ static const struct smtp_reply_def smtp_replies[SMTP_R_MAX] = {
 		SMTP_RE(451, "4.4.1", "Delivery service unavailable, try later", false),
 	[SMTP_R_BACKEND_TIMEOUT] = SMTP_RE(421, "4.4.2", "Delivery service timeout, closing", true),
 	[SMTP_R_STARTTLS] = SMTP_RE(502, "5.5.1", "STARTTLS not available", false),
+	[SMTP_R_TLS_GO] = SMTP_RE(220, "2.0.0", "Ready to start TLS", false),
+	/* RFC 3207 §4: 454 "TLS not available due to temporary reason". */
+	[SMTP_R_TLS_UNAVAIL] = SMTP_RE(454, "4.7.0", "TLS not available", false),
+	[SMTP_R_TLS_ACTIVE] = SMTP_RE(503, "5.5.1", "TLS already active", false),
 	[SMTP_R_AUTH] = SMTP_RE(502, "5.5.1", "AUTH not available", false),
 	[SMTP_R_BDAT] = SMTP_RE(502, "5.5.1", "BDAT not available (CHUNKING not offered)", false),
 };

@@ -274,7 +274,7 @@ smtp_put(char *buf, size_t sz, size_t *o, const char *p, size_t n)
 /* The EHLO reply (RFC 5321 §4.1.1.1) with our extensions, without printf: it is on the
  * path of every session. */
 static size_t
-smtp_ehlo_render(const struct smtp_conf *c, char *buf, size_t sz)
+smtp_ehlo_render(const struct smtp_conf *c, bool tls, char *buf, size_t sz)
 {
 	char num[24];
 	size_t o = 0, nl = 0;
@@ -291,7 +291,11 @@ smtp_ehlo_render(const struct smtp_conf *c, char *buf, size_t sz)
 		SMTP_PUT_LIT(buf, sz, &o, " ");
 		smtp_put(buf, sz, &o, num + sizeof(num) - nl, nl);
 	}
-	SMTP_PUT_LIT(buf, sz, &o, "\r\n250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n");
+	SMTP_PUT_LIT(buf, sz, &o, "\r\n250-ENHANCEDSTATUSCODES\r\n");
+	/* RFC 3207 §4.2: not offered again once TLS is running. */
+	if (c->starttls && !tls)
+		SMTP_PUT_LIT(buf, sz, &o, "250-STARTTLS\r\n");
+	SMTP_PUT_LIT(buf, sz, &o, "250 8BITMIME\r\n");
 	return o;
 }
 
@@ -317,7 +321,7 @@ smtp_proceed_helo_common(struct smtp_session *s, const char *arg, size_t n, bool
 		smtp_session_reply(s, SMTP_R_HELO);
 		return;
 	}
-	smtp_session_send(s, buf, smtp_ehlo_render(s->conf, buf, sizeof(buf)));
+	smtp_session_send(s, buf, smtp_ehlo_render(s->conf, s->tls, buf, sizeof(buf)));
 }
 
 static void
@@ -695,6 +699,8 @@ void
 smtp_session_data_go(struct smtp_session *s)
 {
 	s->wait = SMTP_WAIT_NONE;
+	if (s->conf->proxy && s->ops->data_begin != NULL)
+		s->ops->data_begin(s->arg);
 	smtp_data_init(&s->data, (enum smtp_bare_mode) s->conf->bare_mode, s->conf->max_size,
 		s->conf->proxy ? smtp_session_data_out : NULL, s);
 	smtp_enter_state(s, SMTP_ST_DATA);
@@ -835,7 +841,48 @@ smtp_proceed_starttls(struct smtp_session *s, const char *arg, size_t n)
 {
 	(void) arg;
 	(void) n;
-	smtp_session_reply(s, SMTP_R_STARTTLS);
+	if (!s->conf->starttls || s->ops->starttls == NULL) {
+		smtp_session_reply(s, SMTP_R_STARTTLS);
+		return;
+	}
+	if (s->tls) {
+		smtp_session_reply(s, SMTP_R_TLS_ACTIVE);
+		return;
+	}
+	/* RFC 3207 §4: after EHLO, and never inside a transaction. */
+	if (s->state == SMTP_ST_CONNECTED) {
+		smtp_session_reply(s, SMTP_R_NEED_HELO);
+		return;
+	}
+	if (s->state != SMTP_ST_HELO) {
+		smtp_session_reply(s, SMTP_R_BAD_SEQ);
+		return;
+	}
+	if (s->ops->starttls(s->arg) != 0) {
+		smtp_session_reply(s, SMTP_R_TLS_UNAVAIL);
+		return;
+	}
+	smtp_session_reply(s, SMTP_R_TLS_GO);
+	/* Nothing more is read as plaintext: feed stops here (CVE-2011-0411). */
+	s->wait = SMTP_WAIT_TLS;
+}
+
+void
+smtp_session_tls_done(struct smtp_session *s, uint64_t now)
+{
+	s->now = now;
+	if (s->state == SMTP_ST_CLOSED)
+		return;
+	s->tls = true;
+	s->wait = SMTP_WAIT_NONE;
+	s->esmtp = false;
+	s->helo[0] = '\0';
+	s->helo_len = 0;
+	s->line_held = false;
+	smtp_line_reset(&s->line);
+	smtp_txn_reset(s);
+	smtp_enter_state(s, SMTP_ST_CONNECTED);
+	s->deadline = now + s->conf->timeout_cmd_ms;
 }
 
 static void

@@ -494,6 +494,33 @@ tls_conn_out_read(struct tls_conn *t, void *buf, size_t n)
 	return r > 0 ? (size_t) r : 0;
 }
 
+size_t
+tls_conn_out_peek(const struct tls_conn *t, const void **p)
+{
+	char *data = NULL;
+	long n;
+
+	if (t->wbio == NULL)
+		return 0;
+	n = BIO_get_mem_data(t->wbio, &data);
+	*p = data;
+	return n > 0 ? (size_t) n : 0;
+}
+
+void
+tls_conn_out_skip(struct tls_conn *t, size_t n)
+{
+	char scratch[4096];
+
+	while (n > 0) {
+		size_t k = tls_conn_out_read(t, scratch, n < sizeof(scratch) ? n : sizeof(scratch));
+
+		if (k == 0)
+			break;
+		n -= k;
+	}
+}
+
 void
 tls_conn_shutdown(struct tls_conn *t)
 {

@@ -99,6 +99,15 @@ size_t tls_conn_out_pending(const struct tls_conn *t);
 /** Move up to <n> bytes of pending ciphertext to <buf>. @return bytes moved. */
 size_t tls_conn_out_read(struct tls_conn *t, void *buf, size_t n);
 
+/**
+ * Pending ciphertext without consuming it: *<p> points at the next <return> contiguous bytes,
+ * valid until the next call on <t>. Send what the transport takes, then tls_conn_out_skip().
+ */
+size_t tls_conn_out_peek(const struct tls_conn *t, const void **p);
+
+/** Drop <n> bytes of pending ciphertext (sent after tls_conn_out_peek()). */
+void tls_conn_out_skip(struct tls_conn *t, size_t n);
+
 /** Queue close_notify (RFC 8446 §6.1) after what is pending. Owner thread. */
 void tls_conn_shutdown(struct tls_conn *t);
 

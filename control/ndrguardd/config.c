@@ -105,6 +105,7 @@ conf_new(void)
 	TAILQ_INIT(&c->never_bounce);
 	TAILQ_INIT(&c->batv_keys);
 	conf_xdp_defaults(&c->xdp);
+	conf_tls_defaults(&c->tls);
 	return c;
 }
 
@@ -129,6 +130,7 @@ conf_free(struct ndg_conf *c)
 	CONF_LIST_FREE(&c->ldap_sources, lsrc_conf);
 	CONF_LIST_FREE(&c->never_bounce, conf_str);
 	CONF_LIST_FREE(&c->batv_keys, conf_batv_key);
+	conf_tls_free(&c->tls);
 	free(c);
 }
 
@@ -231,6 +233,8 @@ conf_load(const char *path, FILE *errf)
 		conf_parse_error(&ctx, 0, "cannot parse");
 	if (ctx.errors == 0)
 		ctx.errors += conf_validate(ctx.conf, errf);
+	if (ctx.errors == 0)
+		ctx.errors += conf_tls_load(&ctx.conf->tls, ctx.conf->path, errf);
 	if (ctx.errors != 0) {
 		conf_free(ctx.conf);
 		return NULL;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <sys/queue.h>
 
+#include "config_tls.h"
 #include "config_xdp.h"
 #include "lsrc-t.h"
 
@@ -131,6 +132,7 @@ struct ndg_conf {
 	struct conf_str_list never_bounce;
 	struct conf_batv_key_list batv_keys;
 	struct conf_xdp xdp; /* 'xdp KEY VALUE' (config_xdp.c) */
+	struct conf_tls tls; /* 'tls ...' (config_tls.c) */
 };
 
 /**

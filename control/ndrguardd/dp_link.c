@@ -82,6 +82,9 @@ dp_config_payload(const struct ctld *d, size_t *len)
 	size = sizeof(*h) + nd * sizeof(struct ctl_config_domain) +
 	       (nn + nblk) * sizeof(struct ctl_config_net) + nb * sizeof(struct ctl_config_addr) +
 	       nk * sizeof(struct ctl_config_batv_key);
+	for (unsigned int i = 0; i < c->tls.n_certs; i++)
+		size += sizeof(struct ctl_config_tls_cert) + c->tls.certs[i].cert_len +
+			c->tls.certs[i].key_len;
 	h = calloc(1, size);
 	if (h == NULL)
 		return NULL;
@@ -108,6 +111,17 @@ dp_config_payload(const struct ctld *d, size_t *len)
 	for (int r = 0; r < CONF_RULE_MAX; r++)
 		h->modes[r] = (uint8_t) c->modes[r];
 	dp_copy_str(h->hostname, sizeof(h->hostname), c->hostname);
+	_Static_assert(CONF_TLS_CERTS <= CTL_TLS_CERTS_MAX, "too many certificates");
+	_Static_assert(CONF_TLS_PEM_MAX <= CTL_TLS_PEM_MAX, "PEM limit");
+	h->tls_n_certs = c->tls.n_certs;
+	h->tls_min_version = c->tls.min_version;
+	h->tls_handshake_timeout_ms = c->tls.handshake_timeout_ms;
+	h->tls_rate = c->tls.rate;
+	h->tls_burst = c->tls.burst;
+	h->tls_src_rate = c->tls.src_rate;
+	h->tls_src_burst = c->tls.src_burst;
+	dp_copy_str(h->tls_ciphers, sizeof(h->tls_ciphers), c->tls.ciphers);
+	dp_copy_str(h->tls_ciphersuites, sizeof(h->tls_ciphersuites), c->tls.ciphersuites);
 	p = (char *) (h + 1);
 	TAILQ_FOREACH (dom, &c->domains, entry) {
 		struct ctl_config_domain *o = (struct ctl_config_domain *) p;
@@ -162,6 +176,20 @@ dp_config_payload(const struct ctld *d, size_t *len)
 		memcpy(o->key, k->key, k->len);
 		o->len = k->len;
 		p += sizeof(*o);
+	}
+	for (unsigned int i = 0; i < c->tls.n_certs; i++) {
+		const struct conf_tls_cert *tc = &c->tls.certs[i];
+		struct ctl_config_tls_cert o = {
+			.cert_len = (uint32_t) tc->cert_len,
+			.key_len = (uint32_t) tc->key_len,
+		};
+
+		memcpy(p, &o, sizeof(o));
+		p += sizeof(o);
+		memcpy(p, tc->cert_pem, tc->cert_len);
+		p += tc->cert_len;
+		memcpy(p, tc->key_pem, tc->key_len);
+		p += tc->key_len;
 	}
 	*len = size;
 	return h;
@@ -436,7 +464,15 @@ dp_log_format(const struct ctl_log_rec *r, char *buf, size_t size)
 	dp_json_str(f, r->rule, sizeof(r->rule));
 	fprintf(f, ",\"outcome\":\"%s\",\"reply\":\"%u%s",
 		r->outcome < 3 ? dp_outcomes[r->outcome] : "?", r->code, r->enh[0] ? " " : "");
-	fprintf(f, "%.*s\"}", (int) strnlen(r->enh, sizeof(r->enh)), r->enh);
+	fprintf(f, "%.*s\"", (int) strnlen(r->enh, sizeof(r->enh)), r->enh);
+	/* Only sessions that run over TLS carry the two TLS keys. */
+	if (r->tls_version[0] != '\0') {
+		fputs(",\"tls\":", f);
+		dp_json_str(f, r->tls_version, sizeof(r->tls_version));
+		fputs(",\"tls_cipher\":", f);
+		dp_json_str(f, r->tls_cipher, sizeof(r->tls_cipher));
+	}
+	fputc('}', f);
 	fputc('\0', f);
 	fclose(f);
 	buf[size - 1] = '\0';
@@ -447,7 +483,8 @@ ctld_dp_log_read(struct ctld *d)
 {
 	static struct ctl_log_rec recs[CTL_PROTO_MAX_FRAME / sizeof(struct ctl_log_rec)];
 	/* Escaping makes a byte at most 6: the strings of a record fit. */
-	static char line[8 * (CTL_LOG_HELO_MAX + 2 * CTL_LOG_ADDR_MAX + CTL_LOG_RULE_MAX) + 256];
+	static char
+		line[8 * (CTL_LOG_HELO_MAX + 2 * CTL_LOG_ADDR_MAX + CTL_LOG_RULE_MAX + 48) + 256];
 	struct ctl_msg_hdr h;
 	ssize_t n = ctl_recv(d->dp_log_fd, &h, recs, sizeof(recs), 2000);
 	int ret = 0;

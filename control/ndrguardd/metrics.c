@@ -117,7 +117,8 @@ metrics_is_gauge(const char *name)
 {
 	static const char *const gauges[] = {"tcp_conn_active", "config_loaded",
 		"directory_loaded_addresses", "decision_log_subscribed", "smtp_listen_port",
-		"smtp_config_port", "sessions_active"};
+		"smtp_config_port", "sessions_active", "tls_sessions_active", "tls_slots",
+		"tls_slots_free"};
 
 	for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++)
 		if (strcmp(name, gauges[i]) == 0)
@@ -194,6 +195,19 @@ metrics_dp_sample(struct metrics_sample *m, char *name, const char *value)
 					m->family, name + pl, value);
 			return;
 		}
+	}
+	/* TLS: failure reasons and versions are fixed sets, bounded labels. */
+	if (strncmp(name, "tls_handshake_failures_", 23) == 0) {
+		snprintf(m->family, sizeof(m->family), "ndrguard_tls_handshake_failures_total");
+		snprintf(m->line, sizeof(m->line), "%s{reason=\"%.24s\"} %s", m->family, name + 23,
+			value);
+		return;
+	}
+	if (strncmp(name, "tls_handshakes_tls", 18) == 0) {
+		snprintf(m->family, sizeof(m->family), "ndrguard_tls_handshakes_by_version_total");
+		snprintf(m->line, sizeof(m->line), "%s{version=\"TLSv%c.%c\"} %s", m->family,
+			name[18], name[19] == '_' ? name[20] : '?', value);
+		return;
 	}
 	m->counter = !metrics_is_gauge(name);
 	snprintf(m->family, sizeof(m->family), "ndrguard_dataplane_%.60s%s", name,

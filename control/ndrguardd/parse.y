@@ -89,6 +89,7 @@ static void conf_ldap_item(struct conf_parse_ctx *ctx, int line, char *key);
 %token JOURNAL "journal"
 %token BLOCK "block"
 %token XDP "xdp"
+%token TLS "tls"
 %token METRICS "metrics"
 %token MAX_AGE "max-age"
 %token MAX_SHRINK "max-shrink"
@@ -215,6 +216,28 @@ stmt		: HOSTNAME value {
 			free($2);
 		}
 		| RULE rulename value		{ conf_set_rule(ctx, @1.first_line, $2, $3); }
+		| TLS value value {
+			char err[256];
+
+			if (conf_tls_set(&ctx->conf->tls, $2, $3, err, sizeof(err)) != 0)
+				conf_parse_error(ctx, @1.first_line, "%s", err);
+			free($2);
+			free($3);
+		}
+		| TLS value value KEY value {
+			char err[256];
+
+			if (strcmp($2, "certificate") != 0)
+				conf_parse_error(ctx, @1.first_line,
+					"tls %s ... key: did you mean 'tls certificate FILE key FILE'?",
+					$2);
+			else if (conf_tls_add_cert(&ctx->conf->tls, $3, $5, @1.first_line, err,
+					 sizeof(err)) != 0)
+				conf_parse_error(ctx, @1.first_line, "%s", err);
+			free($2);
+			free($3);
+			free($5);
+		}
 		| XDP value value {
 			char err[256];
 

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 /* Bumped on any incompatible change; a peer with another version is refused at HELLO. */
-#define CTL_PROTO_VERSION 1
+#define CTL_PROTO_VERSION 2
 
 /* Largest frame, header included: bounds every read on both sides. */
 #define CTL_PROTO_MAX_FRAME (1024u * 1024u)
@@ -131,11 +131,17 @@ enum ctl_rule {
 /*
  * CONFIG payload: struct ctl_config, then n_domains struct ctl_config_domain, n_relay_nets
  * struct ctl_config_net, n_blocked struct ctl_config_net, n_never_bounce struct ctl_config_addr, n_batv_keys
- * struct ctl_config_batv_key. Enumerations carry the values of ndrguard.conf(5).
+ * struct ctl_config_batv_key, tls_n_certs struct ctl_config_tls_cert each followed by its
+ * PEM bytes (certificate chain, then key). Enumerations carry the values of ndrguard.conf(5).
+ * The PEM bytes travel in the payload, so a renewed certificate changes the configuration's
+ * digest and a reload pushes it; the dataplane needs no access to the files.
  */
 #define CTL_CONFIG_RULES    16
 #define CTL_CONFIG_BACKENDS 8
 #define CTL_CONFIG_NAME_MAX 256
+#define CTL_TLS_CIPHERS_MAX 256
+#define CTL_TLS_CERTS_MAX   4
+#define CTL_TLS_PEM_MAX	    (64u * 1024u) /* one certificate chain or key */
 
 struct ctl_config {
 	uint32_t smtp_port;
@@ -158,6 +164,21 @@ struct ctl_config {
 	uint32_t n_blocked;		 /* blocklisted networks, after the relay networks */
 	uint8_t modes[CTL_CONFIG_RULES]; /* per rule: 0 enforce, 1 observe */
 	char hostname[CTL_CONFIG_NAME_MAX];
+	uint32_t tls_n_certs;		   /* 0: STARTTLS not offered */
+	uint32_t tls_min_version;	   /* 0x0303 TLS 1.2, 0x0304 TLS 1.3 */
+	uint32_t tls_handshake_timeout_ms; /* ClientHello to Finished */
+	uint32_t tls_rate;		   /* handshakes/s per lcore, 0: no limit */
+	uint32_t tls_burst;
+	uint32_t tls_src_rate; /* handshakes/s per source address and lcore, 0: no limit */
+	uint32_t tls_src_burst;
+	uint32_t tls_reserved;
+	char tls_ciphers[CTL_TLS_CIPHERS_MAX];	    /* TLS 1.2, OpenSSL syntax, "": default */
+	char tls_ciphersuites[CTL_TLS_CIPHERS_MAX]; /* TLS 1.3, "": default */
+};
+
+struct ctl_config_tls_cert {
+	uint32_t cert_len; /* PEM certificate chain bytes that follow, leaf first */
+	uint32_t key_len;  /* PEM private key bytes after them */
 };
 
 struct ctl_config_backend {
@@ -208,6 +229,8 @@ struct ctl_log_rec {
 	char helo[CTL_LOG_HELO_MAX];
 	char sender[CTL_LOG_ADDR_MAX]; /* "" for the null sender */
 	char rcpt[CTL_LOG_ADDR_MAX];   /* "" for session-level decisions */
+	char tls_version[8];	       /* "TLSv1.3" when the session runs over TLS, else "" */
+	char tls_cipher[40];	       /* "TLS_AES_256_GCM_SHA384", "" without TLS */
 };
 
 /*
