@@ -12,6 +12,7 @@
 #include <urcu/urcu-qsbr.h>
 
 #include "ctl_proto-t.h"
+#include "outbound-t.h"
 #include "policy-t.h"
 #include "smtp-t.h"
 #include "tls-t.h"
@@ -48,7 +49,9 @@ struct dp_cfg {
 	struct smtp_conf smtp;
 	struct policy pol; /* pol.dir and pol.harvest.cells are shared, not owned */
 	uint32_t n_domains;
-	struct dp_domain_backends *domains; /* same order as the CONFIG payload */
+	struct dp_domain_backends *domains;  /* same order as the CONFIG payload */
+	struct out_conf out;		     /* outbound path; out.buckets shared, not owned */
+	struct dp_domain_backends smarthost; /* upstream of the outbound path, in order */
 	struct dp_tls tls;		    /* owns one context reference */
 	uint32_t n_btls;		    /* backend TLS policies, entry 0 the default */
 	struct dp_btls *btls;		    /* proxy_btls-t.h; each owns a context reference */

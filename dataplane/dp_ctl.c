@@ -30,6 +30,7 @@
 #include <urcu/urcu-qsbr.h>
 
 #include "dp_ctl.h"
+#include "outbound.h"
 #include "policy.h"
 #include "proxy.h"
 #include "rcpt.h"
@@ -51,8 +52,9 @@ struct dp_cfg *dp_cfg_cur;
 
 static struct {
 	struct rcpt_tbl *dir;
-	struct policy_harvest harvest; /* cells shared by every configuration */
-	uint64_t dir_gen;	       /* generation of the committed snapshot */
+	struct policy_harvest harvest;	/* cells shared by every configuration */
+	struct out_buckets out_buckets; /* outbound rate state, shared likewise */
+	uint64_t dir_gen;		/* generation of the committed snapshot */
 	uint64_t dir_count;
 	uint64_t building_gen; /* DIR_BEGIN in progress, 0: none */
 	int listen_fd;
@@ -92,6 +94,7 @@ dp_cfg_free(struct dp_cfg *c)
 	free(c->pol.blocklist);
 	free(c->pol.never_bounce);
 	free(c->pol.batv_addr);
+	out_conf_fini(&c->out);
 	free(c->domains);
 	tls_ctx_unref(c->tls.ctx); /* sessions in TLS hold their own references */
 	proxy_btls_cfg_free(c);
@@ -125,6 +128,11 @@ static const uint8_t dp_ctl_rule_map[CTL_RULE_MAX] = {
 	[CTL_RULE_NEVER_BOUNCE] = POLICY_RULE_NEVER_BOUNCE,
 	[CTL_RULE_UNKNOWN_RCPT] = POLICY_RULE_UNKNOWN_USER,
 	[CTL_RULE_HARVEST] = POLICY_RULE_HARVEST,
+	[CTL_RULE_OUT_RELAY] = POLICY_RULE_OUT_RELAY_DENIED,
+	[CTL_RULE_OUT_SENDER] = POLICY_RULE_OUT_SENDER,
+	[CTL_RULE_OUT_SENDER_RATE] = POLICY_RULE_OUT_SENDER_RATE,
+	[CTL_RULE_OUT_HOST_RATE] = POLICY_RULE_OUT_HOST_RATE,
+	[CTL_RULE_OUT_NDR] = POLICY_RULE_OUT_NDR,
 };
 
 static bool
@@ -153,15 +161,82 @@ dp_ctl_add_nets(struct policy *pol, const uint8_t **p, uint32_t n, bool relay)
 	return 0;
 }
 
-/* The STARTTLS context from the certificates at <p> (up to <end>, which must be reached). */
+/* The outbound section of CONFIG (ctl_proto-t.h) at <p>[<len>] into <c>. @return 0, -EINVAL,
+ * -ENOMEM. */
 static int
-dp_ctl_tls_build(struct dp_cfg *c, const struct ctl_config *h, const uint8_t *p, const uint8_t *end)
+dp_ctl_build_out(struct dp_cfg *c, const uint8_t *p, size_t len)
+{
+	const struct ctl_config_out *o = (const void *) p;
+	struct out_conf *oc = &c->out;
+	int ret;
+
+	if (len < sizeof(*o) || o->n_ports == 0 || o->n_ports > CTL_OUT_PORTS ||
+		o->n_smarthosts > CTL_CONFIG_BACKENDS || o->n_nets > 65536 || o->n_exempt > 65536 ||
+		o->ndr_mode >= OUT_NDR_MAX ||
+		len != sizeof(*o) + (size_t) o->n_nets * sizeof(struct ctl_config_net) +
+				(size_t) o->n_exempt * sizeof(struct ctl_config_addr))
+		return -EINVAL;
+	_Static_assert((int) CTL_OUT_RATE_MAX == (int) OUT_B_MAX, "rate lists differ");
+	oc->enabled = o->enabled != 0 && o->n_smarthosts != 0;
+	oc->n_ports = (uint8_t) o->n_ports;
+	for (unsigned int i = 0; i < o->n_ports; i++) {
+		if (o->ports[i] == 0)
+			return -EINVAL;
+		oc->ports[i] = o->ports[i];
+	}
+	oc->addr = o->addr;
+	oc->batv_sign = o->batv_sign != 0;
+	oc->ndr_mode = (uint8_t) o->ndr_mode;
+	oc->ndr_tempfail = o->ndr_tempfail != 0;
+	for (unsigned int i = 0; i < CTL_OUT_RATE_MAX; i++) {
+		ret = out_rate_set(&oc->rate[i], o->rate[i].count, o->rate[i].per_ms,
+			o->rate[i].burst);
+		if (ret != 0)
+			return ret;
+	}
+	c->smarthost.n = o->n_smarthosts;
+	snprintf(c->smarthost.name, sizeof(c->smarthost.name), "smarthost");
+	for (uint32_t i = 0; i < o->n_smarthosts; i++) {
+		c->smarthost.b[i].ip = o->smarthosts[i].ip;
+		c->smarthost.b[i].port = o->smarthosts[i].port;
+	}
+	p += sizeof(*o);
+	for (uint32_t i = 0; i < o->n_nets; i++, p += sizeof(struct ctl_config_net)) {
+		const struct ctl_config_net *net = (const void *) p;
+		struct in_addr a = {.s_addr = net->ip};
+		char ip[INET_ADDRSTRLEN], cidr[INET_ADDRSTRLEN + 4];
+
+		if (net->plen > 32 || inet_ntop(AF_INET, &a, ip, sizeof(ip)) == NULL)
+			return -EINVAL;
+		snprintf(cidr, sizeof(cidr), "%s/%u", ip, net->plen);
+		ret = out_conf_add_net(oc, cidr);
+		if (ret != 0)
+			return ret;
+	}
+	for (uint32_t i = 0; i < o->n_exempt; i++, p += sizeof(struct ctl_config_addr)) {
+		const struct ctl_config_addr *a = (const void *) p;
+
+		if (!dp_ctl_str_ok(a->addr, sizeof(a->addr)))
+			return -EINVAL;
+		ret = out_conf_add_exempt(oc, a->addr);
+		if (ret != 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* The STARTTLS context from the certificates at *<pp> (within <end>); *<pp> moves past them,
+ * to the optional outbound section. */
+static int
+dp_ctl_tls_build(struct dp_cfg *c, const struct ctl_config *h, const uint8_t **pp,
+	const uint8_t *end)
 {
 	struct tls_server_conf tc = {.min_version = (uint16_t) h->tls_min_version};
+	const uint8_t *p = *pp;
 	char err[256];
 
 	if (h->tls_n_certs == 0)
-		return p == end ? 0 : -EINVAL;
+		return 0;
 	if (h->tls_n_certs > CTL_TLS_CERTS_MAX || h->tls_n_certs > TLS_CERTS_MAX ||
 		!memchr(h->tls_ciphers, '\0', sizeof(h->tls_ciphers)) ||
 		!memchr(h->tls_ciphersuites, '\0', sizeof(h->tls_ciphersuites)) ||
@@ -184,8 +259,7 @@ dp_ctl_tls_build(struct dp_cfg *c, const struct ctl_config *h, const uint8_t *p,
 		tc.certs[i].key_len = tcert.key_len;
 		p += tcert.cert_len + tcert.key_len;
 	}
-	if (p != end)
-		return -EINVAL;
+	*pp = p;
 	tc.n_certs = h->tls_n_certs;
 	memcpy(tc.ciphers, h->tls_ciphers, sizeof(tc.ciphers));
 	memcpy(tc.ciphersuites, h->tls_ciphersuites, sizeof(tc.ciphersuites));
@@ -312,12 +386,21 @@ dp_cfg_build(const void *payload, size_t len, int *err)
 		if (i == 0)
 			c->pol.batv.sign_id = (uint8_t) k->id;
 	}
+	/* Then the backend TLS policies, the certificates of STARTTLS and the optional outbound
+	 * section. */
 	ret = proxy_btls_cfg_build(c, h, &p, (const uint8_t *) payload + len);
 	if (ret != 0)
 		goto err;
-	ret = dp_ctl_tls_build(c, h, p, (const uint8_t *) payload + len);
+	ret = dp_ctl_tls_build(c, h, &p, (const uint8_t *) payload + len);
 	if (ret != 0)
 		goto err;
+	out_conf_init(&c->out);
+	c->out.buckets = &dp_ctl.out_buckets;
+	if (p < (const uint8_t *) payload + len) {
+		ret = dp_ctl_build_out(c, p, (size_t) ((const uint8_t *) payload + len - p));
+		if (ret != 0)
+			goto err;
+	}
 	return c;
 err:
 	*err = ret ? ret : -EINVAL;
@@ -765,6 +848,13 @@ dp_ctl_init(void)
 		dp_ctl.dir = NULL;
 		return -ENOMEM;
 	}
+	if (out_buckets_init(&dp_ctl.out_buckets, OUT_BUCKET_LOG2, key.k0 ^ 0x5851f42d4c957f2dull,
+		    key.k1 ^ 0x14057b7ef767814full) != 0) {
+		policy_harvest_fini(&dp_ctl.harvest);
+		rcpt_tbl_destroy(dp_ctl.dir);
+		dp_ctl.dir = NULL;
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -827,6 +917,7 @@ dp_ctl_stop(void)
 		dp_ctl.dir = NULL;
 	}
 	policy_harvest_fini(&dp_ctl.harvest);
+	out_buckets_fini(&dp_ctl.out_buckets);
 	free(dp_ctl.buf);
 	dp_ctl.buf = NULL;
 	free(dp_ctl.logbuf);

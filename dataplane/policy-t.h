@@ -32,6 +32,12 @@ enum policy_rule {
 	POLICY_RULE_DIRECTORY,	  /* RCPT: found in the directory */
 	POLICY_RULE_RCPT_LIMIT,	  /* RCPT: over the recipient limit → 452 4.5.3 */
 	POLICY_RULE_HARVEST,	  /* any: invalid-recipient budget exceeded → tarpit, 421 */
+	POLICY_RULE_OUT_RELAY_DENIED, /* outbound: source not internal nor a backend → 554 5.7.1 */
+	POLICY_RULE_OUT_SENDER,	     /* outbound MAIL: sender not ours (or <> not from a backend) */
+	POLICY_RULE_OUT_SENDER_RATE, /* outbound: sender address over its rate → 451 4.7.1 */
+	POLICY_RULE_OUT_HOST_RATE,   /* outbound: source host over its rate → 451 4.7.1 */
+	POLICY_RULE_OUT_NDR,	     /* outbound RCPT: null sender over the NDR limit or refused */
+	POLICY_RULE_OUT_RELAY,	     /* outbound RCPT: relayed to the smarthost (accepted) */
 	POLICY_RULE_MAX
 };
 

@@ -32,6 +32,12 @@ static const char *const policy_rule_names[POLICY_RULE_MAX] = {
 	[POLICY_RULE_DIRECTORY] = "directory",
 	[POLICY_RULE_RCPT_LIMIT] = "rcpt_limit",
 	[POLICY_RULE_HARVEST] = "harvest",
+	[POLICY_RULE_OUT_RELAY_DENIED] = "out_relay_denied",
+	[POLICY_RULE_OUT_SENDER] = "out_foreign_sender",
+	[POLICY_RULE_OUT_SENDER_RATE] = "out_sender_rate",
+	[POLICY_RULE_OUT_HOST_RATE] = "out_host_rate",
+	[POLICY_RULE_OUT_NDR] = "out_ndr_limit",
+	[POLICY_RULE_OUT_RELAY] = "out_relay",
 };
 
 const char *
@@ -47,7 +53,7 @@ policy_rule_accepts(enum policy_rule rule)
 {
 	return rule == POLICY_RULE_NONE || rule == POLICY_RULE_RELAY_NET ||
 	       rule == POLICY_RULE_POSTMASTER || rule == POLICY_RULE_CATCH_ALL ||
-	       rule == POLICY_RULE_DIRECTORY;
+	       rule == POLICY_RULE_DIRECTORY || rule == POLICY_RULE_OUT_RELAY;
 }
 
 void

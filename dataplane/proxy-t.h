@@ -123,6 +123,8 @@ struct proxy_lcore {
 	uint64_t decisions;	   /* decision records made */
 	uint64_t log_dropped;	   /* records lost: ring full (no reader keeping up) */
 	int64_t wall_offset_ms;	   /* Unix time minus engine time, ms */
+	uint64_t listen_gen;	   /* configuration whose outbound ports are listened on */
+	uint64_t out_refused;	   /* connections to an outbound port at a foreign address */
 	struct rte_ring *log_ring; /* struct ctl_log_rec, lcore -> control thread */
 	uint64_t tsc_hz;
 	struct proxy_obs obs;

@@ -132,12 +132,11 @@ proxy_op_close(void *arg)
 	ps->close_pending = true;
 }
 
-/* The first port whose connected subnet holds <ip>. */
+/* The first port whose connected subnet holds <ip>, else (<via_gw>) the first port with a
+ * gateway (the outbound smarthost is usually beyond the external router). */
 static int
-proxy_port_for(const struct proxy_sess *ps, uint32_t ip, uint16_t *port_id)
+proxy_port_for_ctx(const struct lcore_ctx *ctx, uint32_t ip, bool via_gw, uint16_t *port_id)
 {
-	const struct lcore_ctx *ctx = ps->pl->ts->ctx;
-
 	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
 		const struct net_if *nif = ctx->nif[p];
 
@@ -153,16 +152,36 @@ proxy_port_for(const struct proxy_sess *ps, uint32_t ip, uint16_t *port_id)
 			}
 		}
 	}
+	for (uint16_t p = 0; via_gw && p < RTE_MAX_ETHPORTS; p++) {
+		if (ctx->nif[p] != NULL && ctx->nif[p]->gateway != 0) {
+			*port_id = p;
+			return 0;
+		}
+	}
 	return -ENETUNREACH;
 }
 
+static int
+proxy_port_for(const struct proxy_sess *ps, uint32_t ip, uint16_t *port_id)
+{
+	return proxy_port_for_ctx(ps->pl->ts->ctx, ip, true, port_id);
+}
+
+/* Where this session's transactions go: the smarthost (outbound) or the domain's backends. */
+static const struct dp_domain_backends *
+proxy_backends(const struct proxy_sess *ps)
+{
+	return ps->s.out != NULL ? &ps->cfg->smarthost : &ps->cfg->domains[ps->dom];
+}
+
 static const struct tcp_app proxy_backend_app;
+static const struct tcp_app proxy_client_app;
 
 /* Connect to backend <ps->backend_try> of the session's domain. */
 static int
 proxy_backend_connect(struct proxy_sess *ps)
 {
-	const struct dp_domain_backends *d = &ps->cfg->domains[ps->dom];
+	const struct dp_domain_backends *d = proxy_backends(ps);
 	int ret = -EHOSTUNREACH;
 
 	while (ps->backend_try < d->n) {
@@ -191,6 +210,9 @@ proxy_op_backend_open(void *arg)
 	const char *at = memrchr(rcpt, '@', ps->s.txn.rcpt_len);
 	const struct dp_cfg *cfg = ps->cfg;
 
+	ps->backend_try = 0;
+	if (ps->s.out != NULL)
+		return proxy_backend_connect(ps); /* outbound: the smarthost, whatever the domain */
 	if (cfg->n_domains == 0)
 		return -EHOSTUNREACH;
 	/* The first recipient's domain picks the backends; a relay network's foreign
@@ -560,6 +582,61 @@ fed:
 
 /* ---- client connection ---- */
 
+/*
+ * Is <c> a connection to the internal (outbound) listener of <cfg>: an outbound port at the
+ * configured address, or, without one, at an address of the port facing the first backend?
+ * *<from_backend>: the source is one of the backend MTAs.
+ */
+static bool
+proxy_out_classify(const struct proxy_lcore *pl, const struct dp_cfg *cfg, const struct tcp_conn *c,
+	bool *from_backend)
+{
+	const struct out_conf *o = &cfg->out;
+	uint16_t lport = rte_be_to_cpu_16(c->lport), port_id;
+	bool port_ok = false;
+
+	*from_backend = false;
+	if (!o->enabled)
+		return false;
+	for (unsigned int i = 0; i < o->n_ports; i++)
+		port_ok |= o->ports[i] == lport;
+	if (!port_ok)
+		return false;
+	if (o->addr != 0) {
+		if (c->laddr != o->addr)
+			return false;
+	} else {
+		if (cfg->n_domains == 0 || cfg->domains[0].n == 0 ||
+			proxy_port_for_ctx(pl->ts->ctx, cfg->domains[0].b[0].ip, false, &port_id) !=
+				0 ||
+			port_id != c->port_id)
+			return false;
+	}
+	for (uint32_t d = 0; d < cfg->n_domains && !*from_backend; d++)
+		for (uint32_t b = 0; b < cfg->domains[d].n; b++)
+			if (cfg->domains[d].b[b].ip == c->raddr)
+				*from_backend = true;
+	return true;
+}
+
+/* Listen on the outbound ports of the configuration in force (they can change at reload;
+ * a port no longer configured keeps its listener and refuses connections). */
+static void
+proxy_tick(struct lcore_ctx *ctx, void *arg)
+{
+	struct proxy_lcore *pl = arg;
+	const struct dp_cfg *c = dp_cfg_get();
+
+	(void) ctx;
+	if (c == NULL || c->gen == pl->listen_gen)
+		return;
+	pl->listen_gen = c->gen;
+	if (!c->out.enabled)
+		return;
+	for (unsigned int i = 0; i < c->out.n_ports; i++)
+		(void) tcp_listen(pl->ts, c->out.ports[i], &proxy_client_app, pl);
+}
+
 static int
 proxy_accepted(struct tcp_conn *c)
 {
@@ -568,12 +645,20 @@ proxy_accepted(struct tcp_conn *c)
 	struct proxy_sess *ps;
 	struct dp_cfg *cfg;
 	uint64_t now = proxy_now(pl);
+	bool outbound, from_backend;
 	uint32_t n;
 
 	cfg = dp_cfg_acquire();
 	if (cfg == NULL) {
 		pl->no_config++;
 		return -EAGAIN;
+	}
+	outbound = proxy_out_classify(pl, cfg, c, &from_backend);
+	if (!outbound && rte_be_to_cpu_16(c->lport) != proxy_port) {
+		/* An outbound-only port (587) reached at another address. */
+		dp_cfg_release(cfg);
+		pl->out_refused++;
+		return -ECONNREFUSED;
 	}
 	if (rte_mempool_get(pl->pool, (void **) &ps) != 0) {
 		dp_cfg_release(cfg);
@@ -598,6 +683,8 @@ proxy_accepted(struct tcp_conn *c)
 	memcpy(peer.addr, &c->raddr, 4);
 	c->udata = ps;
 	smtp_session_init(&ps->s, &cfg->smtp, &proxy_ops, ps, &cfg->pol, &pl->stats, &peer);
+	if (outbound)
+		smtp_out_session_set(&ps->s, &cfg->out, from_backend);
 	ps->s.wall_offset_ms = pl->wall_offset_ms;
 	/* A full table answers as if over the limit: better 421 than unbounded state. */
 	smtp_session_start(&ps->s, now, n != 0 ? n : UINT32_MAX);
@@ -676,7 +763,7 @@ static void
 proxy_backend_connected(struct tcp_conn *c, int err)
 {
 	struct proxy_sess *ps = c->udata;
-	const struct dp_domain_backends *d = &ps->cfg->domains[ps->dom];
+	const struct dp_domain_backends *d = proxy_backends(ps);
 
 	if (ps->backend_try < d->n)
 		proxy_backend_health(ps->pl, d->b[ps->backend_try].ip, d->b[ps->backend_try].port,
@@ -860,6 +947,10 @@ proxy_start(struct lcore_ctx *ctx, uint16_t port, uint32_t n_sessions)
 	}
 	proxy_lcores[ctx->lcore_id] = pl;
 	proxy_port = port;
+	if (ctx->tick == NULL) {
+		ctx->tick = proxy_tick;
+		ctx->tick_arg = pl;
+	}
 	return 0;
 }
 
@@ -896,6 +987,9 @@ static const char *const proxy_smtp_stat_names[SMTP_STAT_MAX] = {
 	[SMTP_STAT_BACKEND_TIMEOUT] = "smtp_backend_timeout",
 	[SMTP_STAT_BACKEND_REFUSED] = "smtp_backend_refused",
 	[SMTP_STAT_DELIVERED] = "smtp_delivered",
+	[SMTP_STAT_OUT_SESSIONS] = "out_sessions",
+	[SMTP_STAT_OUT_BATV_SIGNED] = "out_batv_signed",
+	[SMTP_STAT_OUT_NDR_PASSED] = "out_ndr_passed",
 };
 
 static const char *const proxy_outcome_names[POLICY_OUTCOME_MAX] = {
@@ -985,7 +1079,7 @@ int
 proxy_stats_text(char *buf, size_t size)
 {
 	uint64_t c[SMTP_STAT_MAX] = {0}, rule[POLICY_RULE_MAX][POLICY_OUTCOME_MAX] = {{0}};
-	uint64_t ev[7] = {0};
+	uint64_t ev[8] = {0};
 	size_t used = 0;
 
 	for (unsigned int l = 0; l < RTE_MAX_LCORE; l++) {
@@ -1006,6 +1100,7 @@ proxy_stats_text(char *buf, size_t size)
 		ev[4] += __atomic_load_n(&pl->backend_failover, __ATOMIC_RELAXED);
 		ev[5] += __atomic_load_n(&pl->decisions, __ATOMIC_RELAXED);
 		ev[6] += __atomic_load_n(&pl->log_dropped, __ATOMIC_RELAXED);
+		ev[7] += __atomic_load_n(&pl->out_refused, __ATOMIC_RELAXED);
 	}
 	used += (size_t) proxy_obs_text(buf + used, size - used);
 	used += (size_t) proxy_tls_stats_text(proxy_lcores, RTE_MAX_LCORE, buf + used, size - used);
@@ -1022,7 +1117,7 @@ proxy_stats_text(char *buf, size_t size)
 		"proxy_refused_no_config %" PRIu64 "\nproxy_refused_no_session %" PRIu64
 		"\nproxy_reply_overflow %" PRIu64 "\nproxy_backend_overflow %" PRIu64
 		"\nproxy_backend_failover %" PRIu64 "\nproxy_decisions %" PRIu64
-		"\nproxy_decisions_dropped %" PRIu64 "\n",
-		ev[0], ev[1], ev[2], ev[3], ev[4], ev[5], ev[6]);
+		"\nproxy_decisions_dropped %" PRIu64 "\nproxy_out_refused %" PRIu64 "\n",
+		ev[0], ev[1], ev[2], ev[3], ev[4], ev[5], ev[6], ev[7]);
 	return (int) used;
 }

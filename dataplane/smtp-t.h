@@ -13,6 +13,8 @@
 
 #include "policy-t.h"
 
+struct out_conf;
+
 /* RFC 5321 §4.5.3.1: size limits, in octets, including CRLF where the RFC counts it. */
 #define SMTP_CMD_LINE_MAX   512	 /* §4.5.3.1.4 command line incl. CRLF */
 #define SMTP_TEXT_LINE_MAX  1000 /* §4.5.3.1.6 text line incl. CRLF */
@@ -176,6 +178,11 @@ enum smtp_reply_id {
 	SMTP_R_TLS_ACTIVE,	/* 503 5.5.1 TLS already active */
 	SMTP_R_AUTH,		/* 502 5.5.1 AUTH not offered */
 	SMTP_R_BDAT,		/* 502 5.5.1 BDAT/CHUNKING not offered */
+	SMTP_R_OUT_SENDER,	/* 550 5.7.1 outbound sender not in our domains */
+	SMTP_R_OUT_NULL_SENDER, /* 550 5.7.1 outbound null sender from a non-backend */
+	SMTP_R_OUT_RATE,	/* 451 4.7.1 outbound rate limit exceeded */
+	SMTP_R_OUT_NDR,		/* 550 5.7.1 outbound bounce refused (NDR limit) */
+	SMTP_R_OUT_NDR_TEMP,	/* 451 4.7.1 outbound bounce deferred (NDR limit, 4xx option) */
 	SMTP_R_BTLS_NEEDED,	/* 451 4.7.4 TLS required, backend offers none */
 	SMTP_R_BTLS_FAIL,	/* 451 4.7.5 TLS handshake with the backend failed */
 	SMTP_R_MAX
@@ -207,6 +214,9 @@ enum smtp_stat_id {
 	SMTP_STAT_BACKEND_TIMEOUT, /* backend timeouts mapped to 421 4.4.2 */
 	SMTP_STAT_BACKEND_REFUSED, /* recipients accepted by policy, refused by backend */
 	SMTP_STAT_DELIVERED,	   /* messages the backend accepted at the end of data */
+	SMTP_STAT_OUT_SESSIONS,	   /* sessions on the internal (outbound) listener */
+	SMTP_STAT_OUT_BATV_SIGNED, /* outbound envelope senders BATV-signed */
+	SMTP_STAT_OUT_NDR_PASSED,  /* outbound null-sender recipients let through */
 	SMTP_STAT_MAX
 };
 
@@ -355,7 +365,10 @@ struct smtp_txn {
 	uint8_t rcpt_rule;   /* enum policy_rule that accepted txn.rcpt */
 	uint16_t sender_len;
 	char sender[SMTP_ADDR_BUF]; /* raw sender address (for the record and the backend) */
+	uint16_t sender_out_len;    /* 0: the backend gets <sender> */
+	char sender_out[SMTP_ADDR_BUF + 16]; /* outbound: BATV-signed sender for the smarthost */
 	uint16_t rcpt_len;
+	uint8_t rcpt_skip;	  /* leading bytes of <rcpt> not sent (a BATV tag) */
 	char rcpt[SMTP_ADDR_BUF]; /* recipient waiting for a backend reply */
 };
 
@@ -378,6 +391,8 @@ struct smtp_session {
 	const struct smtp_ops *ops;
 	void *arg;
 	struct policy *pol;
+	const struct out_conf *out; /* outbound (internal listener) session; NULL: inbound */
+	bool out_backend;	    /* outbound: the source is one of the backend MTAs */
 	struct smtp_stats *stats;
 	struct policy_peer peer;
 	char helo[SMTP_DOMAIN_MAX + 1];

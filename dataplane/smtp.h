@@ -205,5 +205,34 @@ void smtp_session_data_go(struct smtp_session *s);
 void smtp_session_txn_done(struct smtp_session *s);
 void smtp_session_resume(struct smtp_session *s);
 void smtp_enter_state(struct smtp_session *s, enum smtp_state st);
+/** Count <rule>/<out> and write its decision record with reply <id> (<rcpt> may be NULL). */
+void smtp_decide_reply(struct smtp_session *s, enum policy_rule rule, enum policy_outcome out,
+	const char *rcpt, enum smtp_reply_id id);
+
+/* Outbound sessions (smtp_outbound.c), called by the session when s->out is set. */
+
+/**
+ * Make <s> (after smtp_session_init) a session of the internal listener under <out>;
+ * <from_backend>: the source is one of the backend MTAs. Owner thread.
+ */
+void smtp_out_session_set(struct smtp_session *s, const struct out_conf *out, bool from_backend);
+
+/**
+ * MAIL of an outbound session, txn.sender set: our domains only (the null sender from a
+ * backend only), sender and host message rates, BATV signing into txn.sender_out.
+ * @return SMTP_R_NONE to accept, or the reply refusing it (decision recorded). Owner thread.
+ */
+enum smtp_reply_id smtp_out_mail(struct smtp_session *s, const struct smtp_addr *a);
+
+/**
+ * RCPT of an outbound session: relay permission, NDR control, recipient rates.
+ * @return POLICY_RULE_OUT_RELAY to accept, or the rule refusing it. Observed rules are
+ * recorded here. Owner thread.
+ */
+enum policy_rule smtp_out_rcpt(struct smtp_session *s, const struct smtp_addr *a, const char *norm,
+	size_t norm_len, const char *raw);
+
+/** The reply of an outbound refusal <id> under the session's configuration (4xx NDR option). */
+enum smtp_reply_id smtp_out_reply(const struct smtp_session *s, enum smtp_reply_id id);
 
 #endif /* NDG_DATAPLANE_SMTP_H */

@@ -154,7 +154,7 @@ smtp_relay_reset(struct smtp_relay *r, enum smtp_relay_state st)
 static void
 smtp_relay_send_rcpt(struct smtp_session *s)
 {
-	smtp_relay_cmd(s, SMTP_RC_RCPT, true, "RCPT TO:<%s>\r\n", s->txn.rcpt);
+	smtp_relay_cmd(s, SMTP_RC_RCPT, true, "RCPT TO:<%s>\r\n", s->txn.rcpt + s->txn.rcpt_skip);
 }
 
 /* MAIL (with SIZE/BODY when the backend offers them) and, pipelined when allowed, RCPT. */
@@ -167,7 +167,8 @@ smtp_relay_start_txn(struct smtp_session *s)
 	if ((r->caps & SMTP_RCAP_SIZE) && s->txn.size_decl != 0)
 		(void) snprintf(size, sizeof(size), " SIZE=%llu",
 			(unsigned long long) s->txn.size_decl);
-	smtp_relay_cmd(s, SMTP_RC_MAIL, false, "MAIL FROM:<%s>%s%s\r\n", s->txn.sender, size,
+	smtp_relay_cmd(s, SMTP_RC_MAIL, false, "MAIL FROM:<%s>%s%s\r\n",
+		s->txn.sender_out_len != 0 ? s->txn.sender_out : s->txn.sender, size,
 		((r->caps & SMTP_RCAP_8BITMIME) && s->txn.body_8bit) ? " BODY=8BITMIME" : "");
 	r->state = SMTP_RL_TXN;
 	if (r->caps & SMTP_RCAP_PIPELINING)

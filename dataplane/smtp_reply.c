@@ -79,6 +79,13 @@ static const struct smtp_reply_def smtp_replies[SMTP_R_MAX] = {
 	[SMTP_R_TLS_ACTIVE] = SMTP_RE(503, "5.5.1", "TLS already active", false),
 	[SMTP_R_AUTH] = SMTP_RE(502, "5.5.1", "AUTH not available", false),
 	[SMTP_R_BDAT] = SMTP_RE(502, "5.5.1", "BDAT not available (CHUNKING not offered)", false),
+	[SMTP_R_OUT_SENDER] = SMTP_RE(550, "5.7.1", "Sender address not in our domains", false),
+	[SMTP_R_OUT_NULL_SENDER] =
+		SMTP_RE(550, "5.7.1", "Null sender accepted from the mail servers only", false),
+	[SMTP_R_OUT_RATE] = SMTP_RE(451, "4.7.1", "Sending rate exceeded, try later", false),
+	[SMTP_R_OUT_NDR] = SMTP_RE(550, "5.7.1", "Outgoing bounce refused (NDR limit)", false),
+	[SMTP_R_OUT_NDR_TEMP] =
+		SMTP_RE(451, "4.7.1", "Outgoing bounce deferred (NDR limit)", false),
 	/* RFC 3463 X.7.4 "security features not supported", X.7.5 "cryptographic failure". */
 	[SMTP_R_BTLS_NEEDED] =
 		SMTP_RE(451, "4.7.4", "TLS to the delivery service unavailable, try later", false),

@@ -111,7 +111,7 @@ smtp_decide(struct smtp_session *s, enum policy_rule rule, enum policy_outcome o
 	s->ops->decision(s->arg, &d);
 }
 
-static void
+void
 smtp_decide_reply(struct smtp_session *s, enum policy_rule rule, enum policy_outcome out,
 	const char *rcpt, enum smtp_reply_id id)
 {
@@ -173,7 +173,7 @@ smtp_session_reply(struct smtp_session *s, enum smtp_reply_id id)
 	}
 	if (r->close)
 		smtp_session_close(s);
-	else if (r->code >= 400)
+	else if (r->code >= 400 && !s->out_backend) /* a backend's refused mail is no abuse */
 		smtp_session_error(s, id == SMTP_R_SYNTAX);
 }
 
@@ -188,6 +188,8 @@ smtp_txn_reset(struct smtp_session *s)
 	s->txn.backend_failed = false;
 	s->txn.sender_len = 0;
 	s->txn.sender[0] = '\0';
+	s->txn.sender_out_len = 0;
+	s->txn.rcpt_skip = 0;
 	s->txn.rcpt_len = 0;
 	s->txn.rcpt[0] = '\0';
 }
@@ -224,6 +226,8 @@ smtp_session_start(struct smtp_session *s, uint64_t now, uint32_t peer_conns)
 
 	s->now = now;
 	smtp_stat_inc(s, SMTP_STAT_SESSIONS);
+	if (s->out != NULL)
+		smtp_stat_inc(s, SMTP_STAT_OUT_SESSIONS);
 	if (policy_cidr_match(p->blocklist, p->n_block, &s->peer)) {
 		if (p->mode[POLICY_RULE_BLOCKLIST] == POLICY_ENFORCE) {
 			smtp_decide_reply(s, POLICY_RULE_BLOCKLIST, POLICY_OUT_REJECT, NULL,
@@ -234,7 +238,8 @@ smtp_session_start(struct smtp_session *s, uint64_t now, uint32_t peer_conns)
 		smtp_decide_reply(s, POLICY_RULE_BLOCKLIST, POLICY_OUT_OBSERVE, NULL,
 			SMTP_R_BLOCKED);
 	}
-	if (p->max_conn_per_ip != 0 && peer_conns > p->max_conn_per_ip) {
+	/* The backend MTAs sending out open as many connections as their queues need. */
+	if (p->max_conn_per_ip != 0 && peer_conns > p->max_conn_per_ip && !s->out_backend) {
 		if (p->mode[POLICY_RULE_CONN_LIMIT] == POLICY_ENFORCE) {
 			smtp_decide_reply(s, POLICY_RULE_CONN_LIMIT, POLICY_OUT_REJECT, NULL,
 				SMTP_R_TOO_MANY_CONN);
@@ -458,6 +463,16 @@ smtp_proceed_mail(struct smtp_session *s, const char *arg, size_t n)
 	s->txn.sender_len = (uint16_t) (end - 2);
 	memcpy(s->txn.sender, arg + 1, end - 2);
 	s->txn.sender[end - 2] = '\0';
+	if (s->out != NULL) {
+		/* Outbound: our senders only, rates, BATV signing (smtp_outbound.c). */
+		enum smtp_reply_id id = smtp_out_mail(s, &a);
+
+		if (id != SMTP_R_NONE) {
+			smtp_txn_reset(s);
+			smtp_session_reply(s, id);
+			return;
+		}
+	}
 	smtp_enter_state(s, SMTP_ST_MAIL);
 	smtp_session_reply(s, SMTP_R_MAIL_OK);
 }
@@ -484,6 +499,15 @@ smtp_rule_reply(enum policy_rule rule)
 		return SMTP_R_TOO_MANY_RCPT;
 	case POLICY_RULE_HARVEST:
 		return SMTP_R_HARVEST;
+	case POLICY_RULE_OUT_RELAY_DENIED:
+		return SMTP_R_RELAY_DENIED;
+	case POLICY_RULE_OUT_SENDER:
+		return SMTP_R_OUT_SENDER;
+	case POLICY_RULE_OUT_SENDER_RATE:
+	case POLICY_RULE_OUT_HOST_RATE:
+		return SMTP_R_OUT_RATE;
+	case POLICY_RULE_OUT_NDR:
+		return SMTP_R_OUT_NDR;
 	default:
 		return SMTP_R_RCPT_OK;
 	}
@@ -600,9 +624,14 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 	ctx.now = (uint64_t) ((int64_t) s->now + s->wall_offset_ms); /* policy wants Unix ms */
 	oa.s = s;
 	oa.rcpt = raw;
-	rule = policy_rcpt_eval(p, &ctx, smtp_observe, &oa);
+	if (s->out != NULL)
+		rule = smtp_out_rcpt(s, &a, norm, (size_t) r, raw);
+	else
+		rule = policy_rcpt_eval(p, &ctx, smtp_observe, &oa);
 	if (!policy_rule_accepts(rule)) {
 		id = smtp_rule_reply(rule);
+		if (s->out != NULL)
+			id = smtp_out_reply(s, id);
 		smtp_decide_reply(s, rule, POLICY_OUT_REJECT, raw, id);
 		if (rule == POLICY_RULE_UNKNOWN_USER || rule == POLICY_RULE_DIR_STALE)
 			policy_harvest_charge((struct policy_harvest *) &p->harvest, &s->peer,
@@ -614,6 +643,9 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 	s->txn.rcpt_len = (uint16_t) (end - 2);
 	memcpy(s->txn.rcpt, arg + 1, end - 2);
 	s->txn.rcpt[end - 2] = '\0';
+	/* Inbound: the backend knows its users, not their BATV tags (the record keeps it). */
+	if (s->out == NULL && !(a.flags & SMTP_ADDR_QUOTED))
+		s->txn.rcpt_skip = (uint8_t) smtp_addr_batv_strip(a.local, a.local_len);
 	s->txn.rcpt_rule = (uint8_t) rule;
 	if (!s->conf->proxy) {
 		smtp_session_rcpt_done(s, 250, NULL, 0);

@@ -24,6 +24,8 @@ static const char *const scn_verb_names[SCN_VERB_MAX] = {
 	[SCN_VERB_DOT] = "dot",
 	[SCN_VERB_QUIT] = "quit",
 	[SCN_VERB_OTHER] = "other",
+	[SCN_VERB_STARTTLS] = "starttls",
+	[SCN_VERB_TLS] = "tls",
 	[SCN_VERB_SESSION] = "session",
 };
 
@@ -184,7 +186,7 @@ scn_hex(char c)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* Steps of one kind: connect, send, data, each optionally behind "repeat N". */
+/* Steps of one kind: connect, send, data, starttls, each optionally behind "repeat N". */
 static int
 scn_parse_step(struct scn_kind *k, char **tok, int nt, const char *path, unsigned int ln, char *err,
 	size_t errsz)
@@ -218,6 +220,14 @@ scn_parse_step(struct scn_kind *k, char **tok, int nt, const char *path, unsigne
 		if (scn_parse_expect(&st, 0, tok[2]) < 0)
 			return scn_err(err, errsz, path, ln, "bad reply codes '%s'", tok[2]);
 		st.text = strdup(tok[1]);
+		if (st.text == NULL)
+			return scn_err(err, errsz, path, ln, "out of memory");
+	} else if (strcmp(tok[0], "starttls") == 0 && nt == 2) {
+		st.type = SCN_STEP_STARTTLS;
+		st.verb = SCN_VERB_STARTTLS;
+		if (scn_parse_expect(&st, 0, tok[1]) < 0)
+			return scn_err(err, errsz, path, ln, "bad reply codes '%s'", tok[1]);
+		st.text = strdup("STARTTLS");
 		if (st.text == NULL)
 			return scn_err(err, errsz, path, ln, "out of memory");
 	} else if (strcmp(tok[0], "data") == 0 && nt == 5) {

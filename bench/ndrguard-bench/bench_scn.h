@@ -22,6 +22,7 @@ enum scn_step_type {
 	SCN_STEP_CONNECT = 0, /* wait for the greeting */
 	SCN_STEP_SEND,	      /* one command line */
 	SCN_STEP_DATA,	      /* DATA, then (after 354) a generated message and "." */
+	SCN_STEP_STARTTLS,    /* STARTTLS (RFC 3207); after its 220 the TLS handshake */
 	SCN_STEP_MAX,
 };
 
@@ -35,6 +36,8 @@ enum scn_verb {
 	SCN_VERB_DOT,	      /* end of message data to the final reply */
 	SCN_VERB_QUIT,	      /* QUIT */
 	SCN_VERB_OTHER,	      /* RSET, NOOP, anything else */
+	SCN_VERB_STARTTLS,    /* STARTTLS to its reply */
+	SCN_VERB_TLS,	      /* the TLS handshake after 220 to its completion */
 	SCN_VERB_SESSION,     /* intended start to the last reply of the session */
 	SCN_VERB_MAX,
 };

@@ -6,6 +6,8 @@
  * histograms. Closed loop (--concurrency N) or open loop (--rate R: sessions start on a fixed
  * schedule and latency is measured from the intended start, so a slow server cannot hide its
  * queueing: no coordinated omission).
+ * A `starttls` step upgrades the session (RFC 3207): after the 220 the TLS handshake runs
+ * non-blocking on the same socket (OpenSSL), and every later byte goes through the TLS session.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +26,9 @@
 #include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "bench.h"
 #include "bench_hist.h"
@@ -73,6 +78,9 @@ struct smtpb_conn {
 	size_t ocap, olen;
 	struct iovec iov[3];
 	int niov;
+	SSL *ssl;	/* the TLS session after STARTTLS, else NULL */
+	bool handshake; /* the TLS handshake is under way */
+	uint64_t t_hs;	/* when it began */
 };
 
 struct smtpb_kstats {
@@ -120,6 +128,13 @@ struct smtpb {
 	bool cpu_sampled;
 	uint64_t sink_ok0, sink_bad0; /* the sink's counters before the run */
 	double cpu0;		      /* server CPU seconds when the measurement started */
+	/* TLS (starttls steps) */
+	SSL_CTX *tls_ctx;
+	const char *tls_ca;	 /* verify the server's chain against this file */
+	const char *tls_ciphers; /* TLS 1.2 cipher list */
+	int tls_max;		 /* highest version (TLS1_2_VERSION..), 0: the library's */
+	uint64_t tls_handshakes, tls_failures;
+	char tls_last[96]; /* version and cipher of the last handshake */
 };
 
 static volatile sig_atomic_t smtpb_stop;
@@ -359,6 +374,13 @@ smtpb_error(struct smtpb *b, struct smtpb_conn *c, uint64_t *counter, const char
 static void
 smtpb_conn_end(struct smtpb *b, struct smtpb_conn *c, uint64_t now)
 {
+	if (c->ssl != NULL) {
+		if (!c->handshake)
+			(void) SSL_shutdown(c->ssl); /* close_notify, no waiting for the peer's */
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+		c->handshake = false;
+	}
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -395,11 +417,31 @@ smtpb_flush(struct smtpb_conn *c)
 {
 	if (c->niov == 0)
 		return 0; /* nothing queued: keep t_sent of the last group */
+	if (c->handshake)
+		return 0; /* written once the TLS session is up */
 	while (c->niov > 0) {
-		ssize_t w = writev(c->fd, c->iov, c->niov);
+		ssize_t w;
 
-		if (w < 0)
-			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+		if (c->ssl != NULL) {
+			/* Partial writes are on: a record at a time, at most the first iovec. */
+			int r = SSL_write(c->ssl, c->iov[0].iov_base,
+				c->iov[0].iov_len > INT32_MAX ? INT32_MAX
+							      : (int) c->iov[0].iov_len);
+
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+
+				return e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? 0
+											     : -1;
+			}
+			w = r;
+		} else {
+			w = writev(c->fd, c->iov, c->niov);
+			if (w < 0)
+				return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
+					       ? 0
+					       : -1;
+		}
 		size_t left = (size_t) w;
 		int i = 0;
 		while (i < c->niov && left >= c->iov[i].iov_len)
@@ -478,8 +520,8 @@ smtpb_advance(struct smtpb *b, struct smtpb_conn *c, uint64_t now)
 		smtpb_push(c, c->next, 0);
 		c->next++;
 		if (!(k->flags & SCN_KIND_PIPELINED) || st->type == SCN_STEP_DATA ||
-			st->verb == SCN_VERB_EHLO)
-			break;
+			st->type == SCN_STEP_STARTTLS || st->verb == SCN_VERB_EHLO)
+			break; /* RFC 2920 §3.1, RFC 3207 §4: STARTTLS ends a group */
 	} while (c->next < k->n_steps && k->steps[c->next].verb != SCN_VERB_EHLO);
 	c->iov[0] = (struct iovec){c->obuf, c->olen};
 	c->niov = 1;
@@ -487,6 +529,109 @@ smtpb_advance(struct smtpb *b, struct smtpb_conn *c, uint64_t now)
 		smtpb_error(b, c, &b->errors_closed, "write failed");
 		smtpb_conn_end(b, c, now);
 		return 1;
+	}
+	return 0;
+}
+
+/* ---- TLS (RFC 3207) ---------------------------------------------------------------------- */
+
+/* Read plaintext: from the socket, or from the TLS session. @return bytes, 0 at the end, -1 with
+ * errno (EAGAIN: nothing now). */
+static ssize_t
+smtpb_recv(struct smtpb_conn *c, char *buf, size_t n)
+{
+	if (c->ssl == NULL)
+		return read(c->fd, buf, n);
+	ERR_clear_error();
+	int r = SSL_read(c->ssl, buf, n > INT32_MAX ? INT32_MAX : (int) n);
+	if (r > 0)
+		return r;
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		errno = EAGAIN;
+		return -1;
+	default:
+		errno = EPROTO;
+		return -1;
+	}
+}
+
+/* 220 to STARTTLS came: a TLS client session on the socket. @return 0, or -1 (counted). */
+static int
+smtpb_tls_start(struct smtpb *b, struct smtpb_conn *c, uint64_t now)
+{
+	c->ssl = SSL_new(b->tls_ctx);
+	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+		if (c->measured)
+			b->tls_failures++;
+		smtpb_error(b, c, &b->errors_proto, "SSL_new failed");
+		return -1;
+	}
+	SSL_set_connect_state(c->ssl);
+	c->handshake = true;
+	c->t_hs = now;
+	return 0;
+}
+
+/* Drive the handshake; once it is done the session goes on with the next steps. */
+static void
+smtpb_handshake(struct smtpb *b, struct smtpb_conn *c, uint64_t now)
+{
+	ERR_clear_error();
+	int r = SSL_do_handshake(c->ssl);
+
+	if (r != 1) {
+		int e = SSL_get_error(c->ssl, r);
+
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			return; /* epoll says when to go on */
+		char why[160];
+		unsigned long ec = ERR_peek_error();
+
+		snprintf(why, sizeof(why), "TLS handshake failed: %s",
+			ec != 0 ? ERR_reason_error_string(ec) : "connection closed");
+		if (c->measured)
+			b->tls_failures++;
+		smtpb_error(b, c, &b->errors_proto, why);
+		smtpb_conn_end(b, c, now);
+		return;
+	}
+	c->handshake = false;
+	if (c->measured) {
+		b->tls_handshakes++;
+		bench_hist_add(&b->hist[SCN_VERB_TLS], now > c->t_hs ? now - c->t_hs : 0);
+	}
+	snprintf(b->tls_last, sizeof(b->tls_last), "%s %s", SSL_get_version(c->ssl),
+		SSL_get_cipher_name(c->ssl));
+	c->t_sent = now;
+	(void) smtpb_advance(b, c, now);
+}
+
+/* The client context of every session: no session reuse, so each handshake is a full one. */
+static int
+smtpb_tls_init(struct smtpb *b)
+{
+	b->tls_ctx = SSL_CTX_new(TLS_client_method());
+	if (b->tls_ctx == NULL)
+		return -1;
+	SSL_CTX_set_min_proto_version(b->tls_ctx, TLS1_2_VERSION);
+	if (b->tls_max != 0 && SSL_CTX_set_max_proto_version(b->tls_ctx, b->tls_max) != 1)
+		return -1;
+	SSL_CTX_set_session_cache_mode(b->tls_ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(b->tls_ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(b->tls_ctx,
+		SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (b->tls_ciphers != NULL && SSL_CTX_set_cipher_list(b->tls_ctx, b->tls_ciphers) != 1)
+		return -1;
+	if (b->tls_ca != NULL) {
+		if (SSL_CTX_load_verify_locations(b->tls_ctx, b->tls_ca, NULL) != 1)
+			return -1;
+		SSL_CTX_set_verify(b->tls_ctx, SSL_VERIFY_PEER, NULL);
+	} else {
+		SSL_CTX_set_verify(b->tls_ctx, SSL_VERIFY_NONE, NULL); /* a benchmark, not trust */
 	}
 	return 0;
 }
@@ -517,6 +662,13 @@ smtpb_reply(struct smtpb *b, struct smtpb_conn *c, unsigned int code, const char
 		smtpb_mismatch(b, c, st, p.phase, line, n);
 	if (code == 221 || code == 421)
 		c->closing = true;
+	if (st->type == SCN_STEP_STARTTLS && code == 220 && !c->closing) {
+		if (smtpb_tls_start(b, c, now) < 0) {
+			smtpb_conn_end(b, c, now);
+			return 1;
+		}
+		return 0; /* smtpb_read hands over to the handshake */
+	}
 	if (st->type == SCN_STEP_DATA) {
 		if (p.phase == 1) {
 			if (code / 100 == 2) {
@@ -543,7 +695,7 @@ static void
 smtpb_read(struct smtpb *b, struct smtpb_conn *c, uint64_t now)
 {
 	for (;;) {
-		ssize_t r = read(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len);
+		ssize_t r = smtpb_recv(c, c->in + c->in_len, sizeof(c->in) - c->in_len);
 
 		if (r == 0) {
 			if (c->state == SMTPB_DRAINING ||
@@ -588,6 +740,19 @@ smtpb_read(struct smtpb *b, struct smtpb_conn *c, uint64_t now)
 						       (line[1] - '0') * 10 + (line[2] - '0'));
 			if (smtpb_reply(b, c, code, line, n, now))
 				return;
+			if (c->handshake) {
+				/* Plaintext after the 220 to STARTTLS would be injected into the
+				 * TLS session (the CVE-2011-0411 class): refuse it. */
+				if (start < c->in_len) {
+					smtpb_error(b, c, &b->errors_proto,
+						"plaintext after 220 to STARTTLS");
+					smtpb_conn_end(b, c, now);
+					return;
+				}
+				c->in_len = 0;
+				smtpb_handshake(b, c, now);
+				return;
+			}
 		}
 		if (start > 0) {
 			memmove(c->in, c->in + start, c->in_len - start);
@@ -615,6 +780,10 @@ smtpb_event(struct smtpb *b, struct smtpb_conn *c, uint32_t ev, uint64_t now)
 			return;
 		}
 		c->state = SMTPB_ACTIVE;
+	}
+	if (c->handshake) {
+		smtpb_handshake(b, c, now);
+		return;
 	}
 	if (ev & EPOLLOUT) {
 		if (smtpb_flush(c) < 0) {
@@ -930,6 +1099,12 @@ smtpb_report(struct smtpb *b, double cpu0, double cpu1, uint64_t client_cpu)
 			(unsigned long long) b->errors_timeout,
 			(unsigned long long) b->errors_closed,
 			(unsigned long long) b->errors_proto);
+		if (b->tls_ctx != NULL)
+			printf("tls: %llu handshakes (%.1f/s), %llu failed, last %s\n",
+				(unsigned long long) b->tls_handshakes,
+				(double) b->tls_handshakes / secs,
+				(unsigned long long) b->tls_failures,
+				b->tls_last[0] ? b->tls_last : "-");
 		if (have_sink)
 			printf("sink: legit accepted %llu, arrived intact %llu, corrupt %llu, lost "
 			       "%llu\n",
@@ -998,6 +1173,11 @@ smtpb_report(struct smtpb *b, double cpu0, double cpu1, uint64_t client_cpu)
 		printf(",\"legit_accepted\":%llu,\"sink_ok\":%llu,\"corrupt\":%llu,\"lost\":%llu",
 			(unsigned long long) b->legit_accepted_all, (unsigned long long) sink_ok,
 			(unsigned long long) sink_bad, (unsigned long long) lost);
+	if (b->tls_ctx != NULL)
+		printf(",\"tls_handshakes\":%llu,\"tls_handshakes_per_sec\":%.1f,"
+		       "\"tls_failures\":%llu,\"tls\":\"%s\"",
+			(unsigned long long) b->tls_handshakes, (double) b->tls_handshakes / secs,
+			(unsigned long long) b->tls_failures, b->tls_last);
 	if (server_cpu >= 0)
 		printf(",\"server_cpu_s\":%.3f,\"sessions_per_server_cpu_s\":%.1f", server_cpu,
 			server_cpu > 0 ? (double) completed / server_cpu : 0);
@@ -1037,7 +1217,8 @@ smtpb_usage(FILE *f)
 		"         [--count N | --duration S] [--warmup S] [--timeout S]\n"
 		"         [--source IP[-IP][,...]] [--server-pid PID[,PID...]]\n"
 		"         [--server-cgroup DIR] [--sink-stats FILE] [--seed N] [--plot FILE.png]\n"
-		"         [--cpu C] [--quiet]\n");
+		"         [--cpu C] [--quiet] [--tls-ca FILE] [--tls-max 1.2|1.3]\n"
+		"         [--tls-ciphers LIST]\n");
 }
 
 int
@@ -1061,6 +1242,9 @@ bench_smtp_main(int argc, char **argv)
 		{"plot", required_argument, NULL, 'P'},
 		{"cpu", required_argument, NULL, 'c'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"tls-ca", required_argument, NULL, 'A'},
+		{"tls-max", required_argument, NULL, 'V'},
+		{"tls-ciphers", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -1135,6 +1319,23 @@ bench_smtp_main(int argc, char **argv)
 		case 'q':
 			b->quiet = true;
 			break;
+		case 'A':
+			b->tls_ca = optarg;
+			break;
+		case 'V':
+			if (strcmp(optarg, "1.2") == 0) {
+				b->tls_max = TLS1_2_VERSION;
+			} else if (strcmp(optarg, "1.3") == 0) {
+				b->tls_max = TLS1_3_VERSION;
+			} else {
+				fprintf(stderr, "smtp: --tls-max is 1.2 or 1.3\n");
+				rc = 2;
+				goto out;
+			}
+			break;
+		case 'C':
+			b->tls_ciphers = optarg;
+			break;
 		case 'h':
 			smtpb_usage(stdout);
 			rc = 0;
@@ -1190,6 +1391,13 @@ bench_smtp_main(int argc, char **argv)
 			}
 			if (st->type == SCN_STEP_DATA && st->size_max + SMTPB_LINE > b->pattern_len)
 				b->pattern_len = st->size_max + SMTPB_LINE;
+			if (st->type == SCN_STEP_STARTTLS && b->tls_ctx == NULL &&
+				smtpb_tls_init(b) < 0) {
+				fprintf(stderr,
+					"smtp: TLS set-up failed (--tls-ca, --tls-ciphers?)\n");
+				ERR_print_errors_fp(stderr);
+				goto out;
+			}
 		}
 	b->pattern_len += (size_t) SMTPB_BODY_OFFSETS * SMTPB_LINE + SMTPB_LINE;
 	b->pattern = malloc(b->pattern_len);
@@ -1262,6 +1470,8 @@ out:
 	free(b->conns);
 	free(b->free_list);
 	free(b->pattern);
+	if (b->tls_ctx != NULL)
+		SSL_CTX_free(b->tls_ctx);
 	scn_free(&b->scn);
 	free(b);
 	return rc;

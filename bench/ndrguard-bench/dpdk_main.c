@@ -6,6 +6,9 @@
  * Two roles: `client` (closed loop, N concurrent SMTP sessions of a fixed kind, every reply
  * checked) and `sink` (the backend: accepts messages and checks their X-Bench-Digest).
  * Everything runs on the main lcore; the signal handler only sets the quit flag.
+ * The TLS kinds upgrade each session with STARTTLS (RFC 3207) and run the OpenSSL client over
+ * memory BIOs on the same lcore (the dataplane's own glue, tls.h): full handshakes, no
+ * resumption, so handshakes/s is what the server's lcore can do.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -31,6 +34,7 @@
 #include "lcore.h"
 #include "port.h"
 #include "tcp.h"
+#include "tls.h"
 #include "ndg_common.h"
 
 #define BD_IN_MAX     2048
@@ -42,16 +46,27 @@
 enum bd_kind {
 	BD_ATTACK = 0, /* EHLO, MAIL FROM:<>, RCPT unknown (550), QUIT */
 	BD_LEGIT,      /* EHLO, MAIL, RCPT valid, DATA, 1 KiB message, QUIT */
+	BD_TLS_HS,     /* EHLO, STARTTLS, TLS handshake, EHLO, QUIT */
+	BD_TLS_LEGIT,  /* EHLO, STARTTLS, TLS handshake, then the legit kind inside TLS */
 	BD_KIND_MAX,
 };
 
-/* Replies each kind expects, in order; after reply i the client sends bd_send[kind][i]. */
-static const uint16_t bd_expect[BD_KIND_MAX][8] = {
+/* Replies each kind expects, in order; after reply i the client sends what bd_client_send
+ * says. The TLS kinds' replies 0..2 are greeting, EHLO and STARTTLS; from 3 on they follow
+ * the plaintext kinds' script shifted by two. */
+static const uint16_t bd_expect[BD_KIND_MAX][10] = {
 	[BD_ATTACK] = {220, 250, 250, 550, 221},
 	[BD_LEGIT] = {220, 250, 250, 250, 354, 250, 221},
+	[BD_TLS_HS] = {220, 250, 220, 250, 221},
+	[BD_TLS_LEGIT] = {220, 250, 220, 250, 250, 250, 354, 250, 221},
 };
-static const uint8_t bd_n_expect[BD_KIND_MAX] = {5, 7};
-static const uint8_t bd_rcpt_idx = 3; /* the RCPT reply, both kinds */
+static const uint8_t bd_n_expect[BD_KIND_MAX] = {5, 7, 5, 9};
+static const uint8_t bd_rcpt_idx[BD_KIND_MAX] = {3, 3, 0xff, 5};   /* the RCPT reply */
+static const uint8_t bd_msg_idx[BD_KIND_MAX] = {0xff, 5, 0xff, 7}; /* the message's reply */
+static const char *const bd_kind_name[BD_KIND_MAX] = {"attack", "legit", "tls-handshake",
+	"tls-legit"};
+#define BD_IS_TLS(k)   ((k) == BD_TLS_HS || (k) == BD_TLS_LEGIT)
+#define BD_IS_LEGIT(k) ((k) == BD_LEGIT || (k) == BD_TLS_LEGIT)
 
 struct bd_sess {
 	struct tcp_conn *c;
@@ -63,6 +78,8 @@ struct bd_sess {
 	uint16_t in_len;
 	uint64_t t_start, t_sent;
 	uint64_t want_digest, want_len, digest, len;
+	uint64_t t_hs;	     /* TLS: when the handshake began */
+	struct tls_conn tls; /* TLS kinds: state once STARTTLS got its 220 */
 	char in[BD_IN_MAX];
 };
 
@@ -88,7 +105,10 @@ static uint64_t bd_hz, bd_t0, bd_t_warm, bd_t_end, bd_t_last, bd_seq;
 static uint64_t bd_started, bd_done, bd_ok, bd_mismatch, bd_err_connect, bd_err_closed, bd_timeouts,
 	bd_msgs, bd_legit_all;
 static uint64_t bd_sink_sessions, bd_sink_ok, bd_sink_corrupt, bd_sink_plain, bd_sink_written;
-static struct bench_hist bd_h_rcpt, bd_h_sess;
+static struct bench_hist bd_h_rcpt, bd_h_sess, bd_h_tls;
+static struct tls_ctx *bd_tls_ctx;
+static uint64_t bd_tls_hs, bd_tls_fail;
+static char bd_tls_last[96];
 static char bd_body[BD_MSG_BYTES + 128];
 static size_t bd_body_len;
 static uint64_t bd_body_digest;
@@ -127,9 +147,37 @@ bd_sess_put(struct bd_sess *s)
 	bd_free[bd_n_free++] = (uint32_t) (s - bd_pool);
 }
 
+/* Move the TLS output (handshake flights, records) into the send queue, as far as it takes
+ * it; the rest waits for writable(). @return 0, -1 when the connection refused bytes. */
+static int
+bd_tls_drain(struct bd_sess *s)
+{
+	uint8_t buf[4096];
+
+	while (tls_conn_out_pending(&s->tls) > 0) {
+		uint32_t room = tcp_conn_tx_space(s->c);
+		size_t n = tls_conn_out_pending(&s->tls);
+
+		if (room == 0) {
+			tcp_conn_want_writable(s->c);
+			return 0;
+		}
+		if (n > sizeof(buf))
+			n = sizeof(buf);
+		if (n > room)
+			n = room;
+		n = tls_conn_out_read(&s->tls, buf, n);
+		if (tcp_conn_write(s->c, buf, (uint32_t) n) != (int) n)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 bd_write(struct bd_sess *s, const char *p, size_t n)
 {
+	if (s->tls.state == TLS_CS_OPEN)
+		return tls_conn_write(&s->tls, p, n) < 0 ? -1 : bd_tls_drain(s);
 	int w = tcp_conn_write(s->c, p, (uint32_t) n);
 
 	return w == (int) n ? 0 : -1;
@@ -144,9 +192,19 @@ static void bd_client_readable(struct tcp_conn *c);
 static void bd_client_closed(struct tcp_conn *c, int err);
 static void bd_timer(struct tcp_conn *c);
 
+static void
+bd_client_writable(struct tcp_conn *c)
+{
+	struct bd_sess *s = c->udata;
+
+	if (s->tls.state != TLS_CS_NONE && bd_tls_drain(s) == 0)
+		tcp_conn_flush(c);
+}
+
 static const struct tcp_app bd_client_app = {
 	.connected = bd_client_connected,
 	.readable = bd_client_readable,
+	.writable = bd_client_writable,
 	.closed = bd_client_closed,
 	.timer = bd_timer,
 };
@@ -167,6 +225,7 @@ bd_client_end(struct bd_sess *s, bool ok, bool close)
 	}
 	if (close && s->c != NULL)
 		tcp_conn_close(s->c);
+	tls_conn_fini(&s->tls);
 	bd_sess_put(s);
 }
 
@@ -192,10 +251,27 @@ bd_client_send(struct bd_sess *s, unsigned int i)
 	char buf[256];
 	int n;
 
-	if (i == 0 || i == 1 || (i == 4 && bd.kind == BD_LEGIT))
+	if (BD_IS_TLS(bd.kind)) {
+		if (i == 1) {
+			s->t_sent = bd_ns();
+			return BD_LIT(s, "STARTTLS\r\n");
+		}
+		if (i == 2) { /* 220: the client hello */
+			s->t_hs = bd_ns();
+			if (tls_conn_init(&s->tls, bd_tls_ctx, NULL) < 0 ||
+				tls_conn_handshake(&s->tls) < 0)
+				return -1;
+			return bd_tls_drain(s);
+		}
+		if (i >= 3)
+			i -= 2; /* the plaintext script from here */
+	}
+	if (i == 0 || i == 1 || (i == 4 && BD_IS_LEGIT(bd.kind)))
 		s->t_sent = bd_ns(); /* a group leaves: later replies are timed from here */
 	if (i == 0)
 		return BD_LIT(s, "EHLO bench.example.net\r\n");
+	if (i == 1 && bd.kind == BD_TLS_HS)
+		return BD_LIT(s, "QUIT\r\n");
 	if (i == 1 && bd.kind == BD_ATTACK) {
 		/* RFC 2920: the envelope and QUIT in one group */
 		n = snprintf(buf, sizeof(buf),
@@ -203,13 +279,13 @@ bd_client_send(struct bd_sess *s, unsigned int i)
 			(unsigned long long) (bd_seq++ * 0x9e3779b97f4a7c15ULL));
 		return bd_write(s, buf, (size_t) n);
 	}
-	if (i == 1 && bd.kind == BD_LEGIT) {
+	if (i == 1 && BD_IS_LEGIT(bd.kind)) {
 		static const char env[] = "MAIL FROM:<bench@example.net>\r\n"
 					  "RCPT TO:<alice@example.com>\r\nDATA\r\n";
 
 		return bd_write(s, env, sizeof(env) - 1);
 	}
-	if (i == 4 && bd.kind == BD_LEGIT)
+	if (i == 4 && BD_IS_LEGIT(bd.kind))
 		return bd_write(s, bd_body, bd_body_len);
 	return 0;
 }
@@ -234,9 +310,9 @@ bd_client_line(struct bd_sess *s, const char *line, size_t n)
 		s->idx = 0xff;
 		return;
 	}
-	if (s->idx == bd_rcpt_idx && s->measured)
+	if (s->idx == bd_rcpt_idx[bd.kind] && s->measured)
 		bench_hist_add(&bd_h_rcpt, bd_ns() - s->t_sent);
-	if (bd.kind == BD_LEGIT && s->idx == 5) {
+	if (s->idx == bd_msg_idx[bd.kind]) {
 		bd_msgs += s->measured;
 		bd_legit_all++; /* warm-up included: what the sink must have received */
 	}
@@ -249,26 +325,104 @@ bd_client_line(struct bd_sess *s, const char *line, size_t n)
 /* Feed what <c> received to <line> one CRLF line at a time (lines longer than BD_IN_MAX are
  * cut), then consume it. */
 static void
+bd_feed_lines(struct bd_sess *s, const char *p, size_t n,
+	void (*line)(struct bd_sess *s, const char *p, size_t n))
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s->in_len < BD_IN_MAX)
+			s->in[s->in_len++] = p[i];
+		if (p[i] == '\n') {
+			line(s, s->in, s->in_len);
+			s->in_len = 0;
+		}
+	}
+}
+
+static void
 bd_read_lines(struct tcp_conn *c, struct bd_sess *s,
 	void (*line)(struct bd_sess *s, const char *p, size_t n))
 {
 	uint32_t avail;
 	struct rte_mbuf *m = tcp_conn_rx_peek(c, &avail);
 
-	for (; m != NULL; m = m->next) {
-		const char *p = rte_pktmbuf_mtod(m, const char *);
-
-		for (uint16_t i = 0; i < m->data_len; i++) {
-			if (s->in_len < BD_IN_MAX)
-				s->in[s->in_len++] = p[i];
-			if (p[i] == '\n') {
-				line(s, s->in, s->in_len);
-				s->in_len = 0;
-			}
-		}
-	}
+	for (; m != NULL; m = m->next)
+		bd_feed_lines(s, rte_pktmbuf_mtod(m, const char *), m->data_len, line);
 	if (avail != 0)
 		tcp_conn_rx_consume(c, avail);
+}
+
+/* A TLS session's input: ciphertext from the connection into the read BIO as far as it takes
+ * it, the handshake driven, plaintext lines to the client. Sets s->idx 0xfe on failure. */
+static void
+bd_tls_read(struct tcp_conn *c, struct bd_sess *s)
+{
+	for (int rounds = 0; rounds < 64 && s->idx < 0xfe; rounds++) {
+		uint32_t avail, took = 0;
+		struct rte_mbuf *m = tcp_conn_rx_peek(c, &avail);
+
+		for (; m != NULL && tls_conn_in_room(&s->tls) > 0; m = m->next) {
+			size_t want = RTE_MIN((size_t) m->data_len, tls_conn_in_room(&s->tls));
+			int r = tls_conn_in(&s->tls, rte_pktmbuf_mtod(m, const char *), want);
+
+			if (r < 0) {
+				s->idx = 0xfe;
+				return;
+			}
+			took += (uint32_t) r;
+			if ((size_t) r < m->data_len)
+				break;
+		}
+		if (took != 0)
+			tcp_conn_rx_consume(c, took);
+		if (s->tls.state == TLS_CS_HANDSHAKE) {
+			int r = tls_conn_handshake(&s->tls);
+
+			if (r < 0) {
+				if (s->measured)
+					bd_tls_fail++;
+				if (bd_tls_fail <= 5)
+					fprintf(stderr, "TLS handshake failed: %s\n",
+						tls_fail_name((enum tls_fail) s->tls.fail));
+				s->idx = 0xfe;
+				return;
+			}
+			if (bd_tls_drain(s) < 0) {
+				s->idx = 0xfe;
+				return;
+			}
+			if (r == 1) {
+				uint64_t now = bd_ns();
+
+				if (s->measured) {
+					bd_tls_hs++;
+					bench_hist_add(&bd_h_tls, now - s->t_hs);
+				}
+				snprintf(bd_tls_last, sizeof(bd_tls_last), "%s %s",
+					tls_conn_version(&s->tls), tls_conn_cipher(&s->tls));
+				if (bd_client_send(s, 0) < 0) { /* EHLO again, inside TLS */
+					s->idx = 0xfe;
+					return;
+				}
+			}
+		}
+		if (s->tls.state == TLS_CS_OPEN) {
+			char buf[2048];
+			int n;
+
+			while ((n = tls_conn_peek(&s->tls, buf, sizeof(buf))) > 0) {
+				(void) tls_conn_consume(&s->tls, (size_t) n);
+				bd_feed_lines(s, buf, (size_t) n, bd_client_line);
+				if (s->idx >= 0xfe)
+					return;
+			}
+			if (n == -EPROTO) {
+				s->idx = 0xfe;
+				return;
+			}
+		}
+		if (took == 0)
+			break; /* nothing more the read BIO could take */
+	}
 }
 
 static void
@@ -276,7 +430,10 @@ bd_client_readable(struct tcp_conn *c)
 {
 	struct bd_sess *s = c->udata;
 
-	bd_read_lines(c, s, bd_client_line);
+	if (s->tls.state != TLS_CS_NONE)
+		bd_tls_read(c, s);
+	else
+		bd_read_lines(c, s, bd_client_line);
 	if (s->idx >= 0xfe) { /* mismatch or write failure: give up on it */
 		bd_client_end(s, false, true);
 		return;
@@ -557,11 +714,10 @@ bd_parse(int argc, char **argv)
 			bd.server = a.s_addr;
 			break;
 		case 'k':
-			if (strcmp(optarg, "attack") == 0)
-				bd.kind = BD_ATTACK;
-			else if (strcmp(optarg, "legit") == 0)
-				bd.kind = BD_LEGIT;
-			else
+			for (bd.kind = 0; bd.kind < BD_KIND_MAX; bd.kind++)
+				if (strcmp(optarg, bd_kind_name[bd.kind]) == 0)
+					break;
+			if (bd.kind == BD_KIND_MAX)
 				return -1;
 			break;
 		case 'n':
@@ -603,26 +759,30 @@ bd_parse(int argc, char **argv)
 static void
 bd_report(double secs, double cpu)
 {
-	const struct bench_hist *hs[2] = {&bd_h_rcpt, &bd_h_sess};
-	static const char *const names[2] = {"rcpt", "session"};
+	const struct bench_hist *hs[3] = {&bd_h_rcpt, &bd_h_sess, &bd_h_tls};
+	static const char *const names[3] = {"rcpt", "session", "tls"};
 
 	printf("%s over DPDK: %.2f s, %llu sessions (%.0f/s), ok %llu, mismatches %llu, "
 	       "errors: connect %llu closed %llu timeout %llu\n",
-		bd.kind == BD_ATTACK ? "attack" : "legit", secs, (unsigned long long) bd_done,
-		bd_done / secs, (unsigned long long) bd_ok, (unsigned long long) bd_mismatch,
+		bd_kind_name[bd.kind], secs, (unsigned long long) bd_done, bd_done / secs,
+		(unsigned long long) bd_ok, (unsigned long long) bd_mismatch,
 		(unsigned long long) bd_err_connect, (unsigned long long) bd_err_closed,
 		(unsigned long long) bd_timeouts);
+	if (BD_IS_TLS(bd.kind))
+		printf("tls: %llu handshakes (%.0f/s), %llu failed, last %s\n",
+			(unsigned long long) bd_tls_hs, bd_tls_hs / secs,
+			(unsigned long long) bd_tls_fail, bd_tls_last[0] ? bd_tls_last : "-");
 	printf("{\"engine\":\"dpdk\",\"kind\":\"%s\",\"concurrency\":%u,\"seconds\":%.3f,"
 	       "\"sessions\":%llu,\"sessions_per_sec\":%.1f,\"ok_sessions\":%llu,"
 	       "\"mismatches\":%llu,\"errors\":%llu,\"timeouts\":%llu,\"messages\":%llu,"
 	       "\"messages_per_sec\":%.1f,\"kinds\":{\"%s\":{\"ok\":%llu}},\"latency_us\":{",
-		bd.kind == BD_ATTACK ? "attack" : "legit", bd.concurrency, secs,
-		(unsigned long long) bd_done, bd_done / secs, (unsigned long long) bd_ok,
-		(unsigned long long) bd_mismatch,
+		bd_kind_name[bd.kind], bd.concurrency, secs, (unsigned long long) bd_done,
+		bd_done / secs, (unsigned long long) bd_ok, (unsigned long long) bd_mismatch,
 		(unsigned long long) (bd_err_connect + bd_err_closed + bd_timeouts),
 		(unsigned long long) bd_timeouts, (unsigned long long) bd_msgs, bd_msgs / secs,
-		bd.kind == BD_ATTACK ? "backscatter" : "legit", (unsigned long long) bd_ok);
-	for (int i = 0; i < 2; i++)
+		bd.kind == BD_ATTACK ? "backscatter" : bd_kind_name[bd.kind],
+		(unsigned long long) bd_ok);
+	for (int i = 0; i < 3; i++)
 		printf("%s\"%s\":{\"count\":%llu,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,"
 		       "\"p99_9\":%.1f,\"max\":%.1f}",
 			i ? "," : "", names[i], (unsigned long long) hs[i]->count,
@@ -631,6 +791,11 @@ bd_report(double secs, double cpu)
 			bench_hist_quantile(hs[i], 0.99) / 1e3,
 			bench_hist_quantile(hs[i], 0.999) / 1e3, (double) hs[i]->max / 1e3);
 	printf("},\"legit_accepted\":%llu", (unsigned long long) bd_legit_all);
+	if (BD_IS_TLS(bd.kind))
+		printf(",\"tls_handshakes\":%llu,\"tls_handshakes_per_sec\":%.1f,"
+		       "\"tls_failures\":%llu,\"tls\":\"%s\"",
+			(unsigned long long) bd_tls_hs, bd_tls_hs / secs,
+			(unsigned long long) bd_tls_fail, bd_tls_last);
 	if (cpu >= 0)
 		printf(",\"server_cpu_s\":%.3f", cpu);
 	printf("}\n");
@@ -703,7 +868,8 @@ main(int argc, char **argv)
 	if (bd_parse(argc, argv) < 0)
 		rte_exit(EXIT_FAILURE,
 			"usage: ndrguard-bench-dpdk EAL-OPTIONS -- --addr A.B.C.D/N "
-			"(--server A.B.C.D[:PORT] [--kind attack|legit] [--concurrency N] "
+			"(--server A.B.C.D[:PORT] [--kind attack|legit|tls-handshake|tls-legit] "
+			"[--concurrency N] "
 			"[--duration S] [--warmup S] [--server-pid PID] | --sink PORT [--stats "
 			"FILE])\n");
 	if (rte_eth_dev_count_avail() != 1)
@@ -713,6 +879,16 @@ main(int argc, char **argv)
 	bd_hz = rte_get_tsc_hz();
 	bench_hist_init(&bd_h_rcpt);
 	bench_hist_init(&bd_h_sess);
+	bench_hist_init(&bd_h_tls);
+	if (!bd.sink && BD_IS_TLS(bd.kind)) {
+		/* No verification: a benchmark measures the server's work, not trust. */
+		struct tls_client_conf tc = {.min_version = TLS_VERSION_TLS12};
+		char err[256];
+
+		bd_tls_ctx = tls_ctx_client_new(&tc, err, sizeof(err));
+		if (bd_tls_ctx == NULL)
+			rte_exit(EXIT_FAILURE, "TLS client context: %s\n", err);
+	}
 
 	tcp_cfg_defaults(&cfg);
 	cfg.max_conns = 65536;
@@ -818,6 +994,7 @@ main(int argc, char **argv)
 			cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1);
 	}
 	fflush(stdout);
+	tls_ctx_unref(bd_tls_ctx);
 	tcp_stack_free(bd_ts);
 	lcore_ctx_fini(ctx);
 	port_fini(0);

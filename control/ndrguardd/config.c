@@ -36,6 +36,11 @@ static const char *const conf_rule_names[CONF_RULE_MAX] = {
 	[CONF_RULE_NEVER_BOUNCE] = "never-bounce",
 	[CONF_RULE_UNKNOWN_RCPT] = "unknown-recipient",
 	[CONF_RULE_HARVEST] = "harvest",
+	[CONF_RULE_OUT_RELAY] = "out-relay",
+	[CONF_RULE_OUT_SENDER] = "out-sender",
+	[CONF_RULE_OUT_SENDER_RATE] = "out-sender-rate",
+	[CONF_RULE_OUT_HOST_RATE] = "out-host-rate",
+	[CONF_RULE_OUT_NDR] = "out-ndr",
 };
 
 const char *
@@ -105,6 +110,7 @@ conf_new(void)
 	TAILQ_INIT(&c->never_bounce);
 	TAILQ_INIT(&c->batv_keys);
 	conf_xdp_defaults(&c->xdp);
+	conf_out_init(&c->out);
 	conf_tls_defaults(&c->tls);
 	return c;
 }
@@ -130,6 +136,7 @@ conf_free(struct ndg_conf *c)
 	CONF_LIST_FREE(&c->ldap_sources, lsrc_conf);
 	CONF_LIST_FREE(&c->never_bounce, conf_str);
 	CONF_LIST_FREE(&c->batv_keys, conf_batv_key);
+	conf_out_free(&c->out);
 	conf_tls_free(&c->tls);
 	conf_btls_free(&c->btls);
 	free(c);
@@ -194,7 +201,7 @@ conf_validate(const struct ndg_conf *c, FILE *errf)
 	if (c->xdp.syn_rate > 0 && c->xdp.syn_burst == 0)
 		CONF_VERR(0, "xdp syn-rate needs an xdp syn-burst");
 #undef CONF_VERR
-	return errors;
+	return errors + conf_out_validate(&c->out, c->path, errf);
 }
 
 struct ndg_conf *

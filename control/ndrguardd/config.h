@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <sys/queue.h>
 
+#include "config_out.h"
 #include "config_btls.h"
 #include "config_tls.h"
 #include "config_xdp.h"
@@ -31,16 +32,21 @@ enum conf_mode {
 /* Policy rules of shared/DESIGN.md §4 that can be switched between enforce and observe;
  * the same order as enum ctl_rule of the control protocol. */
 enum conf_rule {
-	CONF_RULE_BLOCKLIST = 0, /* connect: source in blocklist */
-	CONF_RULE_CONCURRENCY,	 /* connect: too many connections from one source */
-	CONF_RULE_EARLY_TALKER,	 /* greeting: client spoke before the banner */
-	CONF_RULE_RELAY,	 /* RCPT: domain not accepted, client may not relay */
-	CONF_RULE_RELAY_BYPASS,	 /* RCPT: %, !, source routes, extra @ */
-	CONF_RULE_MULTI_BOUNCE,	 /* RCPT: null sender with a second recipient */
-	CONF_RULE_BATV,		 /* RCPT: bounce without a valid BATV tag */
-	CONF_RULE_NEVER_BOUNCE,	 /* RCPT: bounce to a never-bounce address */
-	CONF_RULE_UNKNOWN_RCPT,	 /* RCPT: address not in the directory */
-	CONF_RULE_HARVEST,	 /* any: invalid-recipient budget exceeded */
+	CONF_RULE_BLOCKLIST = 0,   /* connect: source in blocklist */
+	CONF_RULE_CONCURRENCY,	   /* connect: too many connections from one source */
+	CONF_RULE_EARLY_TALKER,	   /* greeting: client spoke before the banner */
+	CONF_RULE_RELAY,	   /* RCPT: domain not accepted, client may not relay */
+	CONF_RULE_RELAY_BYPASS,	   /* RCPT: %, !, source routes, extra @ */
+	CONF_RULE_MULTI_BOUNCE,	   /* RCPT: null sender with a second recipient */
+	CONF_RULE_BATV,		   /* RCPT: bounce without a valid BATV tag */
+	CONF_RULE_NEVER_BOUNCE,	   /* RCPT: bounce to a never-bounce address */
+	CONF_RULE_UNKNOWN_RCPT,	   /* RCPT: address not in the directory */
+	CONF_RULE_HARVEST,	   /* any: invalid-recipient budget exceeded */
+	CONF_RULE_OUT_RELAY,	   /* outbound RCPT: source neither internal nor a backend */
+	CONF_RULE_OUT_SENDER,	   /* outbound MAIL: sender not ours, <> not from a backend */
+	CONF_RULE_OUT_SENDER_RATE, /* outbound: sender address over its rate */
+	CONF_RULE_OUT_HOST_RATE,   /* outbound: source host over its rate */
+	CONF_RULE_OUT_NDR,	   /* outbound RCPT: null sender over the NDR limit */
 	CONF_RULE_MAX
 };
 
@@ -134,6 +140,7 @@ struct ndg_conf {
 	struct conf_str_list never_bounce;
 	struct conf_batv_key_list batv_keys;
 	struct conf_xdp xdp; /* 'xdp KEY VALUE' (config_xdp.c) */
+	struct conf_out out; /* 'outbound { ... }' (config_out.c) */
 	struct conf_tls tls; /* 'tls ...' (config_tls.c) */
 
 	/* 'backend ... tls ...' policies (config_btls.c) */

@@ -81,7 +81,7 @@ dp_config_payload(const struct ctld *d, size_t *len)
 		nk++;
 	size = sizeof(*h) + nd * sizeof(struct ctl_config_domain) +
 	       (nn + nblk) * sizeof(struct ctl_config_net) + nb * sizeof(struct ctl_config_addr) +
-	       nk * sizeof(struct ctl_config_batv_key);
+	       nk * sizeof(struct ctl_config_batv_key) + conf_out_payload_size(&c->out);
 	for (unsigned int i = 0; i < c->tls.n_certs; i++)
 		size += sizeof(struct ctl_config_tls_cert) + c->tls.certs[i].cert_len +
 			c->tls.certs[i].key_len;
@@ -184,6 +184,8 @@ dp_config_payload(const struct ctld *d, size_t *len)
 		o->len = k->len;
 		p += sizeof(*o);
 	}
+	/* Backend TLS policies, the certificates of STARTTLS, then the optional outbound
+	 * section (the last). */
 	for (unsigned int i = 0; i < c->btls.n; i++) {
 		const struct conf_btls_policy *bp = &c->btls.p[i];
 		struct ctl_config_backend_tls o = {
@@ -214,6 +216,8 @@ dp_config_payload(const struct ctld *d, size_t *len)
 		memcpy(p, tc->key_pem, tc->key_len);
 		p += tc->key_len;
 	}
+	if (c->out.enabled)
+		conf_out_payload(&c->out, p);
 	*len = size;
 	return h;
 }

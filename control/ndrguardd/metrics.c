@@ -17,6 +17,7 @@
 #include "lsrc.h"
 #include "metrics.h"
 #include "ndrguardd.h"
+#include "out_alarm.h"
 
 static struct {
 	struct MHD_Daemon *mhd;
@@ -359,6 +360,10 @@ metrics_render(const struct ctld *d, const char *dp_stats, FILE *f)
 	fprintf(f, "ndrguard_directory_sync_failed %d\n", d->dir_error[0] != '\0');
 	fputs("# TYPE ndrguard_decision_log_records_total counter\n", f);
 	fprintf(f, "ndrguard_decision_log_records_total %" PRIu64 "\n", d->dlog_records);
+	fputs("# HELP ndrguard_outbound_alarms_total Accounts or hosts over their outbound rate.\n"
+	      "# TYPE ndrguard_outbound_alarms_total counter\n",
+		f);
+	fprintf(f, "ndrguard_outbound_alarms_total %" PRIu64 "\n", out_alarm_count());
 	lsrc_metrics(f);
 	if (dp_stats != NULL)
 		metrics_dp_render(dp_stats, f);

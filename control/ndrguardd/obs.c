@@ -22,6 +22,7 @@
 #include "log.h"
 #include "ndrguardd.h"
 #include "obs.h"
+#include "out_alarm.h"
 #include "xdp.h"
 
 #define OBS_RECENT	  10000 /* records kept for log tail */
@@ -82,6 +83,11 @@ static const char *const obs_rule_dp[CONF_RULE_MAX] = {
 	[CONF_RULE_NEVER_BOUNCE] = "never_bounce",
 	[CONF_RULE_UNKNOWN_RCPT] = "unknown_user",
 	[CONF_RULE_HARVEST] = "harvest",
+	[CONF_RULE_OUT_RELAY] = "out_relay_denied",
+	[CONF_RULE_OUT_SENDER] = "out_foreign_sender",
+	[CONF_RULE_OUT_SENDER_RATE] = "out_sender_rate",
+	[CONF_RULE_OUT_HOST_RATE] = "out_host_rate",
+	[CONF_RULE_OUT_NDR] = "out_ndr_limit",
 };
 
 static const char *const obs_outcomes[] = {"accept", "reject", "observe"};
@@ -531,6 +537,7 @@ obs_journal(const struct ctl_log_rec *r, const char *json)
 {
 	char helo[CTL_LOG_HELO_MAX + 1], sender[CTL_LOG_ADDR_MAX + 1], rcpt[CTL_LOG_ADDR_MAX + 1];
 	char rule[CTL_LOG_RULE_MAX + 1], ip[INET_ADDRSTRLEN], enh[9];
+	char tls[sizeof(r->tls_version) + sizeof(r->tls_cipher) + 2];
 	struct in_addr a = {.s_addr = r->client_ip};
 
 	inet_ntop(AF_INET, &a, ip, sizeof(ip));
@@ -539,12 +546,20 @@ obs_journal(const struct ctl_log_rec *r, const char *json)
 	obs_field(rcpt, sizeof(rcpt), r->rcpt, sizeof(r->rcpt));
 	obs_field(rule, sizeof(rule), r->rule, sizeof(r->rule));
 	obs_field(enh, sizeof(enh), r->enh, sizeof(r->enh));
+	/* "TLSv1.3 TLS_AES_256_GCM_SHA384", or "" for a plaintext session. */
+	(void) snprintf(tls, sizeof(tls), "%.*s%s%.*s",
+		(int) strnlen(r->tls_version, sizeof(r->tls_version)), r->tls_version,
+		r->tls_version[0] ? " " : "", (int) strnlen(r->tls_cipher, sizeof(r->tls_cipher)),
+		r->tls_cipher);
+	obs_field(tls, sizeof(tls), tls, sizeof(tls));
 	(void) sd_journal_send("MESSAGE=%s", json, "PRIORITY=%d",
 		r->outcome == 1 ? LOG_NOTICE : LOG_INFO, "SYSLOG_IDENTIFIER=ndrguard-control",
 		"NDRGUARD_RULE=%s", rule, "NDRGUARD_OUTCOME=%s",
 		r->outcome < 3 ? obs_outcomes[r->outcome] : "?", "NDRGUARD_CLIENT=%s", ip,
 		"NDRGUARD_HELO=%s", helo, "NDRGUARD_SENDER=%s", sender, "NDRGUARD_RCPT=%s", rcpt,
-		"NDRGUARD_REPLY=%u%s%s", r->code, enh[0] ? " " : "", enh, NULL);
+		"NDRGUARD_REPLY=%u%s%s", r->code, enh[0] ? " " : "", enh,
+		/* Only TLS sessions get the field: a NULL here ends the list. */
+		tls[0] != '\0' ? "NDRGUARD_TLS=%s" : NULL, tls, NULL);
 }
 
 void
@@ -564,6 +579,7 @@ obs_record(struct ctld *d, const struct ctl_log_rec *r, const char *json)
 	o->head = (o->head + 1) % OBS_RECENT;
 	if (o->n < OBS_RECENT)
 		o->n++;
+	(void) out_alarm_record(r, time(NULL));
 
 	if (r->outcome != 0) {
 		struct obs_source *s = obs_src_get(o, r->client_ip);

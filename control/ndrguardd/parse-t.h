@@ -6,6 +6,7 @@
 #ifndef NDG_CONTROL_PARSE_T_H
 #define NDG_CONTROL_PARSE_T_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "config.h"
@@ -22,6 +23,7 @@ struct conf_parse_ctx {
 	struct lsrc_conf *ldap;		     /* the directory ldap block being read, or NULL */
 	char *ldap_args[LSRC_ATTRS_MAX + 1]; /* values of the ldap item being read */
 	int ldap_nargs;
+	bool outbound; /* inside the outbound block (its items reuse ldap_args) */
 };
 
 /** Report "<path>:<line>: <message>" and count the error. */

@@ -48,6 +48,8 @@ static void conf_ldap_begin(struct conf_parse_ctx *ctx, int line, char *name);
 static void conf_ldap_end(struct conf_parse_ctx *ctx, int line);
 static void conf_ldap_arg(struct conf_parse_ctx *ctx, int line, char *v);
 static void conf_ldap_item(struct conf_parse_ctx *ctx, int line, char *key);
+static void conf_out_arg(struct conf_parse_ctx *ctx, int line, char *v);
+static void conf_out_line(struct conf_parse_ctx *ctx, int line, char *key);
 }
 
 %union {
@@ -96,11 +98,12 @@ static void conf_ldap_item(struct conf_parse_ctx *ctx, int line, char *key);
 %token SYNC_INTERVAL "sync-interval"
 %token LOG "log"
 %token LDAP "ldap"
+%token OUTBOUND "outbound"
 %token NL "end of line"
 %token ERROR "invalid token"
 %token <str> STRING "string"
 %token <str> WORD "word"
-%type <str> value optport rulename
+%type <str> value optport rulename outword
 
 %destructor { free($$); } <str>
 
@@ -199,6 +202,12 @@ stmt		: HOSTNAME value {
 		}
 		| BATV KEY value value		{ conf_add_batv_key(ctx, @1.first_line, $3, $4); }
 		| LIMITS '{' optnl limit_items '}'
+		| OUTBOUND {
+			if (ctx->conf->out.enabled)
+				conf_parse_error(ctx, @1.first_line, "outbound is defined twice");
+			ctx->conf->out.enabled = true;
+			ctx->conf->out.line = @1.first_line;
+		  } '{' optnl out_items '}'
 		| HARVEST BUDGET value PER value tarpit {
 			conf_set_u32(ctx, @1.first_line, &ctx->conf->harvest_budget, $3, 1, 1000000,
 				"harvest budget");
@@ -316,6 +325,35 @@ ldap_line	: error				{ yyerrok; conf_ldap_item(ctx, @1.first_line, NULL); }
 
 ldap_args	: /* empty */
 		| ldap_args value		{ conf_ldap_arg(ctx, @2.first_line, $2); }
+		;
+
+/* outbound block: "key value..." lines, checked by conf_out_item() (config_out.c). */
+out_items	: /* empty */
+		| out_items_ne
+		;
+
+out_items_ne	: out_line
+		| out_items_ne NL
+		| out_items_ne NL out_line
+		;
+
+out_line	: error				{ yyerrok; conf_out_line(ctx, @1.first_line, NULL); }
+		| outword out_args		{ conf_out_line(ctx, @1.first_line, $1); }
+		;
+
+out_args	: /* empty */
+		| out_args outword		{ conf_out_arg(ctx, @2.first_line, $2); }
+		;
+
+/* Keywords that are plain words inside the outbound block. */
+outword		: value				{ $$ = $1; }
+		| LISTEN			{ $$ = strdup("listen"); }
+		| PORT				{ $$ = strdup("port"); }
+		| NETWORK			{ $$ = strdup("network"); }
+		| PER				{ $$ = strdup("per"); }
+		| RECIPIENTS			{ $$ = strdup("recipients"); }
+		| BATV				{ $$ = strdup("batv"); }
+		| DOMAIN			{ $$ = strdup("domain"); }
 		;
 
 limit_items	: /* empty */
@@ -641,6 +679,35 @@ conf_ldap_item(struct conf_parse_ctx *ctx, int line, char *key)
 	if (ctx->ldap != NULL && key != NULL &&
 		lsrc_conf_item(ctx->ldap, key, ctx->ldap_args, ctx->ldap_nargs, err, sizeof(err)) != 0)
 		conf_parse_error(ctx, line, "directory ldap %s: %s", ctx->ldap->name, err);
+	for (int i = 0; i < ctx->ldap_nargs; i++)
+		free(ctx->ldap_args[i]);
+	ctx->ldap_nargs = 0;
+	free(key);
+}
+
+static void
+conf_out_arg(struct conf_parse_ctx *ctx, int line, char *v)
+{
+	if (v == NULL) {
+		conf_parse_error(ctx, line, "out of memory");
+		return;
+	}
+	if (ctx->ldap_nargs >= (int) (sizeof(ctx->ldap_args) / sizeof(ctx->ldap_args[0]))) {
+		conf_parse_error(ctx, line, "outbound: too many values on one line");
+		free(v);
+		return;
+	}
+	ctx->ldap_args[ctx->ldap_nargs++] = v;
+}
+
+static void
+conf_out_line(struct conf_parse_ctx *ctx, int line, char *key)
+{
+	char err[512];
+
+	if (key != NULL && conf_out_item(&ctx->conf->out, key, ctx->ldap_args, ctx->ldap_nargs,
+				   err, sizeof(err)) != 0)
+		conf_parse_error(ctx, line, "outbound %s", err);
 	for (int i = 0; i < ctx->ldap_nargs; i++)
 		free(ctx->ldap_args[i]);
 	ctx->ldap_nargs = 0;

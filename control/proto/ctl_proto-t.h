@@ -115,16 +115,21 @@ struct ctl_status {
 
 /* Rules that can run in enforce or observe mode: index of ctl_config.modes[]. */
 enum ctl_rule {
-	CTL_RULE_BLOCKLIST = 0, /* connect: source in blocklist */
-	CTL_RULE_CONCURRENCY,	/* connect: too many connections from one source */
-	CTL_RULE_EARLY_TALKER,	/* greeting: client spoke before the banner */
-	CTL_RULE_RELAY,		/* RCPT: domain not accepted, client may not relay */
-	CTL_RULE_RELAY_BYPASS,	/* RCPT: %, !, source routes, extra @ */
-	CTL_RULE_MULTI_BOUNCE,	/* RCPT: null sender with a second recipient */
-	CTL_RULE_BATV,		/* RCPT: bounce without a valid BATV tag */
-	CTL_RULE_NEVER_BOUNCE,	/* RCPT: bounce to a never-bounce address */
-	CTL_RULE_UNKNOWN_RCPT,	/* RCPT: address not in the directory */
-	CTL_RULE_HARVEST,	/* any: invalid-recipient budget exceeded */
+	CTL_RULE_BLOCKLIST = 0,	  /* connect: source in blocklist */
+	CTL_RULE_CONCURRENCY,	  /* connect: too many connections from one source */
+	CTL_RULE_EARLY_TALKER,	  /* greeting: client spoke before the banner */
+	CTL_RULE_RELAY,		  /* RCPT: domain not accepted, client may not relay */
+	CTL_RULE_RELAY_BYPASS,	  /* RCPT: %, !, source routes, extra @ */
+	CTL_RULE_MULTI_BOUNCE,	  /* RCPT: null sender with a second recipient */
+	CTL_RULE_BATV,		  /* RCPT: bounce without a valid BATV tag */
+	CTL_RULE_NEVER_BOUNCE,	  /* RCPT: bounce to a never-bounce address */
+	CTL_RULE_UNKNOWN_RCPT,	  /* RCPT: address not in the directory */
+	CTL_RULE_HARVEST,	  /* any: invalid-recipient budget exceeded */
+	CTL_RULE_OUT_RELAY,	  /* outbound RCPT: source neither internal nor a backend */
+	CTL_RULE_OUT_SENDER,	  /* outbound MAIL: sender not ours, <> not from a backend */
+	CTL_RULE_OUT_SENDER_RATE, /* outbound: sender address over its rate */
+	CTL_RULE_OUT_HOST_RATE,	  /* outbound: source host over its rate */
+	CTL_RULE_OUT_NDR,	  /* outbound RCPT: null sender over the NDR limit */
 	CTL_RULE_MAX
 };
 
@@ -225,6 +230,47 @@ struct ctl_config_batv_key {
 	uint32_t id; /* 0-9: the K digit of prvs=KDDDSSSSSS */
 	uint32_t len;
 	uint8_t key[64];
+};
+
+/*
+ * Optional last section of CONFIG, after the BATV keys: the outbound path (DESIGN.md §4
+ * "Outbound"): struct ctl_config_out, then n_nets struct ctl_config_net (internal networks)
+ * and n_exempt struct ctl_config_addr (BATV exemptions: "user@domain" or "@domain").
+ * A payload that ends after the BATV keys has no outbound path.
+ */
+#define CTL_OUT_PORTS 4
+
+/* Rates of ctl_config_out.rate[], in this order. */
+enum ctl_out_rate {
+	CTL_OUT_RATE_SENDER_MSG = 0, /* messages per sender address */
+	CTL_OUT_RATE_SENDER_RCPT,    /* recipients per sender address */
+	CTL_OUT_RATE_HOST_MSG,	     /* messages per source host */
+	CTL_OUT_RATE_HOST_RCPT,	     /* recipients per source host */
+	CTL_OUT_RATE_NDR_DOMAIN,     /* null-sender recipients per destination domain */
+	CTL_OUT_RATE_NDR_TOTAL,	     /* null-sender recipients in total */
+	CTL_OUT_RATE_MAX
+};
+
+struct ctl_config_rate {
+	uint32_t count;	 /* units per period; 0: no limit */
+	uint32_t per_ms; /* the period */
+	uint32_t burst;	 /* units at once; 0: count */
+};
+
+struct ctl_config_out {
+	uint32_t enabled;
+	uint32_t n_ports;
+	uint16_t ports[CTL_OUT_PORTS]; /* internal listener ports */
+	uint32_t addr;		       /* listener address, network byte order; 0: backend side */
+	uint32_t n_smarthosts;
+	struct ctl_config_backend smarthosts[CTL_CONFIG_BACKENDS];
+	uint32_t batv_sign;    /* 1: sign envelope senders with the first BATV key */
+	uint32_t ndr_mode;     /* 0: limit, 1: refuse every null-sender recipient */
+	uint32_t ndr_tempfail; /* 1: 451 4.7.1 over the limit instead of 550 5.7.1 */
+	uint32_t n_nets;
+	uint32_t n_exempt;
+	uint32_t reserved;
+	struct ctl_config_rate rate[CTL_OUT_RATE_MAX];
 };
 
 /*

@@ -9,6 +9,12 @@
 #   client ns                     appliance ns (DPDK owns both ports)       backend ns
 #   CLIENT_IF 198.18.1.1/24 ── APPLIANCE_EXT_IF [198.18.1.2]
 #                                 APPLIANCE_INT_IF [198.18.2.2] ── BACKEND_IF 198.18.2.1/24
+#                                                                   (+ .10-.12 internal hosts,
+#                                                                      .200 outside the internal
+#                                                                      networks)
+#   lab_internet_up adds an "internet" namespace behind the client namespace (the appliance's
+#   gateway), with the smarthost sink of the outbound path:
+#   client ns ${LAB_ID}n 198.18.3.1/24 ── internet ns ${LAB_ID}w 198.18.3.2/24
 #
 # Sourcing this file defines functions only. Needs root, iproute2, ethtool.
 
@@ -22,6 +28,7 @@ LAB_PY=/usr/bin/python3
 
 LAB_EXT_NET=198.18.1
 LAB_INT_NET=198.18.2
+LAB_NET_NET=198.18.3 # the "internet" (lab_internet_up)
 
 lab_log() { printf 'lab: %s\n' "$*" >&2; }
 
@@ -65,10 +72,17 @@ lab_up() {
     CLIENT_IP=$LAB_EXT_NET.1
     APPLIANCE_IP=$LAB_EXT_NET.2
     APPLIANCE_INT_IP=$LAB_INT_NET.2
+    INTERNAL_IP=$APPLIANCE_INT_IP # the outbound (internal) listener
     BACKEND_IP=$LAB_INT_NET.1
+    # Hosts beside the backend MTA: internal workstations, and one outside the internal networks.
+    INTERNAL_HOSTS="$LAB_INT_NET.10 $LAB_INT_NET.11 $LAB_INT_NET.12"
+    OUTSIDE_HOST=$LAB_INT_NET.200
+    SMARTHOST_IP=$LAB_NET_NET.2
+    SMARTHOST_PORT=25
     LAB_RUN_DIR=${LAB_RUN_DIR:-/run/ndrguard/lab-$LAB_ID}
     export LAB_ID CLIENT_NETNS APPLIANCE_NETNS BACKEND_NETNS CLIENT_IF APPLIANCE_EXT_IF \
-        APPLIANCE_INT_IF BACKEND_IF CLIENT_IP APPLIANCE_IP APPLIANCE_INT_IP BACKEND_IP LAB_RUN_DIR
+        APPLIANCE_INT_IF BACKEND_IF CLIENT_IP APPLIANCE_IP APPLIANCE_INT_IP BACKEND_IP LAB_RUN_DIR \
+        INTERNAL_IP INTERNAL_HOSTS OUTSIDE_HOST SMARTHOST_IP SMARTHOST_PORT
 
     [ "${LAB_NO_TRAP:-0}" = 1 ] || trap 'lab_down' EXIT
     [ "${LAB_NO_TRAP:-0}" = 1 ] || trap 'exit 130' INT TERM
@@ -85,6 +99,9 @@ lab_up() {
 
     lab_client_addrs
     ip -n "$BACKEND_NETNS" addr add "$BACKEND_IP/24" dev "$BACKEND_IF"
+    for a in $INTERNAL_HOSTS $OUTSIDE_HOST; do
+        ip -n "$BACKEND_NETNS" addr add "$a/24" dev "$BACKEND_IF"
+    done
     # The kernel side routes back through the appliance, never anywhere else.
     local d
     for d in "$CLIENT_NETNS:$CLIENT_IF" "$APPLIANCE_NETNS:$APPLIANCE_EXT_IF" \
@@ -131,8 +148,10 @@ lab_eal_args() {
 lab_dataplane_start() {
     local pmd=$1; shift
     local bin=${NDG_DATAPLANE:-$LAB_BUILD/dataplane/ndrguard-dataplane}
-    local mem eal lcores
+    local mem eal lcores gw=
     [ -x "$bin" ] || { lab_log "no dataplane binary at $bin"; return 1; }
+    # With the internet namespace up, the client namespace is the external port's router.
+    [ -n "${INTERNET_NETNS:-}" ] && gw="-g 0:$CLIENT_IP"
     DATAPLANE_STATS=$LAB_RUN_DIR/dataplane-stats.json
     DATAPLANE_LOG=$LAB_RUN_DIR/dataplane.log
     DATAPLANE_CTL_SOCKET=$LAB_RUN_DIR/dataplane.sock
@@ -158,7 +177,7 @@ lab_dataplane_start() {
     $detach ip netns exec "$APPLIANCE_NETNS" unshare -m --propagation private sh -c \
         'ulimit -l unlimited 2>/dev/null; if [ -n "$LAB_BPFFS" ]; then mount --bind "$LAB_BPFFS" /sys/fs/bpf; else mount -t bpf bpf /sys/fs/bpf 2>/dev/null; fi; exec "$@"' sh \
         "$bin" $eal -- -a "0:$APPLIANCE_IP/24" -a "1:$APPLIANCE_INT_IP/24" \
-        -s "$DATAPLANE_STATS" -i 200 -c "$DATAPLANE_CTL_SOCKET" --idle-sleep-us "${LAB_IDLE_US:-100}" "$@" >"$DATAPLANE_LOG" 2>&1 &
+        -s "$DATAPLANE_STATS" -i 200 -c "$DATAPLANE_CTL_SOCKET" --idle-sleep-us "${LAB_IDLE_US:-100}" $gw "$@" >"$DATAPLANE_LOG" 2>&1 &
     DATAPLANE_PID=$!
     export DATAPLANE_PID
     echo "$DATAPLANE_PID" >"$LAB_RUN_DIR/dataplane.pid"
@@ -248,6 +267,13 @@ lab_write_env() {
         echo "BACKEND_NETNS=$BACKEND_NETNS"
         echo "BACKEND_IF=$BACKEND_IF"
         echo "BACKEND_IP=$BACKEND_IP"
+        echo "INTERNAL_IP=$INTERNAL_IP"
+        echo "INTERNAL_HOSTS=\"$INTERNAL_HOSTS\""
+        echo "OUTSIDE_HOST=$OUTSIDE_HOST"
+        echo "INTERNET_NETNS=${INTERNET_NETNS:-}"
+        echo "SMARTHOST_IP=$SMARTHOST_IP"
+        echo "SMARTHOST_PORT=$SMARTHOST_PORT"
+        echo "SMARTHOST_LOG=${SMARTHOST_LOG:-}"
         echo "DATAPLANE_PID=${DATAPLANE_PID:-}"
         echo "DATAPLANE_PMD=${DATAPLANE_PMD:-}"
         echo "DATAPLANE_STATS=${DATAPLANE_STATS:-}"
@@ -319,6 +345,17 @@ limits {
     greeting-delay ${LAB_GREETING_DELAY:-0s}
 }
 harvest budget 8 per 10m tarpit 200ms
+# Mail leaving: the backend and the internal hosts (not OUTSIDE_HOST) through INTERNAL_IP to
+# the smarthost sink in the internet namespace (lab_internet_up, lab_smarthost_start).
+outbound {
+    address $INTERNAL_IP
+    internal network $LAB_INT_NET.0/25
+    smarthost $SMARTHOST_IP port $SMARTHOST_PORT
+    sender rate ${LAB_OUT_SENDER_RATE:-60 per minute}
+    host rate ${LAB_OUT_HOST_RATE:-30 per minute burst 10}
+    ndr domain ${LAB_OUT_NDR_DOMAIN:-10 per hour}
+    ndr total ${LAB_OUT_NDR_TOTAL:-50 per hour}
+}
 CONF
 }
 
@@ -431,8 +468,9 @@ inet_interfaces = $BACKEND_IP
 inet_protocols = ipv4
 myhostname = backend.example.com
 mydestination =
-mynetworks = 127.0.0.0/8 $APPLIANCE_INT_IP/32
-relayhost =
+mynetworks = 127.0.0.0/8 $APPLIANCE_INT_IP/32 $BACKEND_IP/32
+relayhost = [$INTERNAL_IP]
+smtp_bind_address = $BACKEND_IP
 alias_maps =
 alias_database =
 local_recipient_maps =
@@ -501,13 +539,13 @@ lab_down() {
     lab_impair_down --no-restore >/dev/null 2>&1 || true
     # Our own background helpers end quietly rather than by the namespace sweep below.
     local bg
-    for bg in "${IMPAIR_BK_PID:-}" "${SINK_PID:-}"; do
+    for bg in "${IMPAIR_BK_PID:-}" "${SINK_PID:-}" "${SMARTHOST_PID:-}"; do
         [ -n "$bg" ] || continue
         kill -TERM "$bg" 2>/dev/null || true
         wait "$bg" 2>/dev/null || true
     done
     local ns pid
-    for ns in "$CLIENT_NETNS" "$APPLIANCE_NETNS" "$BACKEND_NETNS" "$LAB_ID-rk"; do
+    for ns in "$CLIENT_NETNS" "$APPLIANCE_NETNS" "$BACKEND_NETNS" "$LAB_ID-rk" "$LAB_ID-net"; do
         # Anything still running inside the namespace belongs to this lab.
         for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
         ip netns del "$ns" 2>/dev/null || true
@@ -527,6 +565,51 @@ lab_leftovers() {
     pgrep -af "ndrguard-impair -a ${id}ra( |$)" || true
     pgrep -af "ndrguard-control -f /run/ndrguard/lab-$id/" || true
     pgrep -af "master.*-c /run/ndrguard/lab-$id/" || true
+    pgrep -af "smarthost_sink.py .* /run/ndrguard/lab-$id/" || true
+}
+
+# lab_internet_up: the "internet" namespace $LAB_ID-net behind the client namespace, which
+# routes for it (the dataplane's external gateway: call this before lab_dataplane_start).
+# Sets INTERNET_NETNS.
+lab_internet_up() {
+    INTERNET_NETNS=$LAB_ID-net
+    export INTERNET_NETNS
+    lab_ns_add "$INTERNET_NETNS" || return 1
+    ip link add "${LAB_ID}n" netns "$CLIENT_NETNS" type veth \
+        peer name "${LAB_ID}w" netns "$INTERNET_NETNS" || return 1
+    ip -n "$CLIENT_NETNS" addr add "$LAB_NET_NET.1/24" dev "${LAB_ID}n"
+    ip -n "$INTERNET_NETNS" addr add "$SMARTHOST_IP/24" dev "${LAB_ID}w"
+    lab_offloads_off "$CLIENT_NETNS" "${LAB_ID}n"
+    lab_offloads_off "$INTERNET_NETNS" "${LAB_ID}w"
+    ip -n "$CLIENT_NETNS" link set "${LAB_ID}n" up
+    ip -n "$INTERNET_NETNS" link set "${LAB_ID}w" up
+    ip -n "$INTERNET_NETNS" route add default via "$LAB_NET_NET.1"
+    ip netns exec "$CLIENT_NETNS" sysctl -qw net.ipv4.ip_forward=1
+    lab_log "internet namespace $INTERNET_NETNS up ($SMARTHOST_IP, routed by the client namespace)"
+}
+
+# lab_smarthost_start: the outbound path's upstream, tests/lab/smarthost_sink.py on
+# SMARTHOST_IP:SMARTHOST_PORT in the internet namespace, one JSON line per received message in
+# SMARTHOST_LOG. Sets SMARTHOST_PID and SMARTHOST_LOG.
+lab_smarthost_start() {
+    local detach= t=0
+    [ "${LAB_DETACH:-0}" = 1 ] && detach=setsid
+    SMARTHOST_LOG=$LAB_RUN_DIR/smarthost.jsonl
+    export SMARTHOST_LOG
+    : >"$SMARTHOST_LOG"
+    $detach ip netns exec "$INTERNET_NETNS" "$LAB_PY" "$LAB_DIR/smarthost_sink.py" \
+        "$SMARTHOST_IP" "$SMARTHOST_PORT" "$SMARTHOST_LOG" >"$LAB_RUN_DIR/smarthost.out" 2>&1 &
+    SMARTHOST_PID=$!
+    export SMARTHOST_PID
+    echo "$SMARTHOST_PID" >"$LAB_RUN_DIR/smarthost.pid"
+    until ip netns exec "$INTERNET_NETNS" bash -c "exec 3<>/dev/tcp/$SMARTHOST_IP/$SMARTHOST_PORT" 2>/dev/null; do
+        if ! kill -0 "$SMARTHOST_PID" 2>/dev/null || [ $t -ge 50 ]; then
+            lab_log "smarthost sink does not listen:"
+            sed 's/^/  | /' "$LAB_RUN_DIR/smarthost.out" >&2
+            return 1
+        fi
+        sleep 0.1; t=$((t + 1))
+    done
 }
 
 # ---- Impairment bridge (issue 5) ----------------------------------------------------------

@@ -6,8 +6,10 @@
 # bench/scenarios/lab-mix.conf from 16 client addresses: every reply as the scenario expects,
 # every session of the count done, every accepted legit message intact at the sink, and the
 # count of each kind equal to the dataplane's own counters; (2) a scenario with a deliberately
-# wrong expectation reports one mismatch per session; (3) Postfix's smtp-sink driven directly
-# in the open loop. Ends by checking the lab left nothing behind.
+# wrong expectation reports one mismatch per session; (3) the appliance with STARTTLS (the lab's
+# certificates after 'ndrctl reload'): tls-legit-1k.conf, every session a verified full
+# handshake and its message intact at the sink; (4) Postfix's smtp-sink driven directly in the
+# open loop. Ends by checking the lab left nothing behind.
 # variants: af_packet
 set -u
 PMD=${1:-af_packet}
@@ -97,6 +99,27 @@ body() {
     check "100 sessions, 100 mismatches reported, no errors" \
         "j['sessions'] == 100 and j['mismatches'] == 100 and j['ok_sessions'] == 0 and j['errors'] == 0" "$out"
     grep -q "expected 250, got '550 5.1.1" "$out.err" || { echo "FAIL mismatch line not on stderr"; rc=1; }
+
+    echo "--- STARTTLS: tls-legit-1k.conf, 200 sessions, 20 concurrent, verified against the lab CA"
+    lab_tls_certs || fail "lab_tls_certs"
+    printf 'tls source-rate 100000\ntls source-burst 100000\n' >>"$CONTROL_CONF"
+    $NDRCTL reload >/dev/null && lab_wait_synced 10 || fail "reload with the certificates"
+    timeout 120 ip netns exec "$CLIENT_NETNS" "$BENCH" smtp --server "$APPLIANCE_IP:25" \
+        --scenario "$SCN/tls-legit-1k.conf" --count 200 --concurrency 20 --timeout 20 \
+        --source "$LAB_EXT_NET.5-$LAB_EXT_NET.20" --sink-stats "$stats" --tls-ca "$TLS_CA" \
+        >"$out" 2>"$out.err"
+    sed 's/^/    /' "$out" | head -n -1
+    sed 's/^/    stderr: /' "$out.err" | head -n 10
+    check "200 sessions, 200 verified handshakes, none failed, zero mismatches and errors" \
+        "j['sessions'] == 200 and j['tls_handshakes'] == 200 and j['tls_failures'] == 0 and j['mismatches'] == 0 and j['errors'] == 0" "$out"
+    check "TLS 1.3 negotiated, handshake and starttls latency measured" \
+        "j['tls'].startswith('TLSv1.3 ') and j['latency_us']['tls']['count'] == 200 and j['latency_us']['starttls']['count'] == 200" "$out"
+    check "every message accepted inside TLS arrived intact at the sink" \
+        "j['messages'] == 200 and j['lost'] == 0 and j['corrupt'] == 0 and j['sink_ok'] == j['legit_accepted']" "$out"
+    local hs
+    hs=$($NDRCTL stats | awk '$1 == "tls_handshakes_tls1_3" {print $2}')
+    check "the dataplane counted the 200 TLS 1.3 handshakes (tls_handshakes_tls1_3 ${hs:-none})" \
+        "int('${hs:--1}') == 200" "$out"
 
     echo "--- Postfix's smtp-sink, open loop: 400 sessions at 200/s, legit-1k.conf"
     lab_backend_sink_start 2527 || fail "smtp-sink did not start"

@@ -286,6 +286,10 @@ void
 fix_fini(struct fix *f)
 {
 	policy_fini(&f->pol);
+	if (f->out_on) {
+		out_conf_fini(&f->out);
+		out_buckets_fini(&f->out_b);
+	}
 	if (!f->dir_shared) {
 		/* Snapshots replaced during the test are freed by call_rcu: wait for them. */
 		urcu_qsbr_barrier();
@@ -325,6 +329,8 @@ fix_start(struct fix *f)
 	rcpt_tbl_set_stale(f->dir, f->dir_stale);
 session:
 	smtp_session_init(&f->s, &f->conf, &f->ops, f, &f->pol, &f->stats, &f->peer);
+	if (f->out_on)
+		smtp_out_session_set(&f->s, &f->out, f->out_backend);
 	smtp_session_start(&f->s, f->now, f->peer_conns);
 	return 0;
 }
@@ -447,6 +453,52 @@ fix_directive(struct fix *f, const char *line)
 			f->pol.harvest.budget_host = (uint32_t) v;
 			f->pol.harvest.budget_net = (uint32_t) nb;
 			return policy_harvest_init(&f->pol.harvest, 10, 11, 22);
+		}
+		return -EINVAL;
+	}
+	if (strcmp(a, "out") == 0 && n >= 2) {
+		static const char *const kinds[OUT_B_MAX] = {"sender_msg", "sender_rcpt",
+			"host_msg", "host_rcpt", "ndr_domain", "ndr_total"};
+
+		if (!f->out_on) {
+			out_conf_init(&f->out);
+			if (out_buckets_init(&f->out_b, 8, 33, 44) != 0)
+				return -ENOMEM;
+			f->out.buckets = &f->out_b;
+			f->out.enabled = true;
+			f->out_on = true;
+		}
+		if (strcmp(b, "on") == 0)
+			return 0;
+		if (strcmp(b, "backend") == 0) {
+			f->out_backend = true;
+			return 0;
+		}
+		if (strcmp(b, "net") == 0 && n >= 3)
+			return out_conf_add_net(&f->out, c);
+		if (strcmp(b, "exempt") == 0 && n >= 3)
+			return out_conf_add_exempt(&f->out, c);
+		if (strcmp(b, "sign") == 0 && n >= 3) {
+			f->out.batv_sign = strcmp(c, "1") == 0;
+			return 0;
+		}
+		if (strcmp(b, "ndr") == 0 && n >= 3) {
+			if (strcmp(c, "refuse") == 0)
+				f->out.ndr_mode = OUT_NDR_REFUSE;
+			else if (strcmp(c, "tempfail") == 0)
+				f->out.ndr_tempfail = true;
+			else
+				return -EINVAL;
+			return 0;
+		}
+		if (strcmp(b, "rate") == 0 && n >= 3) {
+			unsigned int cnt, per, burst;
+
+			if (sscanf(line, "%*s %*s %*s %u %u %u", &cnt, &per, &burst) != 3)
+				return -EINVAL;
+			for (int k = 0; k < OUT_B_MAX; k++)
+				if (strcmp(c, kinds[k]) == 0)
+					return out_rate_set(&f->out.rate[k], cnt, per, burst);
 		}
 		return -EINVAL;
 	}

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "outbound.h"
 #include "policy.h"
 #include "rcpt.h"
 #include "smtp.h"
@@ -63,7 +64,11 @@ struct fix {
 	struct fix_buf to_engine;   /* backend replies not yet fed to the engine */
 	struct fix_buf dir_add;	    /* pending directory entries (NUL-separated) */
 	bool dir_stale;
-	bool dir_shared; /* f->dir belongs to someone else */
+	bool dir_shared;  /* f->dir belongs to someone else */
+	bool out_on;	  /* an outbound (internal listener) session */
+	bool out_backend; /* ... whose peer is a backend MTA */
+	struct out_conf out;
+	struct out_buckets out_b;
 };
 
 /**
@@ -75,7 +80,9 @@ int fix_init(struct fix *f, struct rcpt_tbl *shared_dir);
 void fix_fini(struct fix *f);
 
 /**
- * Apply one configuration directive ("set ...", "policy ...", "backend ...", "peer ...").
+ * Apply one configuration directive ("set ...", "policy ...", "backend ...", "peer ...",
+ * "out on|backend|net CIDR|rate KIND COUNT PER_MS BURST|ndr refuse|ndr tempfail|exempt A|
+ * sign 0|1"; KIND: sender_msg sender_rcpt host_msg host_rcpt ndr_domain ndr_total).
  * @return 0, 1 when the line is not a configuration directive, -EINVAL on a bad one.
  */
 int fix_directive(struct fix *f, const char *line);
