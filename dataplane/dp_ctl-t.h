@@ -52,9 +52,9 @@ struct dp_cfg {
 	struct dp_domain_backends *domains;  /* same order as the CONFIG payload */
 	struct out_conf out;		     /* outbound path; out.buckets shared, not owned */
 	struct dp_domain_backends smarthost; /* upstream of the outbound path, in order */
-	struct dp_tls tls;		    /* owns one context reference */
-	uint32_t n_btls;		    /* backend TLS policies, entry 0 the default */
-	struct dp_btls *btls;		    /* proxy_btls-t.h; each owns a context reference */
+	struct dp_tls tls;		     /* owns one context reference */
+	uint32_t n_btls;		     /* backend TLS policies, entry 0 the default */
+	struct dp_btls *btls;		     /* proxy_btls-t.h; each owns a context reference */
 	struct rcu_head rcu;
 };
 
