@@ -170,14 +170,20 @@ for l in open(sys.argv[1]):
     echo "$out" | grep -q '^<\*\* 554 5.7.1' && echo "ok   ... and enforced again: 554 5.7.1" ||
         { echo "FAIL back to enforce: $(echo "$out" | grep '^<' | tail -2)"; rc=1; }
     "$LAB_PY" - "$METRICS_URL" <<'PY' || rc=1
-import sys, urllib.request
+import sys, time, urllib.request
 from prometheus_client.parser import text_string_to_metric_families
-text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
-v = {(s.name, s.labels.get("rule"), s.labels.get("outcome")): s.value
-     for f in text_string_to_metric_families(text) for s in f.samples}
-alarms = v.get(("ndrguard_outbound_alarms_total", None, None), 0)
-hr = v.get(("ndrguard_policy_decisions_total", "out_host_rate", "reject"), 0)
-ok = alarms >= 1 and hr == 2
+# /metrics serves the counters the control daemon last polled from the dataplane: read until
+# they have caught up with 'ndrctl stats' (bounded: 10 s).
+for _ in range(50):
+    text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
+    v = {(s.name, s.labels.get("rule"), s.labels.get("outcome")): s.value
+         for f in text_string_to_metric_families(text) for s in f.samples}
+    alarms = v.get(("ndrguard_outbound_alarms_total", None, None), 0)
+    hr = v.get(("ndrguard_policy_decisions_total", "out_host_rate", "reject"), 0)
+    ok = alarms >= 1 and hr == 2
+    if ok or hr > 2:
+        break
+    time.sleep(0.2)
 print("%s /metrics: ndrguard_outbound_alarms_total %d, out_host_rate rejects %d" %
       ("ok  " if ok else "FAIL", alarms, hr))
 sys.exit(0 if ok else 1)
