@@ -286,6 +286,10 @@ lab_write_env() {
         echo "METRICS_URL=${METRICS_URL:-}"
         echo "DOMAIN=${DOMAIN:-}"
         echo "VALID_RCPT=${VALID_RCPT:-}"
+        # The lab's domain with BATV required for bounces ('batv require'): outbound mail from
+        # BATV_RCPT leaves signed, and only a bounce to the signed address comes back in.
+        echo "BATV_DOMAIN=batv.${DOMAIN:-example.com}"
+        echo "BATV_RCPT=bounce@batv.${DOMAIN:-example.com}"
         echo "NDRCTL=\"${NDRCTL:-}\""
         echo "SMTP_PORT=${SMTP_PORT:-}"
         [ -n "${ECHO_PORT:-}" ] && echo "ECHO_PORT=$ECHO_PORT"
@@ -360,7 +364,8 @@ CONF
 }
 
 # lab_tls_certs [DIR]: a throw-away CA and an ECDSA (P-256) and an RSA (2048) server certificate
-# for mx.$DOMAIN (openssl CLI) in DIR (default LAB_RUN_DIR/tls), valid two days; appends the
+# for mx.$DOMAIN and APPLIANCE_IP (so clients that verify the address they dialled, as
+# smtplib does, accept it) (openssl CLI) in DIR (default LAB_RUN_DIR/tls), valid two days; appends the
 # two 'tls certificate' lines to CONTROL_CONF when it exists. Sets TLS_DIR and TLS_CA (the CA
 # file a client verifies the appliance with).
 lab_tls_certs() {
@@ -379,7 +384,7 @@ lab_tls_certs() {
         fi || return 1
         openssl req -new -key "$d/$k.key" -subj "/CN=mx.${DOMAIN:-example.com}" 2>/dev/null |
             openssl x509 -req -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
-                -extfile <(printf 'subjectAltName=DNS:mx.%s\nextendedKeyUsage=serverAuth\n' "${DOMAIN:-example.com}") \
+                -extfile <(printf 'subjectAltName=DNS:mx.%s%s\nextendedKeyUsage=serverAuth\n' "${DOMAIN:-example.com}" "${APPLIANCE_IP:+,IP:$APPLIANCE_IP}") \
                 -out "$d/$k.crt" 2>/dev/null || return 1
     done
     chmod -R a+rX "$d"
