@@ -104,12 +104,15 @@ usage(const char *prog)
 		"      --tcp-rcvbuf BYTES           receive buffer per connection (default %u)\n"
 		"      --tcp-sndbuf BYTES           send buffer per connection (default %u)\n"
 		"      --tcp-rto-min MS             minimum retransmission timeout (default %u)\n"
+		"      --tcp-fin-wait2 MS           orphaned FIN-WAIT-2 lifetime (default %u)\n"
+		"      --tcp-no-sack                neither offer SACK-permitted nor send SACK "
+		"blocks\n"
 		"      --tls-sessions N             STARTTLS sessions per lcore, 0 = none (default "
 		"%u)\n"
 		"  -h, --help                       this text\n",
 		prog, NET_IF_MAX_ADDRS, tcp_cfg.max_conns, tcp_cfg.synq_max, tcp_cfg.max_per_src,
 		tcp_cfg.time_wait_ms, tcp_cfg.rcvbuf, tcp_cfg.sndbuf, tcp_cfg.rto_min_ms,
-		PROXY_TLS_SLOTS_DEFAULT);
+		tcp_cfg.fin_wait2_ms, PROXY_TLS_SLOTS_DEFAULT);
 }
 
 static int
@@ -192,6 +195,8 @@ enum {
 	OPT_TCP_RCVBUF,
 	OPT_TCP_SNDBUF,
 	OPT_TCP_RTO_MIN,
+	OPT_TCP_FIN_WAIT2,
+	OPT_TCP_NO_SACK,
 	OPT_TLS_SESSIONS,
 };
 
@@ -231,6 +236,8 @@ parse_args(int argc, char **argv)
 		{"tcp-rcvbuf", required_argument, NULL, OPT_TCP_RCVBUF},
 		{"tcp-sndbuf", required_argument, NULL, OPT_TCP_SNDBUF},
 		{"tcp-rto-min", required_argument, NULL, OPT_TCP_RTO_MIN},
+		{"tcp-fin-wait2", required_argument, NULL, OPT_TCP_FIN_WAIT2},
+		{"tcp-no-sack", no_argument, NULL, OPT_TCP_NO_SACK},
 		{"tls-sessions", required_argument, NULL, OPT_TLS_SESSIONS},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -309,6 +316,14 @@ parse_args(int argc, char **argv)
 			if (parse_num_opt("tcp-rto-min", optarg, 10, 1000, &tcp_cfg.rto_min_ms) !=
 				0)
 				return -EINVAL;
+			break;
+		case OPT_TCP_FIN_WAIT2:
+			if (parse_num_opt("tcp-fin-wait2", optarg, 1000, 600000,
+				    &tcp_cfg.fin_wait2_ms) != 0)
+				return -EINVAL;
+			break;
+		case OPT_TCP_NO_SACK:
+			tcp_cfg.sack = false;
 			break;
 		case OPT_TLS_SESSIONS: {
 			uint32_t n;

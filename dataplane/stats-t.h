@@ -95,6 +95,8 @@ enum stats_id {
 	STATS_APP_CLIENT_FAIL,	 /* client connections that failed or mismatched */
 	STATS_TCP_MEM_PRESSURE,	 /* times the pool fell to a lower level */
 	STATS_TCP_MEM_DROP,	 /* payloads dropped: pool critical */
+	STATS_TCP_SYN_RESENT,	 /* SYN-ACKs resent for a repeated SYN (ours was lost) */
+	STATS_TCP_SACK_TX,	 /* ACKs that carried SACK blocks (RFC 2018) */
 	STATS_MAX
 };
 

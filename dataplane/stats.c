@@ -105,6 +105,8 @@ static const char *const stats_names[STATS_MAX] = {
 	[STATS_APP_CLIENT_FAIL] = "app_client_fail",
 	[STATS_TCP_MEM_PRESSURE] = "tcp_mem_pressure",
 	[STATS_TCP_MEM_DROP] = "tcp_mem_drop",
+	[STATS_TCP_SYN_RESENT] = "tcp_syn_resent",
+	[STATS_TCP_SACK_TX] = "tcp_sack_tx",
 };
 
 static struct stats_lcore *const *stats_blocks;

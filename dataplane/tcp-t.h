@@ -23,6 +23,8 @@
 #define TCP_MAX_LISTENERS 16   /* listening ports per stack */
 #define TCP_ARP_SLOTS	  256  /* next hops cached per lcore (power of two) */
 #define TCP_ARP_PENDING	  64   /* frames queued per unresolved next hop: a burst of SYNs */
+#define TCP_SYN_RETRIES	  7    /* SYN resends of an active open before it fails */
+#define TCP_SYN_LINEAR	  4    /* of which one RTO apart (no backoff) */
 #define TCP_NOBUF_WAIT	  1024 /* writers waiting for packet buffers (power of two) */
 
 #define TCP_MEM_OK	 0 /* more than a quarter of the pool free */
@@ -71,6 +73,7 @@ enum tcp_tmr {
 #define TCP_F_HALF_OPEN	  (1u << 14) /* counted as half-open (SYN_RCVD) */
 #define TCP_F_NOTIFIED	  (1u << 15) /* application was told it is open */
 #define TCP_F_NOBUF_WAIT  (1u << 16) /* on the stack's list of writers waiting for mbufs */
+#define TCP_F_SACK_OK	  (1u << 17) /* peer may receive SACK blocks (RFC 2018); offered in SYN_SENT */
 
 struct rte_mbuf;
 struct rte_mempool;
@@ -202,6 +205,7 @@ struct tcp_cfg {
 	uint32_t max_rxmt;     /* retransmissions before a connection is dropped */
 	uint32_t synack_retries; /* SYN-ACK retransmissions in SYN_RCVD */
 	uint32_t ooo_max;	 /* out-of-order segments kept per connection */
+	bool sack;		 /* offer SACK-permitted and send SACK blocks (RFC 2018) */
 	uint16_t mss;		 /* MSS we announce (MTU 1500 - 40) */
 	uint16_t eph_lo;	 /* ephemeral port range for active opens */
 	uint16_t eph_hi;

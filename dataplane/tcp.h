@@ -61,7 +61,7 @@ struct tcp_opts {
 	uint16_t mss;	/* 0: absent */
 	uint8_t wscale; /* valid when has_ws */
 	bool has_ws;
-	bool sack_ok;	/* seen and ignored: we never send SACK-permitted */
+	bool sack_ok;	/* SACK-permitted (RFC 2018 §2) */
 	bool has_ts;	/* seen and ignored: we never send timestamps */
 	bool malformed; /* parsing stopped at a truncated or bad option */
 };
@@ -390,6 +390,19 @@ int tcp_conn_notify_open(struct tcp_conn *c);
 void tcp_conn_init_seq(struct tcp_conn *c, uint32_t iss);
 /** Window shift we announce for cfg->rcvbuf. */
 uint8_t tcp_rcv_wscale(const struct tcp_cfg *cfg);
+
+/* Marks in hash.fdir.hi of an out-of-order mbuf (its sequence number is in hash.usr). */
+#define TCP_OOO_FIN  1u /* a FIN follows its data */
+#define TCP_OOO_LAST 2u /* the latest arrival: first SACK block (RFC 2018 §4) */
+
+/* Bytes a SACK option may take in a segment of <c> (payload room is reduced by as much). */
+#define TCP_SACK_ROOM 36
+static inline uint16_t
+tcp_sack_room(const struct tcp_conn *c)
+{
+	return (c->flags & TCP_F_SACK_OK) && c->ooo != NULL ? TCP_SACK_ROOM : 0;
+}
+uint16_t tcp_sack_fill(const struct tcp_conn *c, uint8_t *opt);
 
 /** Put <c> on the list of writers to wake when packet buffers are back. */
 void tcp_nobuf_wait(struct tcp_conn *c);

@@ -216,6 +216,7 @@ tcp_cfg_defaults(struct tcp_cfg *cfg)
 	cfg->max_rxmt = 12;
 	cfg->synack_retries = 4;
 	cfg->ooo_max = 64;
+	cfg->sack = true;
 	cfg->mss = 1460;
 	cfg->eph_lo = 32768;
 	cfg->eph_hi = 60999;
@@ -711,6 +712,8 @@ tcp_conn_connect(struct tcp_stack *ts, uint16_t port_id, uint32_t raddr, uint16_
 	c->mss = cfg->mss;
 	c->rcv_ws = tcp_rcv_wscale(cfg);
 	c->flags |= TCP_F_WS_OK; /* provisional: cleared when the SYN-ACK has no option */
+	if (cfg->sack)
+		c->flags |= TCP_F_SACK_OK; /* the same */
 	tcp_conn_init_seq(c,
 		tcp_isn(cfg->secret, laddr, raddr, lport, rport, (uint64_t) ts->now * 1000));
 	c->state = TCP_ST_SYN_SENT;

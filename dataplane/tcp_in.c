@@ -23,7 +23,6 @@
 
 #define TCP_DEFAULT_MSS	  536 /* RFC 9293 §3.7.1: when the SYN has no MSS option */
 #define TCP_COOKIE_PERIOD 64  /* seconds per cookie counter step */
-#define TCP_OOO_FIN	  1u  /* hash.fdir.hi of an out-of-order mbuf: FIN after its data */
 
 struct tcp_seg {
 	uint32_t seq;
@@ -78,8 +77,8 @@ tcp_opts_parse(const uint8_t *opt, unsigned int len, struct tcp_opts *out)
 				return -EINVAL;
 			}
 			break;
-		case 4: /* SACK permitted: we never send SACK */
-			out->sack_ok = true;
+		case 4: /* SACK permitted: we send SACK blocks, and ignore the peer's */
+			out->sack_ok = olen == 2;
 			break;
 		case 8: /* timestamps: not echoed since we never offered them (RFC 7323 §3.2) */
 			out->has_ts = true;
@@ -209,8 +208,10 @@ tcp_ooo_insert(struct tcp_conn *c, struct rte_mbuf *m, uint32_t seq, bool fin)
 	}
 	if (m->data_len == 0)
 		return false;
+	for (struct rte_mbuf *o = c->ooo; o != NULL; o = o->next)
+		o->hash.fdir.hi &= ~TCP_OOO_LAST;
 	m->hash.usr = seq;
-	m->hash.fdir.hi = fin ? TCP_OOO_FIN : 0;
+	m->hash.fdir.hi = (fin ? TCP_OOO_FIN : 0) | TCP_OOO_LAST;
 	m->next = cur;
 	if (prev != NULL)
 		prev->next = m;
@@ -218,6 +219,69 @@ tcp_ooo_insert(struct tcp_conn *c, struct rte_mbuf *m, uint32_t seq, bool fin)
 		c->ooo = m;
 	c->n_ooo++;
 	return true;
+}
+
+/*
+ * SACK option (RFC 2018 §3) describing the out-of-order queue into <opt> (TCP_SACK_ROOM
+ * bytes): the block holding the latest arrival first, then the others in sequence order,
+ * at most four (no timestamps share the option space). @return the option length, 0 if
+ * there is nothing to report.
+ */
+uint16_t
+tcp_sack_fill(const struct tcp_conn *c, uint8_t *opt)
+{
+	uint32_t blk[4][2], first[2] = {0, 0};
+	unsigned int n = 0;
+	bool have_first = false;
+	uint16_t len;
+
+	if (!(c->flags & TCP_F_SACK_OK) || c->ooo == NULL)
+		return 0;
+	/* Pass 1: the block (run of contiguous segments) holding the latest arrival. */
+	for (const struct rte_mbuf *o = c->ooo; o != NULL && !have_first;) {
+		uint32_t l = tcp_ooo_seq(o), r = tcp_ooo_end(o);
+		bool last = o->hash.fdir.hi & TCP_OOO_LAST;
+
+		for (o = o->next; o != NULL && tcp_ooo_seq(o) == r; o = o->next) {
+			r = tcp_ooo_end(o);
+			last = last || (o->hash.fdir.hi & TCP_OOO_LAST);
+		}
+		if (last) {
+			first[0] = l;
+			first[1] = r;
+			have_first = true;
+		}
+	}
+	if (have_first) {
+		blk[0][0] = first[0];
+		blk[0][1] = first[1];
+		n = 1;
+	}
+	/* Pass 2: the other blocks in order. */
+	for (const struct rte_mbuf *o = c->ooo; o != NULL && n < 4;) {
+		uint32_t l = tcp_ooo_seq(o), r = tcp_ooo_end(o);
+
+		for (o = o->next; o != NULL && tcp_ooo_seq(o) == r; o = o->next)
+			r = tcp_ooo_end(o);
+		if (have_first && l == first[0])
+			continue;
+		blk[n][0] = l;
+		blk[n][1] = r;
+		n++;
+	}
+	opt[0] = 1; /* NOP, NOP: the blocks stay 4-byte aligned */
+	opt[1] = 1;
+	opt[2] = 5;
+	opt[3] = (uint8_t) (2 + 8 * n);
+	len = 4;
+	for (unsigned int i = 0; i < n; i++) {
+		uint32_t l = rte_cpu_to_be_32(blk[i][0]), r = rte_cpu_to_be_32(blk[i][1]);
+
+		memcpy(&opt[len], &l, 4);
+		memcpy(&opt[len + 4], &r, 4);
+		len += 8;
+	}
+	return len;
 }
 
 /* The peer's FIN is next in sequence: consume it (RFC 9293 §3.10.7.4 eighth). */
@@ -333,6 +397,12 @@ tcp_in_ack(struct tcp_conn *c, const struct tcp_seg *sg)
 		c->dupacks = 0;
 		c->n_rxmt = 0;
 		c->flags &= ~TCP_F_PERSIST;
+		/* An orphan still flushing lives orphan_ms from its last progress, not from its
+		 * close: a slow peer behind loss is still taking the data (one that stops is
+		 * ended by the retransmission limit). */
+		if ((c->flags & TCP_F_ORPHAN) && (c->tmr_on & (1u << TCP_TMR_CONN)) &&
+			c->state != TCP_ST_FIN_WAIT_2 && c->state != TCP_ST_TIME_WAIT)
+			tcp_tmr_set(c, TCP_TMR_CONN, ts->cfg->orphan_ms);
 		if (c->snd_una == c->snd_max)
 			tcp_tmr_clear(c, TCP_TMR_RXMT);
 		else
@@ -432,6 +502,8 @@ tcp_in_syn_sent(struct tcp_conn *c, const struct tcp_seg *sg, const struct rte_e
 		c->rcv_ws = 0;
 		c->snd_ws = 0;
 	}
+	if (!sg->opts.sack_ok)
+		c->flags &= ~TCP_F_SACK_OK;
 	c->rmac = *smac;
 	c->flags |= TCP_F_ACK_NOW;
 	if (sg->flags & RTE_TCP_ACK_FLAG) {
@@ -494,6 +566,17 @@ tcp_conn_input(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg *sg,
 		tcp_in_syn_sent(c, sg, smac);
 		return false;
 	}
+	if (c->state == TCP_ST_SYN_RCVD &&
+		(sg->flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG)) ==
+			RTE_TCP_SYN_FLAG &&
+		sg->seq == c->irs) {
+		/* The peer's SYN again: our SYN-ACK was lost. It is in the window (it ends at
+		 * rcv_nxt), and a challenge ACK would not do: a peer in SYN-SENT drops an ACK
+		 * without SYN, and would wait for our next SYN-ACK timeout. */
+		stats_inc(tcp_st(ts), STATS_TCP_SYN_RESENT);
+		(void) tcp_send_ctl(c, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG);
+		return false;
+	}
 	wnd = tcp_rcv_window(c);
 	seglen = sg->len + !!(sg->flags & RTE_TCP_SYN_FLAG) + !!(sg->flags & RTE_TCP_FIN_FLAG);
 	if (!tcp_seq_acceptable(c, sg->seq, seglen, wnd)) {
@@ -501,12 +584,6 @@ tcp_conn_input(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg *sg,
 		if (!(wnd == 0 && sg->seq == c->rcv_nxt)) {
 			if (sg->flags & RTE_TCP_RST_FLAG) {
 				stats_inc(tcp_st(ts), STATS_TCP_RST_OUT_OF_WINDOW);
-				return false;
-			}
-			if (c->state == TCP_ST_SYN_RCVD && (sg->flags & RTE_TCP_SYN_FLAG) &&
-				sg->seq == c->irs) {
-				/* The SYN again: our SYN-ACK was lost. */
-				(void) tcp_send_ctl(c, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG);
 				return false;
 			}
 			stats_inc(tcp_st(ts), STATS_TCP_SEG_OUT_OF_WINDOW);
@@ -726,6 +803,8 @@ tcp_in_syn(struct tcp_stack *ts, const struct net_if *nif, const struct tcp_list
 		c->snd_ws = sg->opts.wscale;
 		c->rcv_ws = tcp_rcv_wscale(cfg);
 	}
+	if (sg->opts.sack_ok && cfg->sack)
+		c->flags |= TCP_F_SACK_OK;
 	tcp_conn_init_seq(c,
 		tcp_isn(cfg->secret, laddr, raddr, lport, rport, (uint64_t) ts->now * 1000));
 	c->snd_wnd = sg->wnd;

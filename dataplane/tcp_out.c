@@ -225,7 +225,7 @@ tcp_send_seg(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 {
 	struct tcp_stack *ts = c->ts;
 	const struct net_if *nif = tcp_conn_nif(c);
-	uint8_t opt[TCP_SYN_OPT_LEN];
+	uint8_t opt[40];
 	uint16_t optlen = 0;
 	struct rte_tcp_hdr *th;
 	struct rte_mbuf *m;
@@ -247,6 +247,17 @@ tcp_send_seg(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t flags)
 		/* A SYN-ACK offers scaling only when the SYN did. */
 		if ((flags & RTE_TCP_ACK_FLAG) && !(c->flags & TCP_F_WS_OK))
 			optlen = 4;
+		if (c->flags & TCP_F_SACK_OK) { /* NOP, NOP, SACK-permitted (RFC 2018 §2) */
+			opt[optlen] = 1;
+			opt[optlen + 1] = 1;
+			opt[optlen + 2] = 4;
+			opt[optlen + 3] = 2;
+			optlen += 4;
+		}
+	} else if (!(flags & RTE_TCP_RST_FLAG) && c->state != TCP_ST_SYN_SENT) {
+		optlen = tcp_sack_fill(c, opt);
+		if (optlen)
+			stats_inc(tcp_st(ts), STATS_TCP_SACK_TX);
 	}
 	if (c->state != TCP_ST_SYN_SENT)
 		flags |= RTE_TCP_ACK_FLAG;
@@ -321,6 +332,21 @@ tcp_rxmt_interval(const struct tcp_conn *c)
 	return (uint32_t) RTE_MIN(t, (uint64_t) c->ts->cfg->rto_max_ms);
 }
 
+/*
+ * SYN retransmission interval: the first TCP_SYN_LINEAR resends one initial RTO apart, then
+ * exponential backoff, as Linux does with net.ipv4.tcp_syn_linear_timeouts (SYNs at 0, 1, 2,
+ * 3, 4, 6, 10, 18 s with a 1 s RTO). A lost SYN or SYN-ACK costs a second, not the doubling
+ * that would push a handshake behind a lossy path past the connect limit.
+ */
+static inline uint32_t
+tcp_syn_interval(const struct tcp_conn *c)
+{
+	uint32_t shift = c->n_rxmt > TCP_SYN_LINEAR ? c->n_rxmt - TCP_SYN_LINEAR : 0;
+	uint64_t t = (uint64_t) c->rto << RTE_MIN(shift, 16u);
+
+	return (uint32_t) RTE_MIN(t, (uint64_t) c->ts->cfg->rto_max_ms);
+}
+
 void
 tcp_output(struct tcp_conn *c)
 {
@@ -343,7 +369,7 @@ tcp_output(struct tcp_conn *c)
 		uint32_t off = c->snd_nxt - c->snd_una;
 		uint32_t avail = off < c->sndq.bytes ? c->sndq.bytes - off : 0;
 		uint32_t wnd = RTE_MIN(c->snd_wnd, c->cwnd);
-		uint32_t len = RTE_MIN(avail, (uint32_t) c->mss);
+		uint32_t len = RTE_MIN(avail, (uint32_t) (c->mss - tcp_sack_room(c)));
 		uint8_t flags = 0;
 
 		if (off > c->sndq.bytes)
@@ -420,14 +446,15 @@ tcp_rxmt_timeout(struct tcp_conn *c)
 	stats_inc(tcp_st(ts), STATS_TCP_RTO);
 	switch (c->state) {
 	case TCP_ST_SYN_SENT:
-		if (c->n_rxmt > RTE_MIN(cfg->max_rxmt, 6u)) {
+		if (c->n_rxmt > RTE_MIN(cfg->max_rxmt, (uint32_t) TCP_SYN_RETRIES)) {
 			tcp_conn_drop(c, -ETIMEDOUT);
 			return;
 		}
-		/* The MAC may have been wrong: resolve again. */
+		/* The MAC may have been wrong: take the next hop's from the ARP cache again
+		 * (a resend waiting for ARP replaces its queued copy, tcp_arp_xmit). */
 		memset(&c->rmac, 0, sizeof(c->rmac));
 		(void) tcp_send_ctl(c, RTE_TCP_SYN_FLAG);
-		tcp_tmr_set(c, TCP_TMR_RXMT, tcp_rxmt_interval(c));
+		tcp_tmr_set(c, TCP_TMR_RXMT, tcp_syn_interval(c));
 		return;
 	case TCP_ST_SYN_RCVD:
 		if (c->n_rxmt > cfg->synack_retries) {
@@ -570,6 +597,25 @@ tcp_arp_request(struct tcp_stack *ts, const struct net_if *nif, uint32_t ip)
 	tcp_xmit(ts, nif->port_id, m);
 }
 
+/* Same connection, sequence number and flags: <b> is a retransmission of <a>. Our own
+ * frames only: Ethernet, IPv4 without options, TCP. */
+static bool
+tcp_same_segment(const struct rte_mbuf *a, const struct rte_mbuf *b)
+{
+	const size_t off = sizeof(struct rte_ether_hdr);
+	const struct rte_ipv4_hdr *ia =
+		rte_pktmbuf_mtod_offset(a, const struct rte_ipv4_hdr *, off);
+	const struct rte_ipv4_hdr *ib =
+		rte_pktmbuf_mtod_offset(b, const struct rte_ipv4_hdr *, off);
+	const struct rte_tcp_hdr *ta = (const struct rte_tcp_hdr *) (ia + 1);
+	const struct rte_tcp_hdr *tb = (const struct rte_tcp_hdr *) (ib + 1);
+
+	return ia->src_addr == ib->src_addr && ia->dst_addr == ib->dst_addr &&
+	       ta->src_port == tb->src_port && ta->dst_port == tb->dst_port &&
+	       ta->sent_seq == tb->sent_seq && ta->tcp_flags == tb->tcp_flags &&
+	       ia->total_length == ib->total_length;
+}
+
 void
 tcp_arp_xmit(struct tcp_stack *ts, uint16_t port_id, uint32_t nexthop, struct rte_mbuf *m)
 {
@@ -587,6 +633,16 @@ tcp_arp_xmit(struct tcp_stack *ts, uint16_t port_id, uint32_t nexthop, struct rt
 		e->tries = 1;
 		e->expire = ts->now + TCP_ARP_RETRY_MS;
 		tcp_arp_request(ts, ts->ctx->nif[port_id], nexthop);
+	}
+	for (unsigned int i = 0; i < e->n_pending; i++) {
+		if (tcp_same_segment(e->pending[i], m)) {
+			/* A resend of a waiting segment (SYN retransmissions while ARP retries):
+			 * the newer copy takes its place, so retries cannot crowd out other
+			 * connections' first SYNs. */
+			rte_pktmbuf_free(e->pending[i]);
+			e->pending[i] = m;
+			return;
+		}
 	}
 	if (e->n_pending < TCP_ARP_PENDING) {
 		e->pending[e->n_pending++] = m;

@@ -175,6 +175,73 @@ def t_out_of_order():
     c.close()
 
 
+def t_sack():
+    """RFC 2018: SACK-permitted answered only when offered; ACKs of a hole carry the
+    out-of-order blocks, the latest arrival first; blocks go once the hole is filled."""
+    c = Conn(opts=[("MSS", 1460), ("SAckOK", b"")])
+    names = [o[0] for o in c.synack.options]
+    check("sack-permitted-answered", "SAckOK" in names, "SYN-ACK options %r" % names)
+    time.sleep(0.2)
+    n = len(c.rx)
+    c.send("PA", seq=c.seq + 10, data=b"B" * 10)   # [10, 20)
+    c.send("PA", seq=c.seq + 30, data=b"D" * 10)   # [30, 40)
+    time.sleep(0.5)
+    blocks = None
+    for p in c.rx[n:]:
+        for o in p[TCP].options:
+            if o[0] == "SAck" and p[TCP].ack == c.seq:
+                blocks = [((o[1][i] - c.seq) & 0xffffffff, (o[1][i + 1] - c.seq) & 0xffffffff)
+                          for i in range(0, len(o[1]), 2)]
+    check("sack-blocks", blocks == [(30, 40), (10, 20)], "last SACK blocks %r" % (blocks,))
+    c.send("PA", seq=c.seq + 20, data=b"C" * 10)   # [20, 30): joins both
+    time.sleep(0.5)
+    blocks = None
+    for p in c.rx[n:]:
+        for o in p[TCP].options:
+            if o[0] == "SAck" and p[TCP].ack == c.seq:
+                blocks = [((o[1][i] - c.seq) & 0xffffffff, (o[1][i + 1] - c.seq) & 0xffffffff)
+                          for i in range(0, len(o[1]), 2)]
+    check("sack-blocks-merged", blocks == [(10, 40)], "last SACK blocks %r" % (blocks,))
+    m = len(c.rx)
+    c.send("PA", data=b"A" * 10)                   # the hole: all in order now
+    c.seq += 40
+    data = c.data_back(1.0)
+    check("sack-reassembled", data == b"A" * 10 + b"B" * 10 + b"C" * 10 + b"D" * 10, repr(data))
+    late = [p for p in c.rx[m:] if any(o[0] == "SAck" for o in p[TCP].options)]
+    check("sack-none-after-fill", not late, "%d segments still carried SACK" % len(late))
+    c.close()
+    c2 = Conn(opts=[("MSS", 1460)])
+    names = [o[0] for o in c2.synack.options]
+    check("sack-not-offered-unasked", "SAckOK" not in names, "SYN-ACK options %r" % names)
+    c2.close()
+
+
+def t_syn_again_in_syn_received():
+    """A repeated SYN in SYN-RECEIVED (our SYN-ACK lost) gets the SYN-ACK again at once,
+    not a challenge ACK that a peer in SYN-SENT would drop."""
+    sport = random.randint(20000, 60000)
+    isn = random.randint(0, 2**32 - 1)
+    rx = []
+    sn = AsyncSniffer(iface=IFACE, store=False, prn=rx.append,
+                      lfilter=lambda p: TCP in p and p[IP].src == DST and p[TCP].dport == sport)
+    sn.start()
+    time.sleep(0.3)
+    syn = Ether(src=SMAC, dst=DMAC) / IP(src=SRC, dst=DST) / TCP(sport=sport, dport=7, flags="S", seq=isn,
+                                                                 options=[("MSS", 1460)])
+    sendp(syn, iface=IFACE)
+    time.sleep(0.3)
+    sendp(syn, iface=IFACE)
+    time.sleep(0.3)
+    sn.stop()
+    sas = [p[TCP] for p in rx if p[TCP].flags & 0x12 == 0x12]
+    check("syn-again-synack-resent", len(sas) == 2 and sas[0].seq == sas[1].seq and sas[1].ack == isn + 1,
+          "%d SYN-ACKs of %d segments" % (len(sas), len(rx)))
+    # Finish and reset it so nothing is left in the table.
+    if sas:
+        sendp(Ether(src=SMAC, dst=DMAC) / IP(src=SRC, dst=DST) /
+              TCP(sport=sport, dport=7, flags="R", seq=isn + 1), iface=IFACE)
+
+
 def tcp_raw_syn(sport, opt_bytes):
     """A SYN with exactly <opt_bytes> as options and a correct checksum."""
     hdr = struct.pack("!HHIIBBHHH", sport, 7, 1000, 0, ((20 + len(opt_bytes)) // 4) << 4, 0x02,
@@ -293,7 +360,8 @@ def t_icmp_unreach_established():
 
 
 for t in (t_rst_in_window, t_rst_out_of_window, t_rst_exact, t_syn_in_window, t_bad_checksum,
-          t_old_duplicate_and_overlap, t_out_of_order, t_truncated_options,
+          t_old_duplicate_and_overlap, t_out_of_order, t_sack, t_syn_again_in_syn_received,
+          t_truncated_options,
           t_window_scale_and_zero_window, t_icmp_frag_needed, t_icmp_unreach_established):
     try:
         t()
