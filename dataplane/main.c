@@ -104,6 +104,7 @@ usage(const char *prog)
 		"      --tcp-rcvbuf BYTES           receive buffer per connection (default %u)\n"
 		"      --tcp-sndbuf BYTES           send buffer per connection (default %u)\n"
 		"      --tcp-rto-min MS             minimum retransmission timeout (default %u)\n"
+		"      --tcp-rto-max MS             retransmission backoff cap (default %u)\n"
 		"      --tcp-fin-wait2 MS           orphaned FIN-WAIT-2 lifetime (default %u)\n"
 		"      --tcp-no-sack                neither offer SACK-permitted nor send SACK "
 		"blocks\n"
@@ -112,7 +113,7 @@ usage(const char *prog)
 		"  -h, --help                       this text\n",
 		prog, NET_IF_MAX_ADDRS, tcp_cfg.max_conns, tcp_cfg.synq_max, tcp_cfg.max_per_src,
 		tcp_cfg.time_wait_ms, tcp_cfg.rcvbuf, tcp_cfg.sndbuf, tcp_cfg.rto_min_ms,
-		tcp_cfg.fin_wait2_ms, PROXY_TLS_SLOTS_DEFAULT);
+		tcp_cfg.rto_max_ms, tcp_cfg.fin_wait2_ms, PROXY_TLS_SLOTS_DEFAULT);
 }
 
 static int
@@ -196,6 +197,7 @@ enum {
 	OPT_TCP_SNDBUF,
 	OPT_TCP_RTO_MIN,
 	OPT_TCP_FIN_WAIT2,
+	OPT_TCP_RTO_MAX,
 	OPT_TCP_NO_SACK,
 	OPT_TLS_SESSIONS,
 };
@@ -237,6 +239,7 @@ parse_args(int argc, char **argv)
 		{"tcp-sndbuf", required_argument, NULL, OPT_TCP_SNDBUF},
 		{"tcp-rto-min", required_argument, NULL, OPT_TCP_RTO_MIN},
 		{"tcp-fin-wait2", required_argument, NULL, OPT_TCP_FIN_WAIT2},
+		{"tcp-rto-max", required_argument, NULL, OPT_TCP_RTO_MAX},
 		{"tcp-no-sack", no_argument, NULL, OPT_TCP_NO_SACK},
 		{"tls-sessions", required_argument, NULL, OPT_TLS_SESSIONS},
 		{"help", no_argument, NULL, 'h'},
@@ -315,6 +318,13 @@ parse_args(int argc, char **argv)
 		case OPT_TCP_RTO_MIN:
 			if (parse_num_opt("tcp-rto-min", optarg, 10, 1000, &tcp_cfg.rto_min_ms) !=
 				0)
+				return -EINVAL;
+			break;
+		case OPT_TCP_RTO_MAX:
+			/* RFC 6298 §2.5 wants at least 60 s; lower caps are for labs and for
+			 * matching peers that cap theirs (net.ipv4.tcp_rto_max_ms). */
+			if (parse_num_opt("tcp-rto-max", optarg, 1000, 120000,
+				    &tcp_cfg.rto_max_ms) != 0)
 				return -EINVAL;
 			break;
 		case OPT_TCP_FIN_WAIT2:

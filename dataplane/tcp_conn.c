@@ -632,6 +632,12 @@ tcp_conn_timeout(struct tcp_conn *c, enum tcp_tmr k)
 			tcp_conn_drop(c, 0);
 		} else if (c->state == TCP_ST_SYN_SENT) {
 			tcp_conn_drop(c, -ETIMEDOUT);
+		} else if ((c->tmr_on & (1u << TCP_TMR_RXMT)) && !(c->flags & TCP_F_PERSIST) &&
+			   c->n_rxmt < c->ts->cfg->max_rxmt) {
+			/* An orphan in loss recovery: the retransmission limit decides whether
+			 * the peer is gone (backoff can leave minutes between attempts behind
+			 * heavy loss); the lifetime bounds only peers that keep the window shut. */
+			tcp_tmr_set(c, TCP_TMR_CONN, c->ts->cfg->orphan_ms);
 		} else {
 			/* An orphan that could not flush in time. */
 			tcp_send_ctl(c, RTE_TCP_RST_FLAG);
