@@ -767,7 +767,7 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 	if (smtp_relay_state(s) == SMTP_RL_IDLE || smtp_relay_state(s) == SMTP_RL_FAILED)
 		smtp_stat_inc(s, SMTP_STAT_BACKEND_OPEN);
 	r = smtp_relay_rcpt(s);
-	if (r == -ENOMEM) {
+	if (r == -SMTP_ENOBLK) {
 		/* No relay block: the recipient is refused for now, the session goes on. */
 		smtp_decide_reply(s, (enum policy_rule) s->txn->rcpt_rule, POLICY_OUT_REJECT,
 			s->txn->rcpt, SMTP_R_NO_MEM);
