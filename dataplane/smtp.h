@@ -14,7 +14,9 @@
  *  - ops->backend_open(): start connecting and return 0; later deliver the backend's bytes to
  *    smtp_session_backend_feed() and a connect failure, reset or close to
  *    smtp_session_backend_error(); ops->backend_close() tears the backend connection down;
- *  - ops->close(): flush the replies, then close the client connection.
+ *  - ops->close(): flush the replies, then close the client connection;
+ *  - ops->blk_get()/blk_put(): lend fixed-size blocks of smtp_blk_size(kind) bytes; the
+ *    session holds none while idle; smtp_session_fini() when the connection is gone.
  */
 #ifndef NDG_DATAPLANE_SMTP_H
 #define NDG_DATAPLANE_SMTP_H
