@@ -29,6 +29,7 @@
 #include "lcore.h"
 #include "net.h"
 #include "port.h"
+#include "proxy_mem.h"
 #include "proxy_tls.h"
 #include "stats.h"
 #include "tcp.h"
@@ -110,10 +111,17 @@ usage(const char *prog)
 		"blocks\n"
 		"      --tls-sessions N             STARTTLS sessions per lcore, 0 = none (default "
 		"%u)\n"
+		"      --smtp-busy PCT              SMTP sessions that may hold each kind of "
+		"engine\n"
+		"                                   block (command line, transaction, backend) at\n"
+		"                                   once, percent of --app smtp sessions (default "
+		"%u);\n"
+		"                                   past it: 451 4.3.0 / 421 4.3.2, smtp_no_mem\n"
 		"  -h, --help                       this text\n",
 		prog, NET_IF_MAX_ADDRS, tcp_cfg.max_conns, tcp_cfg.synq_max, tcp_cfg.max_per_src,
 		tcp_cfg.time_wait_ms, tcp_cfg.rcvbuf, tcp_cfg.sndbuf, tcp_cfg.rto_min_ms,
-		tcp_cfg.rto_max_ms, tcp_cfg.fin_wait2_ms, PROXY_TLS_SLOTS_DEFAULT);
+		tcp_cfg.rto_max_ms, tcp_cfg.fin_wait2_ms, PROXY_TLS_SLOTS_DEFAULT,
+		PROXY_BUSY_PCT_DEFAULT);
 }
 
 static int
@@ -200,6 +208,7 @@ enum {
 	OPT_TCP_RTO_MAX,
 	OPT_TCP_NO_SACK,
 	OPT_TLS_SESSIONS,
+	OPT_SMTP_BUSY,
 };
 
 /* A numeric long option into <dst>; @return 0 or -EINVAL with a message. */
@@ -242,6 +251,7 @@ parse_args(int argc, char **argv)
 		{"tcp-rto-max", required_argument, NULL, OPT_TCP_RTO_MAX},
 		{"tcp-no-sack", no_argument, NULL, OPT_TCP_NO_SACK},
 		{"tls-sessions", required_argument, NULL, OPT_TLS_SESSIONS},
+		{"smtp-busy", required_argument, NULL, OPT_SMTP_BUSY},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -341,6 +351,14 @@ parse_args(int argc, char **argv)
 			if (parse_num_opt("tls-sessions", optarg, 0, 1u << 20, &n) != 0)
 				return -EINVAL;
 			proxy_tls_set_slots(n);
+			break;
+		}
+		case OPT_SMTP_BUSY: {
+			uint32_t n;
+
+			if (parse_num_opt("smtp-busy", optarg, 1, 100, &n) != 0)
+				return -EINVAL;
+			proxy_mem_set_busy(n);
 			break;
 		}
 		case 'a':

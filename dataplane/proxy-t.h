@@ -22,6 +22,9 @@
 #define PROXY_BACKEND_SLOTS    32     /* backends whose health an lcore tracks */
 #define PROXY_REPLY_CODES      600    /* reply codes counted one by one (0: out of range) */
 
+#define PROXY_BUSY_PCT_DEFAULT 25 /* --smtp-busy: sessions holding each block kind at once */
+#define PROXY_BLK_MIN	       64 /* blocks of each kind per lcore at least */
+
 #define PROXY_TLS_SLOTS_DEFAULT 1024 /* TLS sessions per lcore, --tls-sessions */
 #define PROXY_TLS_OUT		2048 /* plaintext replies batched into one record */
 #define PROXY_TLS_SRC_SLOTS	4096 /* per-lcore handshake buckets by source address */
@@ -109,11 +112,21 @@ struct proxy_tls_lcore {
 	struct proxy_tls_src src[PROXY_TLS_SRC_SLOTS];
 };
 
+/* Borrowed SMTP engine blocks of one lcore (proxy_mem.c). */
+struct proxy_mem {
+	struct rte_mempool *pool[SMTP_BLK_MAX]; /* enum smtp_blk_kind */
+	uint32_t n[SMTP_BLK_MAX];		/* elements of each pool */
+	uint32_t elt_bytes[SMTP_BLK_MAX];	/* header + object + trailer, as laid out */
+	uint32_t sess_elt_bytes;		/* the same for the session pool */
+	uint32_t n_sessions;
+};
+
 struct proxy_lcore {
 	struct smtp_stats stats; /* first: cache-line aligned, owner-written */
 	struct proxy_src src[PROXY_SRC_SLOTS];
 	struct tcp_stack *ts;
 	struct rte_mempool *pool; /* struct proxy_sess */
+	struct proxy_mem mem;	  /* the engine's borrowed blocks */
 	uint64_t tsc_per_ms;
 	uint64_t no_config;	   /* connections refused before the first CONFIG */
 	uint64_t no_session;	   /* connections refused: pool empty */

@@ -31,6 +31,7 @@
 #include "policy.h"
 #include "proxy.h"
 #include "proxy_btls.h"
+#include "proxy_mem.h"
 #include "proxy_tls.h"
 #include "smtp.h"
 #include "stats.h"
@@ -206,8 +207,8 @@ static int
 proxy_op_backend_open(void *arg)
 {
 	struct proxy_sess *ps = arg;
-	const char *rcpt = ps->s.txn.rcpt;
-	const char *at = memrchr(rcpt, '@', ps->s.txn.rcpt_len);
+	const char *rcpt = ps->s.txn->rcpt;
+	const char *at = memrchr(rcpt, '@', ps->s.txn->rcpt_len);
 	const struct dp_cfg *cfg = ps->cfg;
 
 	ps->backend_try = 0;
@@ -219,7 +220,7 @@ proxy_op_backend_open(void *arg)
 	 * recipient goes to the first domain's servers, which relay it. */
 	ps->dom = 0;
 	if (at != NULL) {
-		size_t dl = ps->s.txn.rcpt_len - (size_t) (at + 1 - rcpt);
+		size_t dl = ps->s.txn->rcpt_len - (size_t) (at + 1 - rcpt);
 
 		for (uint32_t i = 0; i < cfg->n_domains; i++) {
 			if (strlen(cfg->domains[i].name) == dl &&
@@ -443,6 +444,8 @@ static const struct smtp_ops proxy_ops = {
 	.data_begin = proxy_op_data_begin,
 	.backend_tls_mode = proxy_btls_mode,
 	.backend_tls = proxy_btls_event,
+	.blk_get = proxy_mem_get,
+	.blk_put = proxy_mem_put,
 };
 
 /* ---- session life ---- */
@@ -465,6 +468,7 @@ proxy_sess_free(struct proxy_sess *ps)
 		ps->backend_quit = NULL;
 	}
 	proxy_tls_release(ps);
+	smtp_session_fini(&ps->s); /* the borrowed blocks go back to the lcore's pools */
 	if (ps->counted)
 		proxy_src_dec(pl, ps->peer_addr);
 	pl->obs.sess_closed++;
@@ -932,7 +936,9 @@ proxy_start(struct lcore_ctx *ctx, uint16_t port, uint32_t n_sessions)
 		pl->wall_offset_ms =
 			(int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - (int64_t) proxy_now(pl);
 	}
-	ret = proxy_tls_lcore_init(pl, ctx->lcore_id, socket);
+	ret = proxy_mem_lcore_init(pl, ctx->lcore_id, socket, n_sessions);
+	if (ret == 0)
+		ret = proxy_tls_lcore_init(pl, ctx->lcore_id, socket);
 	if (ret == 0)
 		ret = proxy_btls_lcore_init(pl, ctx->lcore_id, socket);
 	if (ret == 0)
@@ -940,6 +946,7 @@ proxy_start(struct lcore_ctx *ctx, uint16_t port, uint32_t n_sessions)
 	if (ret != 0) {
 		proxy_btls_lcore_fini(pl);
 		proxy_tls_lcore_fini(pl);
+		proxy_mem_lcore_fini(pl);
 		rte_ring_free(pl->log_ring);
 		rte_mempool_free(pl->pool);
 		rte_free(pl);
@@ -964,6 +971,7 @@ proxy_stop(void)
 		 * process is exiting and the TCP stack frees the connections. */
 		proxy_tls_lcore_fini(proxy_lcores[i]);
 		proxy_btls_lcore_fini(proxy_lcores[i]);
+		proxy_mem_lcore_fini(proxy_lcores[i]);
 		rte_ring_free(proxy_lcores[i]->log_ring);
 		rte_mempool_free(proxy_lcores[i]->pool);
 		rte_free(proxy_lcores[i]);
@@ -990,6 +998,7 @@ static const char *const proxy_smtp_stat_names[SMTP_STAT_MAX] = {
 	[SMTP_STAT_OUT_SESSIONS] = "out_sessions",
 	[SMTP_STAT_OUT_BATV_SIGNED] = "out_batv_signed",
 	[SMTP_STAT_OUT_NDR_PASSED] = "out_ndr_passed",
+	[SMTP_STAT_NO_MEM] = "smtp_no_mem",
 };
 
 static const char *const proxy_outcome_names[POLICY_OUTCOME_MAX] = {
@@ -1103,6 +1112,7 @@ proxy_stats_text(char *buf, size_t size)
 		ev[7] += __atomic_load_n(&pl->out_refused, __ATOMIC_RELAXED);
 	}
 	used += (size_t) proxy_obs_text(buf + used, size - used);
+	used += (size_t) proxy_mem_stats_text(proxy_lcores, RTE_MAX_LCORE, buf + used, size - used);
 	used += (size_t) proxy_tls_stats_text(proxy_lcores, RTE_MAX_LCORE, buf + used, size - used);
 	used += (size_t) proxy_btls_stats_text(proxy_lcores, RTE_MAX_LCORE, buf + used,
 		size - used);

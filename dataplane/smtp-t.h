@@ -126,6 +126,8 @@ struct smtp_addr {
 
 /* Errors of smtp_addr_parse() beyond plain syntax: the reply differs (DESIGN.md §4). */
 #define SMTP_ADDR_EROUTE 1000 /* relay-bypass form: %, !, source route, extra or quoted @ */
+/* smtp_relay_rcpt(): the host lent no relay block (ops->blk_get); 451 4.3.0, not 4.4.1. */
+#define SMTP_ENOBLK 1001
 
 /* Reply ids: text, code and RFC 3463 enhanced code live in one table (smtp_reply.c). */
 enum smtp_reply_id {
@@ -185,6 +187,8 @@ enum smtp_reply_id {
 	SMTP_R_OUT_NDR_TEMP,	/* 451 4.7.1 outbound bounce deferred (NDR limit, 4xx option) */
 	SMTP_R_BTLS_NEEDED,	/* 451 4.7.4 TLS required, backend offers none */
 	SMTP_R_BTLS_FAIL,	/* 451 4.7.5 TLS handshake with the backend failed */
+	SMTP_R_NO_MEM,		/* 451 4.3.0 no session memory for a transaction, try later */
+	SMTP_R_NO_MEM_CLOSE,	/* 421 4.3.2 no session memory to read commands, closing */
 	SMTP_R_MAX
 };
 
@@ -217,6 +221,7 @@ enum smtp_stat_id {
 	SMTP_STAT_OUT_SESSIONS,	   /* sessions on the internal (outbound) listener */
 	SMTP_STAT_OUT_BATV_SIGNED, /* outbound envelope senders BATV-signed */
 	SMTP_STAT_OUT_NDR_PASSED,  /* outbound null-sender recipients let through */
+	SMTP_STAT_NO_MEM,	   /* borrowed blocks refused by the host (451 4.3.0, 421 4.3.2) */
 	SMTP_STAT_MAX
 };
 
@@ -329,6 +334,38 @@ struct smtp_relay {
 	struct smtp_reply_parser rp;
 };
 
+/* Per-transaction state (MAIL .. end of data/RSET). */
+struct smtp_txn {
+	uint32_t nrcpt;	     /* recipients accepted (by policy and backend) */
+	uint32_t nrcpt_seen; /* RCPT commands in this transaction */
+	uint64_t size_decl;  /* MAIL SIZE= (RFC 1870) */
+	bool null_sender;
+	bool body_8bit;
+	bool backend_failed; /* backend lost while streaming: 451 at the end of data */
+	uint8_t rcpt_rule;   /* enum policy_rule that accepted txn.rcpt */
+	uint16_t sender_len;
+	char sender[SMTP_ADDR_BUF]; /* raw sender address (for the record and the backend) */
+	uint16_t sender_out_len;    /* 0: the backend gets <sender> */
+	char sender_out[SMTP_ADDR_BUF + 16]; /* outbound: BATV-signed sender for the smarthost */
+	uint16_t rcpt_len;
+	uint8_t rcpt_skip;	  /* leading bytes of <rcpt> not sent (a BATV tag) */
+	char rcpt[SMTP_ADDR_BUF]; /* recipient waiting for a backend reply */
+	struct smtp_data data;	  /* DATA decoder (354 .. end of data) */
+};
+
+/*
+ * Borrowed blocks: the big parts of a session live in fixed-size blocks the host lends
+ * (ops->blk_get/blk_put) only while they are needed, so an idle session (greeted, between
+ * commands, no transaction, no backend) holds none. The engine returns them at the end of
+ * every entry point that leaves them unused (smtp_session.c smtp_session_settle()).
+ */
+enum smtp_blk_kind {
+	SMTP_BLK_LINE = 0, /* struct smtp_line: a command line being read, or held (tarpit) */
+	SMTP_BLK_TXN,	   /* struct smtp_txn: MAIL .. end of data, RSET or a new HELO */
+	SMTP_BLK_RELAY,	   /* struct smtp_relay: a backend connection is open */
+	SMTP_BLK_MAX
+};
+
 /* Transport callbacks. Replies must be batched by the transport until feed returns
  * (RFC 2920 §3.1: the server flushes when it has no more input to process). */
 struct smtp_ops {
@@ -352,36 +389,27 @@ struct smtp_ops {
 	 * smtp_session_backend_tls(); it returns 0, or -Exxx when it cannot (taken as a failed
 	 * handshake). Other events are for counters. NULL with backend_tls_mode set: no TLS. */
 	int (*backend_tls)(void *arg, uint8_t ev);
+	/* Lend a block of kind <kind> (enum smtp_blk_kind), smtp_blk_size(kind) bytes, aligned
+	 * for any member; its content is undefined. NULL when none is free: the engine answers
+	 * 451 4.3.0 (transaction, backend) or 421 4.3.2 (command line) and counts it. */
+	void *(*blk_get)(void *arg, uint8_t kind);
+	/* Take back a block blk_get lent. */
+	void (*blk_put)(void *arg, uint8_t kind, void *blk);
 };
 
-/* Per-transaction state (MAIL .. end of data/RSET). */
-struct smtp_txn {
-	uint32_t nrcpt;	     /* recipients accepted (by policy and backend) */
-	uint32_t nrcpt_seen; /* RCPT commands in this transaction */
-	uint64_t size_decl;  /* MAIL SIZE= (RFC 1870) */
-	bool null_sender;
-	bool body_8bit;
-	bool backend_failed; /* backend lost while streaming: 451 at the end of data */
-	uint8_t rcpt_rule;   /* enum policy_rule that accepted txn.rcpt */
-	uint16_t sender_len;
-	char sender[SMTP_ADDR_BUF]; /* raw sender address (for the record and the backend) */
-	uint16_t sender_out_len;    /* 0: the backend gets <sender> */
-	char sender_out[SMTP_ADDR_BUF + 16]; /* outbound: BATV-signed sender for the smarthost */
-	uint16_t rcpt_len;
-	uint8_t rcpt_skip;	  /* leading bytes of <rcpt> not sent (a BATV tag) */
-	char rcpt[SMTP_ADDR_BUF]; /* recipient waiting for a backend reply */
-};
-
+/* Per-connection state: small, resident for the connection's life. */
 struct smtp_session {
-	uint8_t state;	  /* enum smtp_state, via smtp_enter_state() */
-	uint8_t wait;	  /* enum smtp_wait */
-	bool esmtp;	  /* EHLO rather than HELO */
-	bool in_cmd;	  /* a command line is being parsed */
-	bool line_held;	  /* tarpit: the current command waits in <line> until wait_until */
-	bool tarpit_pass; /* re-dispatching a held command: do not hold it again */
-	bool tls;	  /* the session runs over TLS (STARTTLS completed) */
-	uint16_t errors;  /* error replies */
-	uint16_t junk;	  /* unknown commands */
+	uint8_t state;	   /* enum smtp_state, via smtp_enter_state() */
+	uint8_t wait;	   /* enum smtp_wait */
+	bool esmtp;	   /* EHLO rather than HELO */
+	bool line_held;	   /* tarpit: the current command waits in <line> until wait_until */
+	bool tarpit_pass;  /* re-dispatching a held command: do not hold it again */
+	bool tls;	   /* the session runs over TLS (STARTTLS completed) */
+	bool relay_failed; /* no relay block: the last backend connection failed */
+	bool out_backend;  /* outbound: the source is one of the backend MTAs */
+	bool busy;	   /* inside an entry point: blocks are returned when it ends */
+	uint16_t errors;   /* error replies */
+	uint16_t junk;	   /* unknown commands */
 	uint16_t helo_len;
 	uint64_t now;		/* time of the last input, ms */
 	int64_t wall_offset_ms; /* Unix time minus <now>: BATV tags count calendar days */
@@ -392,14 +420,25 @@ struct smtp_session {
 	void *arg;
 	struct policy *pol;
 	const struct out_conf *out; /* outbound (internal listener) session; NULL: inbound */
-	bool out_backend;	    /* outbound: the source is one of the backend MTAs */
 	struct smtp_stats *stats;
+	struct smtp_line *line;	  /* borrowed while a command line is read or held */
+	struct smtp_txn *txn;	  /* borrowed from MAIL to the end of the transaction */
+	struct smtp_relay *relay; /* borrowed while a backend connection is open */
 	struct policy_peer peer;
 	char helo[SMTP_DOMAIN_MAX + 1];
-	struct smtp_line line;
-	struct smtp_data data;
-	struct smtp_txn txn;
-	struct smtp_relay relay;
+};
+
+/* A malloc-backed host for the borrowed blocks (smtp_mem.c): tests, fuzzers and tools. The
+ * dataplane lends from per-lcore mempools instead (proxy_mem.c). */
+struct smtp_blk_heap {
+	uint32_t limit[SMTP_BLK_MAX];  /* blocks of each kind lent at once at most ... */
+	bool capped[SMTP_BLK_MAX];     /* ... when set */
+	uint32_t in_use[SMTP_BLK_MAX]; /* lent now */
+	uint32_t peak[SMTP_BLK_MAX];   /* most lent at once */
+	uint64_t lent[SMTP_BLK_MAX];   /* blocks lent */
+	uint64_t fails[SMTP_BLK_MAX];  /* requests refused at the limit */
+	bool recycle;		       /* keep returned blocks on a free list (else free()) */
+	void *free[SMTP_BLK_MAX];      /* free lists, linked through each block's first word */
 };
 
 #endif /* NDG_DATAPLANE_SMTP_T_H */

@@ -14,7 +14,9 @@
  *  - ops->backend_open(): start connecting and return 0; later deliver the backend's bytes to
  *    smtp_session_backend_feed() and a connect failure, reset or close to
  *    smtp_session_backend_error(); ops->backend_close() tears the backend connection down;
- *  - ops->close(): flush the replies, then close the client connection.
+ *  - ops->close(): flush the replies, then close the client connection;
+ *  - ops->blk_get()/blk_put(): lend fixed-size blocks of smtp_blk_size(kind) bytes; the
+ *    session holds none while idle; smtp_session_fini() when the connection is gone.
  */
 #ifndef NDG_DATAPLANE_SMTP_H
 #define NDG_DATAPLANE_SMTP_H
@@ -120,6 +122,45 @@ void smtp_session_tick(struct smtp_session *s, uint64_t now);
 /** Earliest time smtp_session_tick() has work to do, UINT64_MAX when none. Owner thread. */
 uint64_t smtp_session_next_deadline(const struct smtp_session *s);
 
+/**
+ * The connection is gone: return every block <s> borrows (ops->blk_put). The session must
+ * not be used again without smtp_session_init(). Owner thread.
+ */
+void smtp_session_fini(struct smtp_session *s);
+
+/** Size in bytes of a borrowed block of <kind> (0 for an unknown kind). Thread-safe. */
+size_t smtp_blk_size(enum smtp_blk_kind kind);
+
+/** Name of <kind> ("line", "txn", "relay"). Thread-safe. */
+const char *smtp_blk_name(enum smtp_blk_kind kind);
+
+/** Blocks <s> borrows now (0 to 3): 0 for an idle session. Owner thread. */
+unsigned int smtp_session_blocks(const struct smtp_session *s);
+
+/** State of the backend client of <s> (enum smtp_relay_state). Owner thread. */
+static inline enum smtp_relay_state
+smtp_relay_state(const struct smtp_session *s)
+{
+	if (s->relay != NULL)
+		return (enum smtp_relay_state) s->relay->state;
+	return s->relay_failed ? SMTP_RL_FAILED : SMTP_RL_IDLE;
+}
+
+/**
+ * Malloc-backed block host for code without mempools (tests, fuzzers, the engine bench):
+ * zero <h>, set h->limit and h->capped, h->recycle, then use smtp_blk_heap_get/put from the smtp_ops
+ * callbacks. Never used by the dataplane. Single-threaded.
+ * @return a block of smtp_blk_size(<kind>) bytes, NULL at a capped h->limit[<kind>] or when
+ * malloc fails.
+ */
+void *smtp_blk_heap_get(struct smtp_blk_heap *h, uint8_t kind);
+
+/** Return <blk> to <h> (freed unless h->recycle). Single-threaded. */
+void smtp_blk_heap_put(struct smtp_blk_heap *h, uint8_t kind, void *blk);
+
+/** Free the blocks kept on <h>'s free lists. Single-threaded. */
+void smtp_blk_heap_fini(struct smtp_blk_heap *h);
+
 /** Is the session waiting for something other than client bytes? Owner thread. */
 bool smtp_session_is_waiting(const struct smtp_session *s);
 
@@ -197,6 +238,12 @@ void smtp_session_backend_tls(struct smtp_session *s, uint64_t now, int err);
 enum smtp_btls_act smtp_relay_tls_act(enum smtp_btls_mode mode, bool offered);
 
 /* Session internals the relay calls back (smtp_session.c). */
+/** Borrow a block of <kind> (counted as smtp_no_mem when refused). @return it or NULL. */
+void *smtp_session_blk_get(struct smtp_session *s, enum smtp_blk_kind kind);
+/** An entry point begins. @return whether it is the outermost one (pass it to leave). */
+bool smtp_session_enter(struct smtp_session *s);
+/** An entry point ends: the outermost one returns the blocks no longer needed. */
+void smtp_session_leave(struct smtp_session *s, bool outer);
 void smtp_session_send(struct smtp_session *s, const char *p, size_t n);
 void smtp_session_reply(struct smtp_session *s, enum smtp_reply_id id);
 void smtp_session_rcpt_done(struct smtp_session *s, uint16_t code, const char *text, size_t n);

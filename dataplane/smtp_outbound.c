@@ -91,18 +91,18 @@ smtp_out_mail(struct smtp_session *s, const struct smtp_addr *a)
 		return SMTP_R_OUT_SENDER;
 	if (!smtp_out_may_relay(s))
 		return SMTP_R_NONE; /* refused at RCPT: nothing to count or sign */
-	kl = smtp_out_lower(s->txn.sender, s->txn.sender_len, key, sizeof(key));
+	kl = smtp_out_lower(s->txn->sender, s->txn->sender_len, key, sizeof(key));
 	if (!smtp_out_take(s, OUT_B_SENDER_MSG, key, kl) &&
 		smtp_out_hit(s, POLICY_RULE_OUT_SENDER_RATE, NULL, SMTP_R_OUT_RATE, true))
 		return SMTP_R_OUT_RATE;
 	if (!s->out_backend && !smtp_out_take(s, OUT_B_HOST_MSG, s->peer.addr, 16) &&
 		smtp_out_hit(s, POLICY_RULE_OUT_HOST_RATE, NULL, SMTP_R_OUT_RATE, true))
 		return SMTP_R_OUT_RATE;
-	r = out_sender_sign(o, &s->pol->batv, s->txn.sender, s->txn.sender_len,
-		(uint64_t) ((int64_t) s->now + s->wall_offset_ms), s->txn.sender_out,
-		sizeof(s->txn.sender_out));
+	r = out_sender_sign(o, &s->pol->batv, s->txn->sender, s->txn->sender_len,
+		(uint64_t) ((int64_t) s->now + s->wall_offset_ms), s->txn->sender_out,
+		sizeof(s->txn->sender_out));
 	if (r > 0) {
-		s->txn.sender_out_len = (uint16_t) r;
+		s->txn->sender_out_len = (uint16_t) r;
 		smtp_out_stat_inc(s, SMTP_STAT_OUT_BATV_SIGNED);
 	}
 	return SMTP_R_NONE;
@@ -121,7 +121,7 @@ smtp_out_rcpt(struct smtp_session *s, const struct smtp_addr *a, const char *nor
 	if (!smtp_out_may_relay(s) &&
 		smtp_out_hit(s, POLICY_RULE_OUT_RELAY_DENIED, raw, SMTP_R_RELAY_DENIED, false))
 		return POLICY_RULE_OUT_RELAY_DENIED;
-	if (s->txn.null_sender) {
+	if (s->txn->null_sender) {
 		/* NDR control: the appliance's SuppressNDROptions (DESIGN.md §4 "Outbound"). */
 		bool over;
 
@@ -136,7 +136,7 @@ smtp_out_rcpt(struct smtp_session *s, const struct smtp_addr *a, const char *nor
 		smtp_out_stat_inc(s, SMTP_STAT_OUT_NDR_PASSED);
 		return POLICY_RULE_OUT_RELAY;
 	}
-	kl = smtp_out_lower(s->txn.sender, s->txn.sender_len, key, sizeof(key));
+	kl = smtp_out_lower(s->txn->sender, s->txn->sender_len, key, sizeof(key));
 	if (!smtp_out_take(s, OUT_B_SENDER_RCPT, key, kl) &&
 		smtp_out_hit(s, POLICY_RULE_OUT_SENDER_RATE, raw, SMTP_R_OUT_RATE, false))
 		return POLICY_RULE_OUT_SENDER_RATE;

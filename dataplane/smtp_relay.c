@@ -108,10 +108,12 @@ smtp_reply_parser_feed(struct smtp_reply_parser *rp, const char *p, size_t n)
 static void
 smtp_relay_push(struct smtp_session *s, enum smtp_relay_cmd cmd, bool answers)
 {
-	struct smtp_relay *r = &s->relay;
+	struct smtp_relay *r = s->relay;
 	uint32_t t =
 		cmd == SMTP_RC_DOT ? s->conf->timeout_backend_dot_ms : s->conf->timeout_backend_ms;
 
+	if (r == NULL)
+		return; /* the backend connection is gone: nothing will answer */
 	/* At most MAIL + RCPT + one trailing command are ever in flight. */
 	if (r->count < SMTP_RELAY_PIPE) {
 		r->pipe[(r->head + r->count) % SMTP_RELAY_PIPE] =
@@ -154,22 +156,22 @@ smtp_relay_reset(struct smtp_relay *r, enum smtp_relay_state st)
 static void
 smtp_relay_send_rcpt(struct smtp_session *s)
 {
-	smtp_relay_cmd(s, SMTP_RC_RCPT, true, "RCPT TO:<%s>\r\n", s->txn.rcpt + s->txn.rcpt_skip);
+	smtp_relay_cmd(s, SMTP_RC_RCPT, true, "RCPT TO:<%s>\r\n", s->txn->rcpt + s->txn->rcpt_skip);
 }
 
 /* MAIL (with SIZE/BODY when the backend offers them) and, pipelined when allowed, RCPT. */
 static void
 smtp_relay_start_txn(struct smtp_session *s)
 {
-	struct smtp_relay *r = &s->relay;
+	struct smtp_relay *r = s->relay;
 	char size[40] = "";
 
-	if ((r->caps & SMTP_RCAP_SIZE) && s->txn.size_decl != 0)
+	if ((r->caps & SMTP_RCAP_SIZE) && s->txn->size_decl != 0)
 		(void) snprintf(size, sizeof(size), " SIZE=%llu",
-			(unsigned long long) s->txn.size_decl);
+			(unsigned long long) s->txn->size_decl);
 	smtp_relay_cmd(s, SMTP_RC_MAIL, false, "MAIL FROM:<%s>%s%s\r\n",
-		s->txn.sender_out_len != 0 ? s->txn.sender_out : s->txn.sender, size,
-		((r->caps & SMTP_RCAP_8BITMIME) && s->txn.body_8bit) ? " BODY=8BITMIME" : "");
+		s->txn->sender_out_len != 0 ? s->txn->sender_out : s->txn->sender, size,
+		((r->caps & SMTP_RCAP_8BITMIME) && s->txn->body_8bit) ? " BODY=8BITMIME" : "");
 	r->state = SMTP_RL_TXN;
 	if (r->caps & SMTP_RCAP_PIPELINING)
 		smtp_relay_send_rcpt(s); /* RFC 2920 §3.1: MAIL and RCPT may be grouped */
@@ -180,12 +182,19 @@ smtp_relay_start_txn(struct smtp_session *s)
 int
 smtp_relay_rcpt(struct smtp_session *s)
 {
-	struct smtp_relay *r = &s->relay;
+	struct smtp_relay *r = s->relay;
 	int ret;
 
-	switch (r->state) {
+	switch (smtp_relay_state(s)) {
 	case SMTP_RL_IDLE:
 	case SMTP_RL_FAILED:
+		if (r == NULL) {
+			r = smtp_session_blk_get(s, SMTP_BLK_RELAY);
+			if (r == NULL)
+				return -SMTP_ENOBLK;
+			s->relay = r;
+		}
+		s->relay_failed = false;
 		smtp_relay_reset(r, SMTP_RL_IDLE);
 		ret = s->ops->backend_open(s->arg);
 		if (ret < 0)
@@ -208,7 +217,7 @@ smtp_relay_rcpt(struct smtp_session *s)
 int
 smtp_relay_data(struct smtp_session *s)
 {
-	if (s->relay.state != SMTP_RL_TXN)
+	if (smtp_relay_state(s) != SMTP_RL_TXN)
 		return -EPIPE;
 	smtp_relay_cmd(s, SMTP_RC_DATA, true, "DATA\r\n");
 	return 0;
@@ -217,6 +226,8 @@ smtp_relay_data(struct smtp_session *s)
 void
 smtp_relay_dot(struct smtp_session *s)
 {
+	if (s->relay == NULL)
+		return;
 	s->ops->backend_send(s->arg, ".\r\n", 3);
 	smtp_relay_push(s, SMTP_RC_DOT, true);
 }
@@ -224,9 +235,9 @@ smtp_relay_dot(struct smtp_session *s)
 void
 smtp_relay_rset(struct smtp_session *s)
 {
-	struct smtp_relay *r = &s->relay;
+	struct smtp_relay *r = s->relay;
 
-	if (r->state != SMTP_RL_TXN)
+	if (r == NULL || r->state != SMTP_RL_TXN)
 		return;
 	smtp_relay_cmd(s, SMTP_RC_RSET, false, "RSET\r\n");
 	r->state = SMTP_RL_READY;
@@ -235,9 +246,9 @@ smtp_relay_rset(struct smtp_session *s)
 void
 smtp_relay_quit(struct smtp_session *s)
 {
-	struct smtp_relay *r = &s->relay;
+	struct smtp_relay *r = s->relay;
 
-	if (r->state == SMTP_RL_IDLE || r->state == SMTP_RL_FAILED)
+	if (r == NULL || r->state == SMTP_RL_IDLE || r->state == SMTP_RL_FAILED)
 		return;
 	if (r->state == SMTP_RL_READY || r->state == SMTP_RL_TXN)
 		s->ops->backend_send(s->arg, "QUIT\r\n", 6);
@@ -248,25 +259,30 @@ smtp_relay_quit(struct smtp_session *s)
 void
 smtp_relay_abort(struct smtp_session *s)
 {
-	if (s->relay.state == SMTP_RL_IDLE || s->relay.state == SMTP_RL_FAILED)
+	if (s->relay == NULL || s->relay->state == SMTP_RL_IDLE ||
+		s->relay->state == SMTP_RL_FAILED)
 		return;
 	s->ops->backend_close(s->arg);
-	smtp_relay_reset(&s->relay, SMTP_RL_IDLE);
+	smtp_relay_reset(s->relay, SMTP_RL_IDLE);
 }
 
 /* The backend failed: <id> (451) to the waiting command, or 421 4.4.2 on <timeout>. */
 static void
 smtp_relay_fail_id(struct smtp_session *s, bool timeout, enum smtp_reply_id id)
 {
-	struct smtp_relay *r = &s->relay;
+	struct smtp_relay *r = s->relay;
 
-	if (r->state != SMTP_RL_IDLE && r->state != SMTP_RL_FAILED)
-		s->ops->backend_close(s->arg);
-	smtp_relay_reset(r, SMTP_RL_FAILED);
+	if (r != NULL) {
+		if (r->state != SMTP_RL_IDLE && r->state != SMTP_RL_FAILED)
+			s->ops->backend_close(s->arg);
+		smtp_relay_reset(r, SMTP_RL_FAILED);
+	} else {
+		s->relay_failed = true;
+	}
 	if (s->state == SMTP_ST_DATA && s->wait == SMTP_WAIT_NONE) {
 		/* Streaming: keep reading the client's data, answer 451 at its end. */
-		s->txn.backend_failed = true;
-		s->data.discard = true;
+		s->txn->backend_failed = true;
+		s->txn->data.discard = true;
 		return;
 	}
 	if (s->wait != SMTP_WAIT_BACKEND)
@@ -275,10 +291,11 @@ smtp_relay_fail_id(struct smtp_session *s, bool timeout, enum smtp_reply_id id)
 		smtp_session_reply(s, SMTP_R_BACKEND_TIMEOUT);
 		return;
 	}
-	if ((s->state == SMTP_ST_MAIL || s->state == SMTP_ST_RCPT) && s->txn.rcpt_len != 0)
+	if ((s->state == SMTP_ST_MAIL || s->state == SMTP_ST_RCPT) && s->txn->rcpt_len != 0)
 		smtp_session_rcpt_failed(s, id);
 	/* Recipients already accepted live on the lost backend: the transaction cannot go on. */
-	s->txn.backend_failed = s->state == SMTP_ST_RCPT && s->txn.nrcpt != 0;
+	if (s->txn != NULL)
+		s->txn->backend_failed = s->state == SMTP_ST_RCPT && s->txn->nrcpt != 0;
 	smtp_session_resume(s);
 	if (s->state == SMTP_ST_DATA)
 		smtp_session_txn_done(s);
@@ -346,9 +363,9 @@ smtp_relay_caps_parse(struct smtp_relay *r)
 static void
 smtp_relay_ready(struct smtp_session *s)
 {
-	s->relay.state = SMTP_RL_READY;
-	if (s->wait == SMTP_WAIT_BACKEND && s->txn.rcpt_len != 0 &&
-		(s->state == SMTP_ST_MAIL || s->state == SMTP_ST_RCPT))
+	s->relay->state = SMTP_RL_READY;
+	if (s->wait == SMTP_WAIT_BACKEND &&
+		(s->state == SMTP_ST_MAIL || s->state == SMTP_ST_RCPT) && s->txn->rcpt_len != 0)
 		smtp_relay_start_txn(s);
 }
 
@@ -356,7 +373,7 @@ smtp_relay_ready(struct smtp_session *s)
 static void
 smtp_relay_ehlo_done(struct smtp_session *s)
 {
-	struct smtp_relay *r = &s->relay;
+	struct smtp_relay *r = s->relay;
 	enum smtp_btls_mode mode = SMTP_BTLS_NONE;
 
 	if (r->tls) {
@@ -386,10 +403,10 @@ smtp_relay_ehlo_done(struct smtp_session *s)
 static void
 smtp_relay_tls_failed(struct smtp_session *s)
 {
-	struct smtp_relay *r = &s->relay;
+	struct smtp_relay *r = s->relay;
 
-	if (r->tls_mode == SMTP_BTLS_MAY && s->wait == SMTP_WAIT_BACKEND && s->txn.rcpt_len != 0 &&
-		(s->state == SMTP_ST_MAIL || s->state == SMTP_ST_RCPT)) {
+	if (r->tls_mode == SMTP_BTLS_MAY && s->wait == SMTP_WAIT_BACKEND &&
+		(s->state == SMTP_ST_MAIL || s->state == SMTP_ST_RCPT) && s->txn->rcpt_len != 0) {
 		(void) smtp_relay_tls_event(s, SMTP_BTLS_EV_FALLBACK);
 		s->ops->backend_close(s->arg);
 		smtp_relay_reset(r, SMTP_RL_IDLE);
@@ -409,26 +426,29 @@ smtp_relay_tls_failed(struct smtp_session *s)
 void
 smtp_session_backend_tls(struct smtp_session *s, uint64_t now, int err)
 {
-	struct smtp_relay *r = &s->relay;
+	struct smtp_relay *r = s->relay;
+	bool outer;
 
 	s->now = now;
-	if (r->state != SMTP_RL_TLS)
+	if (r == NULL || r->state != SMTP_RL_TLS)
 		return;
+	outer = smtp_session_enter(s);
 	if (err != 0) {
 		smtp_relay_tls_failed(s);
-		return;
+	} else {
+		/* RFC 3207 §4.2: discard what the server said before TLS and ask again. */
+		r->tls = true;
+		r->state = SMTP_RL_CONNECTING;
+		r->caps = 0;
+		smtp_relay_cmd(s, SMTP_RC_EHLO, false, "EHLO %s\r\n", s->conf->hostname);
 	}
-	/* RFC 3207 §4.2: discard what the server said before TLS and ask again. */
-	r->tls = true;
-	r->state = SMTP_RL_CONNECTING;
-	r->caps = 0;
-	smtp_relay_cmd(s, SMTP_RC_EHLO, false, "EHLO %s\r\n", s->conf->hostname);
+	smtp_session_leave(s, outer);
 }
 
 void
 smtp_relay_reply(struct smtp_session *s)
 {
-	struct smtp_relay *r = &s->relay;
+	struct smtp_relay *r = s->relay;
 	struct smtp_reply_parser *rp = &r->rp;
 	uint8_t e;
 	bool answers, ok;

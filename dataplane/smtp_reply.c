@@ -91,6 +91,11 @@ static const struct smtp_reply_def smtp_replies[SMTP_R_MAX] = {
 		SMTP_RE(451, "4.7.4", "TLS to the delivery service unavailable, try later", false),
 	[SMTP_R_BTLS_FAIL] =
 		SMTP_RE(451, "4.7.5", "TLS with the delivery service failed, try later", false),
+	/* RFC 3463 X.3.0 "other or undefined mail system status" (a local shortage, try again),
+	 * X.3.2 "system not accepting network messages" (it cannot serve this session at all). */
+	[SMTP_R_NO_MEM] = SMTP_RE(451, "4.3.0", "Insufficient system resources, try later", false),
+	[SMTP_R_NO_MEM_CLOSE] =
+		SMTP_RE(421, "4.3.2", "Insufficient system resources, closing", true),
 };
 
 const struct smtp_reply_def *

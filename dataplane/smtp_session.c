@@ -102,7 +102,7 @@ smtp_decide(struct smtp_session *s, enum policy_rule rule, enum policy_outcome o
 	d.time_ms = s->now;
 	d.peer = &s->peer;
 	d.helo = s->helo;
-	d.sender = s->txn.sender;
+	d.sender = s->txn != NULL ? s->txn->sender : "";
 	d.rcpt = rcpt != NULL ? rcpt : "";
 	d.rule = (uint8_t) rule;
 	d.outcome = (uint8_t) out;
@@ -177,21 +177,127 @@ smtp_session_reply(struct smtp_session *s, enum smtp_reply_id id)
 		smtp_session_error(s, id == SMTP_R_SYNTAX);
 }
 
+/* ---- borrowed blocks ---- */
+
+void *
+smtp_session_blk_get(struct smtp_session *s, enum smtp_blk_kind kind)
+{
+	void *b = s->ops->blk_get != NULL ? s->ops->blk_get(s->arg, (uint8_t) kind) : NULL;
+
+	if (b == NULL)
+		smtp_stat_inc(s, SMTP_STAT_NO_MEM);
+	return b;
+}
+
+static void
+smtp_session_blk_put(struct smtp_session *s, enum smtp_blk_kind kind, void *b)
+{
+	s->ops->blk_put(s->arg, (uint8_t) kind, b);
+}
+
+/* Forget the transaction's content; the block stays until smtp_session_settle(). */
 static void
 smtp_txn_reset(struct smtp_session *s)
 {
-	s->txn.nrcpt = 0;
-	s->txn.nrcpt_seen = 0;
-	s->txn.size_decl = 0;
-	s->txn.null_sender = false;
-	s->txn.body_8bit = false;
-	s->txn.backend_failed = false;
-	s->txn.sender_len = 0;
-	s->txn.sender[0] = '\0';
-	s->txn.sender_out_len = 0;
-	s->txn.rcpt_skip = 0;
-	s->txn.rcpt_len = 0;
-	s->txn.rcpt[0] = '\0';
+	struct smtp_txn *t = s->txn;
+
+	if (t == NULL)
+		return;
+	t->nrcpt = 0;
+	t->nrcpt_seen = 0;
+	t->size_decl = 0;
+	t->null_sender = false;
+	t->body_8bit = false;
+	t->backend_failed = false;
+	t->rcpt_rule = 0;
+	t->sender_len = 0;
+	t->sender[0] = '\0';
+	t->sender_out_len = 0;
+	t->rcpt_skip = 0;
+	t->rcpt_len = 0;
+	t->rcpt[0] = '\0';
+	memset(&t->data, 0, sizeof(t->data));
+}
+
+/* A transaction starts (MAIL): borrow its block. @return false when none is free. */
+static bool
+smtp_txn_begin(struct smtp_session *s)
+{
+	if (s->txn == NULL) {
+		s->txn = smtp_session_blk_get(s, SMTP_BLK_TXN);
+		if (s->txn == NULL)
+			return false;
+	}
+	smtp_txn_reset(s);
+	return true;
+}
+
+/*
+ * Return the blocks the session does not need any more: the line block between commands, the
+ * transaction block outside MAIL..DATA, the relay block once the backend connection is gone.
+ * Called when the outermost entry point ends (a transport callback may re-enter the engine,
+ * e.g. backend_send failing into smtp_session_backend_error()), so callees may keep pointers
+ * to the blocks while they run.
+ */
+static void
+smtp_session_settle(struct smtp_session *s)
+{
+	bool closed = s->state == SMTP_ST_CLOSED;
+
+	if (s->line != NULL && (closed || (!s->line_held && s->line->total == 0 && !s->line->cr))) {
+		smtp_session_blk_put(s, SMTP_BLK_LINE, s->line);
+		s->line = NULL;
+	}
+	if (s->txn != NULL && (closed || s->state < SMTP_ST_MAIL)) {
+		smtp_session_blk_put(s, SMTP_BLK_TXN, s->txn);
+		s->txn = NULL;
+	}
+	if (s->relay != NULL &&
+		(s->relay->state == SMTP_RL_IDLE || s->relay->state == SMTP_RL_FAILED)) {
+		s->relay_failed = s->relay->state == SMTP_RL_FAILED;
+		smtp_session_blk_put(s, SMTP_BLK_RELAY, s->relay);
+		s->relay = NULL;
+	}
+}
+
+/* Entering an entry point. @return whether it is the outermost one. */
+bool
+smtp_session_enter(struct smtp_session *s)
+{
+	bool outer = !s->busy;
+
+	s->busy = true;
+	return outer;
+}
+
+/* Leaving an entry point entered with <outer>: the outermost one settles the blocks. */
+void
+smtp_session_leave(struct smtp_session *s, bool outer)
+{
+	if (!outer)
+		return;
+	s->busy = false;
+	smtp_session_settle(s);
+}
+
+void
+smtp_session_fini(struct smtp_session *s)
+{
+	if (s->line != NULL)
+		smtp_session_blk_put(s, SMTP_BLK_LINE, s->line);
+	if (s->txn != NULL)
+		smtp_session_blk_put(s, SMTP_BLK_TXN, s->txn);
+	if (s->relay != NULL)
+		smtp_session_blk_put(s, SMTP_BLK_RELAY, s->relay);
+	s->line = NULL;
+	s->txn = NULL;
+	s->relay = NULL;
+}
+
+unsigned int
+smtp_session_blocks(const struct smtp_session *s)
+{
+	return (s->line != NULL) + (s->txn != NULL) + (s->relay != NULL);
 }
 
 void
@@ -205,9 +311,6 @@ smtp_session_init(struct smtp_session *s, const struct smtp_conf *conf, const st
 	s->pol = pol;
 	s->stats = stats;
 	s->peer = *peer;
-	smtp_line_reset(&s->line);
-	smtp_txn_reset(s);
-	smtp_reply_parser_reset(&s->relay.rp);
 	s->deadline = UINT64_MAX;
 }
 
@@ -455,14 +558,18 @@ smtp_proceed_mail(struct smtp_session *s, const char *arg, size_t n)
 		smtp_session_reply(s, SMTP_R_SIZE_EXCEEDED);
 		return;
 	}
-	smtp_txn_reset(s);
-	s->txn.null_sender = (a.flags & SMTP_ADDR_NULL) != 0;
-	s->txn.size_decl = size;
-	s->txn.body_8bit = body8;
+	/* No memory for a transaction: 451 (RFC 5321 §4.2.3, local error), the session goes on. */
+	if (!smtp_txn_begin(s)) {
+		smtp_session_reply(s, SMTP_R_NO_MEM);
+		return;
+	}
+	s->txn->null_sender = (a.flags & SMTP_ADDR_NULL) != 0;
+	s->txn->size_decl = size;
+	s->txn->body_8bit = body8;
 	/* The path as sent, without the brackets: what the backend and the record see. */
-	s->txn.sender_len = (uint16_t) (end - 2);
-	memcpy(s->txn.sender, arg + 1, end - 2);
-	s->txn.sender[end - 2] = '\0';
+	s->txn->sender_len = (uint16_t) (end - 2);
+	memcpy(s->txn->sender, arg + 1, end - 2);
+	s->txn->sender[end - 2] = '\0';
 	if (s->out != NULL) {
 		/* Outbound: our senders only, rates, BATV signing (smtp_outbound.c). */
 		enum smtp_reply_id id = smtp_out_mail(s, &a);
@@ -579,9 +686,9 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 		s->line_held = true;
 		return;
 	}
-	s->txn.nrcpt_seen++;
+	s->txn->nrcpt_seen++;
 	/* RFC 5321 §4.5.3.1.10: 452 past the recipient buffer. */
-	if (s->txn.nrcpt >= s->conf->max_rcpt) {
+	if (s->txn->nrcpt >= s->conf->max_rcpt) {
 		smtp_decide_reply(s, POLICY_RULE_RCPT_LIMIT, POLICY_OUT_REJECT, raw,
 			SMTP_R_TOO_MANY_RCPT);
 		smtp_session_reply(s, SMTP_R_TOO_MANY_RCPT);
@@ -619,8 +726,8 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 	ctx.addr = &a;
 	ctx.norm = norm;
 	ctx.norm_len = (size_t) r;
-	ctx.null_sender = s->txn.null_sender;
-	ctx.nrcpt = s->txn.nrcpt;
+	ctx.null_sender = s->txn->null_sender;
+	ctx.nrcpt = s->txn->nrcpt;
 	ctx.now = (uint64_t) ((int64_t) s->now + s->wall_offset_ms); /* policy wants Unix ms */
 	oa.s = s;
 	oa.rcpt = raw;
@@ -640,29 +747,37 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 		return;
 	}
 	/* Accepted by policy: the path (no brackets) goes to the backend, which has the last word. */
-	s->txn.rcpt_len = (uint16_t) (end - 2);
-	memcpy(s->txn.rcpt, arg + 1, end - 2);
-	s->txn.rcpt[end - 2] = '\0';
+	s->txn->rcpt_len = (uint16_t) (end - 2);
+	memcpy(s->txn->rcpt, arg + 1, end - 2);
+	s->txn->rcpt[end - 2] = '\0';
 	/* Inbound: the backend knows its users, not their BATV tags (the record keeps it). */
 	if (s->out == NULL && !(a.flags & SMTP_ADDR_QUOTED))
-		s->txn.rcpt_skip = (uint8_t) smtp_addr_batv_strip(a.local, a.local_len);
-	s->txn.rcpt_rule = (uint8_t) rule;
+		s->txn->rcpt_skip = (uint8_t) smtp_addr_batv_strip(a.local, a.local_len);
+	s->txn->rcpt_rule = (uint8_t) rule;
 	if (!s->conf->proxy) {
 		smtp_session_rcpt_done(s, 250, NULL, 0);
 		return;
 	}
-	if (s->txn.backend_failed) {
+	if (s->txn->backend_failed) {
 		/* A new backend would miss the recipients already accepted. */
 		smtp_decide_reply(s, rule, POLICY_OUT_REJECT, raw, SMTP_R_BACKEND_FAIL);
 		smtp_session_reply(s, SMTP_R_BACKEND_FAIL);
 		return;
 	}
-	if (s->relay.state == SMTP_RL_IDLE || s->relay.state == SMTP_RL_FAILED)
+	if (smtp_relay_state(s) == SMTP_RL_IDLE || smtp_relay_state(s) == SMTP_RL_FAILED)
 		smtp_stat_inc(s, SMTP_STAT_BACKEND_OPEN);
-	if (smtp_relay_rcpt(s) < 0) {
+	r = smtp_relay_rcpt(s);
+	if (r == -SMTP_ENOBLK) {
+		/* No relay block: the recipient is refused for now, the session goes on. */
+		smtp_decide_reply(s, (enum policy_rule) s->txn->rcpt_rule, POLICY_OUT_REJECT,
+			s->txn->rcpt, SMTP_R_NO_MEM);
+		smtp_session_reply(s, SMTP_R_NO_MEM);
+		return;
+	}
+	if (r < 0) {
 		smtp_stat_inc(s, SMTP_STAT_BACKEND_FAIL);
-		smtp_decide_reply(s, (enum policy_rule) s->txn.rcpt_rule, POLICY_OUT_REJECT,
-			s->txn.rcpt, SMTP_R_BACKEND_FAIL);
+		smtp_decide_reply(s, (enum policy_rule) s->txn->rcpt_rule, POLICY_OUT_REJECT,
+			s->txn->rcpt, SMTP_R_BACKEND_FAIL);
 		smtp_session_reply(s, SMTP_R_BACKEND_FAIL);
 		return;
 	}
@@ -692,19 +807,19 @@ smtp_session_rcpt_done(struct smtp_session *s, uint16_t code, const char *text, 
 
 	smtp_session_resume(s);
 	if (text == NULL) {
-		smtp_decide_reply(s, (enum policy_rule) s->txn.rcpt_rule, POLICY_OUT_ACCEPT,
-			s->txn.rcpt, SMTP_R_RCPT_OK);
+		smtp_decide_reply(s, (enum policy_rule) s->txn->rcpt_rule, POLICY_OUT_ACCEPT,
+			s->txn->rcpt, SMTP_R_RCPT_OK);
 		smtp_session_reply(s, SMTP_R_RCPT_OK);
 	} else {
 		smtp_enh_from_text(text, n, enh, sizeof(enh));
-		smtp_decide(s, (enum policy_rule) s->txn.rcpt_rule,
-			ok ? POLICY_OUT_ACCEPT : POLICY_OUT_REJECT, s->txn.rcpt, code, enh);
+		smtp_decide(s, (enum policy_rule) s->txn->rcpt_rule,
+			ok ? POLICY_OUT_ACCEPT : POLICY_OUT_REJECT, s->txn->rcpt, code, enh);
 		if (!ok)
 			smtp_stat_inc(s, SMTP_STAT_BACKEND_REFUSED);
 		smtp_session_send(s, text, n);
 	}
 	if (ok) {
-		s->txn.nrcpt++;
+		s->txn->nrcpt++;
 		if (s->state == SMTP_ST_MAIL)
 			smtp_enter_state(s, SMTP_ST_RCPT);
 	}
@@ -715,7 +830,7 @@ void
 smtp_session_rcpt_failed(struct smtp_session *s, enum smtp_reply_id id)
 {
 	smtp_stat_inc(s, SMTP_STAT_BACKEND_FAIL);
-	smtp_decide_reply(s, (enum policy_rule) s->txn.rcpt_rule, POLICY_OUT_REJECT, s->txn.rcpt,
+	smtp_decide_reply(s, (enum policy_rule) s->txn->rcpt_rule, POLICY_OUT_REJECT, s->txn->rcpt,
 		id);
 }
 
@@ -733,7 +848,7 @@ smtp_session_data_go(struct smtp_session *s)
 	s->wait = SMTP_WAIT_NONE;
 	if (s->conf->proxy && s->ops->data_begin != NULL)
 		s->ops->data_begin(s->arg);
-	smtp_data_init(&s->data, (enum smtp_bare_mode) s->conf->bare_mode, s->conf->max_size,
+	smtp_data_init(&s->txn->data, (enum smtp_bare_mode) s->conf->bare_mode, s->conf->max_size,
 		s->conf->proxy ? smtp_session_data_out : NULL, s);
 	smtp_enter_state(s, SMTP_ST_DATA);
 	s->deadline = s->now + s->conf->timeout_data_ms;
@@ -778,7 +893,7 @@ smtp_proceed_data(struct smtp_session *s, const char *arg, size_t n)
 		smtp_session_reply(s, SMTP_R_BACKEND_FAIL);
 		return;
 	}
-	if (s->txn.backend_failed || smtp_relay_data(s) < 0) {
+	if (s->txn->backend_failed || smtp_relay_data(s) < 0) {
 		smtp_session_reply(s, SMTP_R_BACKEND_FAIL);
 		return;
 	}
@@ -788,7 +903,7 @@ smtp_proceed_data(struct smtp_session *s, const char *arg, size_t n)
 static void
 smtp_session_data_end(struct smtp_session *s)
 {
-	uint8_t f = s->data.flags;
+	uint8_t f = s->txn->data.flags;
 	enum smtp_reply_id id = SMTP_R_NONE;
 
 	if (f & SMTP_DATA_BARE) {
@@ -799,12 +914,12 @@ smtp_session_data_end(struct smtp_session *s)
 		id = SMTP_R_SIZE_EXCEEDED;
 	} else if (f & SMTP_DATA_LONG_LINE) {
 		id = SMTP_R_DATA_LONG_LINE;
-	} else if (s->txn.backend_failed) {
+	} else if (s->txn->backend_failed) {
 		id = SMTP_R_BACKEND_FAIL;
 	}
 	if (id != SMTP_R_NONE) {
 		/* The backend transaction is aborted: closing without the final dot. */
-		if (!s->txn.backend_failed)
+		if (!s->txn->backend_failed)
 			smtp_relay_abort(s);
 		smtp_session_txn_done(s);
 		smtp_session_reply(s, id);
@@ -902,19 +1017,24 @@ smtp_proceed_starttls(struct smtp_session *s, const char *arg, size_t n)
 void
 smtp_session_tls_done(struct smtp_session *s, uint64_t now)
 {
+	bool outer;
+
 	s->now = now;
 	if (s->state == SMTP_ST_CLOSED)
 		return;
+	outer = smtp_session_enter(s);
 	s->tls = true;
 	s->wait = SMTP_WAIT_NONE;
 	s->esmtp = false;
 	s->helo[0] = '\0';
 	s->helo_len = 0;
 	s->line_held = false;
-	smtp_line_reset(&s->line);
+	if (s->line != NULL)
+		smtp_line_reset(s->line);
 	smtp_txn_reset(s);
 	smtp_enter_state(s, SMTP_ST_CONNECTED);
 	s->deadline = now + s->conf->timeout_cmd_ms;
+	smtp_session_leave(s, outer);
 }
 
 static void
@@ -966,7 +1086,7 @@ static const struct smtp_cmd smtp_cmds[] = {
 static void
 smtp_session_line(struct smtp_session *s)
 {
-	const struct smtp_line *l = &s->line;
+	const struct smtp_line *l = s->line;
 	const struct smtp_cmd *c = NULL;
 	const char *arg;
 	size_t vl = 0, n;
@@ -1028,6 +1148,7 @@ size_t
 smtp_session_feed(struct smtp_session *s, uint64_t now, const char *p, size_t n)
 {
 	size_t c = 0;
+	bool outer;
 
 	s->now = now;
 	if (s->state == SMTP_ST_CLOSED)
@@ -1046,11 +1167,12 @@ smtp_session_feed(struct smtp_session *s, uint64_t now, const char *p, size_t n)
 			SMTP_R_EARLY_TALKER);
 		smtp_session_greet(s);
 	}
+	outer = smtp_session_enter(s);
 	while (c < n && s->wait == SMTP_WAIT_NONE && s->state != SMTP_ST_CLOSED) {
 		int r;
 
 		if (s->state == SMTP_ST_DATA) {
-			r = smtp_data_feed(&s->data, p + c, n - c);
+			r = smtp_data_feed(&s->txn->data, p + c, n - c);
 			if (r <= 0) {
 				c = n;
 				break;
@@ -1059,16 +1181,27 @@ smtp_session_feed(struct smtp_session *s, uint64_t now, const char *p, size_t n)
 			smtp_session_data_end(s);
 			continue;
 		}
-		r = smtp_line_feed(&s->line, p + c, n - c);
+		if (s->line == NULL) {
+			s->line = smtp_session_blk_get(s, SMTP_BLK_LINE);
+			if (s->line == NULL) {
+				/* Commands cannot even be read: say so and close. */
+				smtp_session_reply(s, SMTP_R_NO_MEM_CLOSE);
+				c = n;
+				break;
+			}
+			smtp_line_reset(s->line);
+		}
+		r = smtp_line_feed(s->line, p + c, n - c);
 		if (r <= 0) {
 			c = n;
 			break;
 		}
 		c += (size_t) r;
 		smtp_session_line(s);
-		if (!s->line_held)
-			smtp_line_reset(&s->line);
+		if (!s->line_held && s->line != NULL)
+			smtp_line_reset(s->line);
 	}
+	smtp_session_leave(s, outer);
 	if (s->state == SMTP_ST_CLOSED)
 		return n;
 	if (s->wait == SMTP_WAIT_NONE)
@@ -1080,6 +1213,8 @@ smtp_session_feed(struct smtp_session *s, uint64_t now, const char *p, size_t n)
 void
 smtp_session_tick(struct smtp_session *s, uint64_t now)
 {
+	bool outer;
+
 	s->now = now;
 	if (s->state == SMTP_ST_CLOSED)
 		return;
@@ -1088,26 +1223,31 @@ smtp_session_tick(struct smtp_session *s, uint64_t now)
 			smtp_session_greet(s);
 		return;
 	}
+	outer = smtp_session_enter(s);
 	if (s->wait == SMTP_WAIT_TARPIT && now >= s->wait_until) {
 		s->wait = SMTP_WAIT_NONE;
 		s->line_held = false;
 		s->tarpit_pass = true;
 		smtp_session_line(s);
 		s->tarpit_pass = false;
-		smtp_line_reset(&s->line);
+		if (s->line != NULL)
+			smtp_line_reset(s->line);
 		if (s->state != SMTP_ST_CLOSED && s->wait == SMTP_WAIT_NONE)
 			s->deadline = now + s->conf->timeout_cmd_ms;
+		smtp_session_leave(s, outer);
 		return;
 	}
-	if (s->relay.deadline != 0 && now >= s->relay.deadline) {
+	if (s->relay != NULL && s->relay->deadline != 0 && now >= s->relay->deadline) {
 		smtp_stat_inc(s, SMTP_STAT_BACKEND_TIMEOUT);
 		smtp_relay_fail(s, true);
+		smtp_session_leave(s, outer);
 		return;
 	}
 	if (s->wait == SMTP_WAIT_NONE && now >= s->deadline) {
 		smtp_stat_inc(s, SMTP_STAT_TIMEOUTS);
 		smtp_session_reply(s, SMTP_R_TIMEOUT);
 	}
+	smtp_session_leave(s, outer);
 }
 
 uint64_t
@@ -1121,8 +1261,8 @@ smtp_session_next_deadline(const struct smtp_session *s)
 		d = s->wait_until;
 	else if (s->wait == SMTP_WAIT_NONE)
 		d = s->deadline;
-	if (s->relay.deadline != 0 && s->relay.deadline < d)
-		d = s->relay.deadline;
+	if (s->relay != NULL && s->relay->deadline != 0 && s->relay->deadline < d)
+		d = s->relay->deadline;
 	return d;
 }
 
@@ -1136,31 +1276,43 @@ size_t
 smtp_session_backend_feed(struct smtp_session *s, uint64_t now, const char *p, size_t n)
 {
 	size_t c = 0;
+	bool outer = smtp_session_enter(s);
 
 	s->now = now;
 	while (c < n) {
 		int r;
 
-		if (s->relay.state == SMTP_RL_IDLE || s->relay.state == SMTP_RL_FAILED)
-			return n; /* nothing expected: late bytes of a closed backend */
-		if (s->relay.state == SMTP_RL_TLS)
-			return c; /* plaintext after the 220 to STARTTLS: the caller drops it */
-		r = smtp_reply_parser_feed(&s->relay.rp, p + c, n - c);
-		if (r <= 0)
-			return n;
+		if (s->relay == NULL || s->relay->state == SMTP_RL_FAILED ||
+			s->relay->state == SMTP_RL_IDLE) {
+			c = n; /* nothing expected: late bytes of a closed backend */
+			break;
+		}
+		if (s->relay->state == SMTP_RL_TLS)
+			break; /* plaintext after the 220 to STARTTLS: the caller drops it */
+		r = smtp_reply_parser_feed(&s->relay->rp, p + c, n - c);
+		if (r <= 0) {
+			c = n;
+			break;
+		}
 		c += (size_t) r;
 		smtp_relay_reply(s);
-		smtp_reply_parser_reset(&s->relay.rp);
+		if (s->relay != NULL)
+			smtp_reply_parser_reset(&s->relay->rp);
 	}
-	return n;
+	smtp_session_leave(s, outer);
+	return c;
 }
 
 void
 smtp_session_backend_error(struct smtp_session *s, uint64_t now)
 {
+	bool outer;
+
 	s->now = now;
-	if (s->relay.state == SMTP_RL_IDLE)
+	if (smtp_relay_state(s) == SMTP_RL_IDLE)
 		return;
+	outer = smtp_session_enter(s);
 	smtp_stat_inc(s, SMTP_STAT_BACKEND_FAIL);
 	smtp_relay_fail(s, false);
+	smtp_session_leave(s, outer);
 }

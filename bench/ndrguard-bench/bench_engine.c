@@ -27,6 +27,7 @@ struct bench_sink {
 	uint64_t decisions;
 	uint64_t rejects_550;
 	uint64_t backend_opens;
+	struct smtp_blk_heap heap; /* borrowed blocks, recycled: the lcore's mempool stand-in */
 };
 
 static void
@@ -73,6 +74,18 @@ bench_decision(void *arg, const struct policy_decision *d)
 	((struct bench_sink *) arg)->decisions++;
 }
 
+static void *
+bench_blk_get(void *arg, uint8_t kind)
+{
+	return smtp_blk_heap_get(&((struct bench_sink *) arg)->heap, kind);
+}
+
+static void
+bench_blk_put(void *arg, uint8_t kind, void *blk)
+{
+	smtp_blk_heap_put(&((struct bench_sink *) arg)->heap, kind, blk);
+}
+
 struct bench_script {
 	char cmd[4][96];
 	size_t len[4];
@@ -97,13 +110,15 @@ bench_engine_main(int argc, char **argv)
 		.backend_send = bench_backend_send,
 		.backend_close = bench_backend_close,
 		.decision = bench_decision,
+		.blk_get = bench_blk_get,
+		.blk_put = bench_blk_put,
 	};
 	struct rcpt_key key = {0x452821e638d01377ULL, 0xbe5466cf34e90c6cULL};
 	struct bench_script *sc;
 	struct smtp_conf conf;
 	struct smtp_stats *stats;
 	struct smtp_session *s;
-	struct bench_sink sink = {0};
+	struct bench_sink sink = {.heap = {.recycle = true}};
 	struct policy pol;
 	struct policy_peer peer = {4, {198, 18, 0, 0}};
 	uint64_t ndir = 100000, sessions = 0, t0, t1;
@@ -199,6 +214,7 @@ bench_engine_main(int argc, char **argv)
 				for (int c = 0; c < 4; c++)
 					(void) smtp_session_feed(s, now, b->cmd[c], b->len[c]);
 			}
+			smtp_session_fini(s);
 			sessions++;
 		}
 		urcu_qsbr_quiescent_state();
@@ -224,6 +240,7 @@ bench_engine_main(int argc, char **argv)
 	       "\"pipelined\":%s,\"directory_addresses\":%llu}\n",
 		rate, cpu_rate, 1e9 / rate, pipelined ? "true" : "false",
 		(unsigned long long) ndir);
+	smtp_blk_heap_fini(&sink.heap);
 	free(sc);
 	free(s);
 	free(stats);

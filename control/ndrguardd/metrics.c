@@ -125,7 +125,8 @@ metrics_is_gauge(const char *name)
 	for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++)
 		if (strcmp(name, gauges[i]) == 0)
 			return true;
-	return false;
+	/* The SMTP engine's pools: element sizes, elements in use and capacity. */
+	return strncmp(name, "smtp_mem_", 9) == 0;
 }
 
 /* One sample: its family (the name without labels) and its whole line. */

@@ -171,6 +171,21 @@ print("%s /metrics: unknown_user rejects %d, blocklist rejects %d" % (
     "ok  " if ok else "FAIL", got.get(("unknown_user", "reject"), 0), got.get(("blocklist", "reject"), 0)))
 sys.exit(0 if ok else 1)
 PY
+    # Every block the engine borrowed is back once no session is open (issue 12): the pools
+    # are the leak check, as the TLS slot pool is for test-tls.
+    local t=0 act=-1 blk=-1
+    while [ $t -lt 150 ]; do
+        act=$($NDRCTL stats | awk '$1 == "sessions_active" {print $2}')
+        blk=$($NDRCTL stats | awk '$1 ~ /^smtp_mem_(line|txn|relay)_in_use$/ {n += $2} END {print n + 0}')
+        [ "$act" = 0 ] && [ "$blk" = 0 ] && break
+        sleep 0.2; t=$((t + 1))
+    done
+    if [ "$act" = 0 ] && [ "$blk" = 0 ]; then
+        echo "ok   no session open, every engine block back in its pool (smtp_no_mem $($NDRCTL stats | awk '$1 == "smtp_no_mem" {print $2}'))"
+    else
+        echo "FAIL sessions_active $act, engine blocks still lent $blk"
+        rc=1
+    fi
     echo "--- ndrctl stats (non-zero)"
     $NDRCTL stats | awk '$2 != 0' | grep -E '^(smtp_|policy_|proxy_|tcp_conn)' | sed 's/^/    /'
     return $rc

@@ -180,6 +180,22 @@ fix_ops_backend_send(void *arg, const char *p, size_t n)
 	}
 }
 
+static void *
+fix_ops_blk_get(void *arg, uint8_t kind)
+{
+	struct fix *f = arg;
+
+	return smtp_blk_heap_get(&f->heap, kind);
+}
+
+static void
+fix_ops_blk_put(void *arg, uint8_t kind, void *blk)
+{
+	struct fix *f = arg;
+
+	smtp_blk_heap_put(&f->heap, kind, blk);
+}
+
 static int
 fix_ops_backend_open(void *arg)
 {
@@ -273,6 +289,8 @@ fix_init(struct fix *f, struct rcpt_tbl *shared_dir)
 	f->ops.backend_send = fix_ops_backend_send;
 	f->ops.backend_close = fix_ops_backend_close;
 	f->ops.decision = fix_ops_decision;
+	f->ops.blk_get = fix_ops_blk_get;
+	f->ops.blk_put = fix_ops_blk_put;
 	f->peer.family = 4;
 	inet_pton(AF_INET, "198.18.1.1", f->peer.addr);
 	f->peer_conns = 1;
@@ -285,6 +303,9 @@ fix_init(struct fix *f, struct rcpt_tbl *shared_dir)
 void
 fix_fini(struct fix *f)
 {
+	if (f->started)
+		smtp_session_fini(&f->s);
+	smtp_blk_heap_fini(&f->heap);
 	policy_fini(&f->pol);
 	if (f->out_on) {
 		out_conf_fini(&f->out);
@@ -390,6 +411,18 @@ fix_directive(struct fix *f, const char *line)
 		else
 			return -EINVAL;
 		return 0;
+	}
+	if (strcmp(a, "blocks") == 0 && n >= 3) {
+		for (int k = 0; k < SMTP_BLK_MAX; k++) {
+			if (strcmp(b, smtp_blk_name((enum smtp_blk_kind) k)) == 0) {
+				if (fix_u64(c, &v) < 0)
+					return -EINVAL;
+				f->heap.limit[k] = (uint32_t) v;
+				f->heap.capped[k] = true;
+				return 0;
+			}
+		}
+		return -EINVAL;
 	}
 	if (strcmp(a, "peer") == 0 && n >= 2) {
 		return inet_pton(AF_INET, b, f->peer.addr) == 1 ? 0 : -EINVAL;

@@ -69,6 +69,7 @@ struct fix {
 	bool out_backend; /* ... whose peer is a backend MTA */
 	struct out_conf out;
 	struct out_buckets out_b;
+	struct smtp_blk_heap heap; /* the session's borrowed blocks (malloc, freed on return) */
 };
 
 /**
@@ -80,7 +81,8 @@ int fix_init(struct fix *f, struct rcpt_tbl *shared_dir);
 void fix_fini(struct fix *f);
 
 /**
- * Apply one configuration directive ("set ...", "policy ...", "backend ...", "peer ...",
+ * Apply one configuration directive ("set ...", "blocks line|txn|relay N" (at most N lent at
+ * once), "policy ...", "backend ...", "peer ...",
  * "out on|backend|net CIDR|rate KIND COUNT PER_MS BURST|ndr refuse|ndr tempfail|exempt A|
  * sign 0|1"; KIND: sender_msg sender_rcpt host_msg host_rcpt ndr_domain ndr_total).
  * @return 0, 1 when the line is not a configuration directive, -EINVAL on a bad one.
