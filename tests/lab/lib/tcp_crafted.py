@@ -175,6 +175,17 @@ def t_out_of_order():
     c.close()
 
 
+def last_sack(c, start):
+    """SACK blocks of the last ACK of c.seq since rx[start], relative to c.seq, or None."""
+    blocks = None
+    for p in c.rx[start:]:
+        for o in p[TCP].options:
+            if o[0] == "SAck" and p[TCP].ack == c.seq:
+                blocks = [((o[1][i] - c.seq) & 0xffffffff, (o[1][i + 1] - c.seq) & 0xffffffff)
+                          for i in range(0, len(o[1]), 2)]
+    return blocks
+
+
 def t_sack():
     """RFC 2018: SACK-permitted answered only when offered; ACKs of a hole carry the
     out-of-order blocks, the latest arrival first; blocks go once the hole is filled."""
@@ -186,21 +197,11 @@ def t_sack():
     c.send("PA", seq=c.seq + 10, data=b"B" * 10)   # [10, 20)
     c.send("PA", seq=c.seq + 30, data=b"D" * 10)   # [30, 40)
     time.sleep(0.5)
-    blocks = None
-    for p in c.rx[n:]:
-        for o in p[TCP].options:
-            if o[0] == "SAck" and p[TCP].ack == c.seq:
-                blocks = [((o[1][i] - c.seq) & 0xffffffff, (o[1][i + 1] - c.seq) & 0xffffffff)
-                          for i in range(0, len(o[1]), 2)]
+    blocks = last_sack(c, n)
     check("sack-blocks", blocks == [(30, 40), (10, 20)], "last SACK blocks %r" % (blocks,))
     c.send("PA", seq=c.seq + 20, data=b"C" * 10)   # [20, 30): joins both
     time.sleep(0.5)
-    blocks = None
-    for p in c.rx[n:]:
-        for o in p[TCP].options:
-            if o[0] == "SAck" and p[TCP].ack == c.seq:
-                blocks = [((o[1][i] - c.seq) & 0xffffffff, (o[1][i + 1] - c.seq) & 0xffffffff)
-                          for i in range(0, len(o[1]), 2)]
+    blocks = last_sack(c, n)
     check("sack-blocks-merged", blocks == [(10, 40)], "last SACK blocks %r" % (blocks,))
     m = len(c.rx)
     c.send("PA", data=b"A" * 10)                   # the hole: all in order now
