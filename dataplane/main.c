@@ -29,8 +29,10 @@
 #include "lcore.h"
 #include "net.h"
 #include "port.h"
+#include "proxy_btls-t.h"
 #include "proxy_mem.h"
 #include "proxy_tls.h"
+#include "tls_mem.h"
 #include "stats.h"
 #include "tcp.h"
 #include "ndg_common.h"
@@ -58,6 +60,7 @@ static struct {
 	bool no_tcp;
 	unsigned int n_apps;
 	struct app_cfg apps[APP_MAX];
+	long tls_mem_mib; /* OpenSSL memory per lcore, MiB; -1: from the TLS slots */
 	uint32_t gateway[RTE_MAX_ETHPORTS];
 	struct {
 		uint16_t port_id;
@@ -65,7 +68,9 @@ static struct {
 	} addrs[RTE_MAX_ETHPORTS * NET_IF_MAX_ADDRS];
 } opts = {
 	.stats_interval_ms = 500,
+	.tls_mem_mib = -1,
 };
+static uint32_t tls_slots = PROXY_TLS_SLOTS_DEFAULT;
 
 static struct tcp_cfg tcp_cfg;
 
@@ -111,6 +116,9 @@ usage(const char *prog)
 		"blocks\n"
 		"      --tls-sessions N             STARTTLS sessions per lcore, 0 = none (default "
 		"%u)\n"
+		"      --tls-mem MIB                OpenSSL memory per lcore, reserved at start "
+		"(default:\n"
+		"                                   %u KiB per TLS slot, client and backend)\n"
 		"      --smtp-busy PCT              SMTP sessions that may hold each kind of "
 		"engine\n"
 		"                                   block (command line, transaction, backend) at\n"
@@ -121,7 +129,7 @@ usage(const char *prog)
 		prog, NET_IF_MAX_ADDRS, tcp_cfg.max_conns, tcp_cfg.synq_max, tcp_cfg.max_per_src,
 		tcp_cfg.time_wait_ms, tcp_cfg.rcvbuf, tcp_cfg.sndbuf, tcp_cfg.rto_min_ms,
 		tcp_cfg.rto_max_ms, tcp_cfg.fin_wait2_ms, PROXY_TLS_SLOTS_DEFAULT,
-		PROXY_BUSY_PCT_DEFAULT);
+		TLS_MEM_PER_SLOT / 1024, PROXY_BUSY_PCT_DEFAULT);
 }
 
 static int
@@ -209,6 +217,7 @@ enum {
 	OPT_TCP_NO_SACK,
 	OPT_TLS_SESSIONS,
 	OPT_SMTP_BUSY,
+	OPT_TLS_MEM,
 };
 
 /* A numeric long option into <dst>; @return 0 or -EINVAL with a message. */
@@ -252,6 +261,7 @@ parse_args(int argc, char **argv)
 		{"tcp-no-sack", no_argument, NULL, OPT_TCP_NO_SACK},
 		{"tls-sessions", required_argument, NULL, OPT_TLS_SESSIONS},
 		{"smtp-busy", required_argument, NULL, OPT_SMTP_BUSY},
+		{"tls-mem", required_argument, NULL, OPT_TLS_MEM},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -351,6 +361,15 @@ parse_args(int argc, char **argv)
 			if (parse_num_opt("tls-sessions", optarg, 0, 1u << 20, &n) != 0)
 				return -EINVAL;
 			proxy_tls_set_slots(n);
+			tls_slots = n;
+			break;
+		}
+		case OPT_TLS_MEM: {
+			uint32_t n;
+
+			if (parse_num_opt("tls-mem", optarg, 0, 1u << 16, &n) != 0)
+				return -EINVAL;
+			opts.tls_mem_mib = n;
 			break;
 		}
 		case OPT_SMTP_BUSY: {
@@ -492,6 +511,9 @@ main(int argc, char **argv)
 	int ret;
 
 	tcp_cfg_defaults(&tcp_cfg);
+	/* Before anything touches OpenSSL: its allocations go through tls_mem. */
+	if (tls_mem_hooks() != 0)
+		fprintf(stderr, "ndrguard-dataplane: OpenSSL memory hooks not installed\n");
 	ret = rte_eal_init(argc, argv);
 	if (ret < 0)
 		rte_exit(EXIT_FAILURE, "EAL initialisation failed: %s\n", rte_strerror(rte_errno));
@@ -603,6 +625,20 @@ main(int argc, char **argv)
 		MAIN_LOG(INFO, "TCP: %u connections per lcore, %zu bytes each + %zu of tables",
 			tcp_cfg.max_conns, sizeof(struct tcp_conn),
 			tcp_tbl_bytes_per_conn(ctxs[0]->tcp));
+	}
+	{
+		unsigned int ids[RTE_MAX_LCORE];
+		size_t budget = opts.tls_mem_mib >= 0
+					? (size_t) opts.tls_mem_mib << 20
+					: (size_t) (tls_slots + PROXY_BTLS_SLOTS_DEFAULT) *
+						  TLS_MEM_PER_SLOT;
+
+		for (w = 0; w < n_ctx; w++)
+			ids[w] = ctxs[w]->lcore_id;
+		if (tls_mem_init(ids, n_ctx, budget) != 0)
+			rte_exit(EXIT_FAILURE, "OpenSSL memory of %zu bytes per lcore: no arena\n",
+				budget);
+		MAIN_LOG(INFO, "TLS: OpenSSL memory %zu KiB per lcore, reserved", budget >> 10);
 	}
 	for (w = 0; w < n_ctx; w++) {
 		stats_blocks[w] = &ctxs[w]->stats;

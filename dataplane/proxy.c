@@ -33,6 +33,7 @@
 #include "proxy_btls.h"
 #include "proxy_mem.h"
 #include "proxy_tls.h"
+#include "tls_mem.h"
 #include "smtp.h"
 #include "stats.h"
 #include "tcp.h"
@@ -1114,6 +1115,7 @@ proxy_stats_text(char *buf, size_t size)
 	used += (size_t) proxy_obs_text(buf + used, size - used);
 	used += (size_t) proxy_mem_stats_text(proxy_lcores, RTE_MAX_LCORE, buf + used, size - used);
 	used += (size_t) proxy_tls_stats_text(proxy_lcores, RTE_MAX_LCORE, buf + used, size - used);
+	used += (size_t) tls_mem_stats_text(buf + used, size - used);
 	used += (size_t) proxy_btls_stats_text(proxy_lcores, RTE_MAX_LCORE, buf + used,
 		size - used);
 	for (unsigned int i = 0; i < SMTP_STAT_MAX; i++)

@@ -120,7 +120,7 @@ metrics_is_gauge(const char *name)
 		"directory_loaded_addresses", "decision_log_subscribed", "smtp_listen_port",
 		"smtp_config_port", "sessions_active", "tls_sessions_active", "tls_slots",
 		"tls_slots_free", "backend_tls_sessions_active", "backend_tls_slots",
-		"backend_tls_slots_free"};
+		"backend_tls_slots_free", "tls_mem_budget", "tls_mem_in_use", "tls_mem_peak"};
 
 	for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++)
 		if (strcmp(name, gauges[i]) == 0)

@@ -9,7 +9,7 @@
 # after STARTTLS is never executed; a certificate reload keeps an open TLS session and gives
 # new ones the new certificate; sslscan finds nothing below TLS 1.2 and no weak cipher; junk,
 # truncated and stalled handshakes; the handshake rate limit; 1,000 concurrent TLS sessions;
-# a pool of two slots exhausted (454 4.7.0);
+# a pool of two slots exhausted (454 4.7.0); OpenSSL's memory budget spent (--tls-mem);
 # no TLS slot leaked at the end (the pool counters are the leak check: see README).
 # variants: af_packet af_xdp
 set -u
@@ -288,6 +288,21 @@ PY
     [ "$(stat tls_handshake_failures_no_slot)" -ge 1 ] && [ "$(stat tls_slots)" = 2 ] &&
         echo "ok   counted: tls_handshake_failures_no_slot $(stat tls_handshake_failures_no_slot)" ||
         { echo "FAIL no_slot not counted"; rc=1; }
+
+    # OpenSSL's memory budget (--tls-mem, 1 MiB per lcore here): sessions are held until the
+    # budget refuses one; that session fails cleanly, the dataplane stays up, the refusal is
+    # counted, use never passes the budget, and TLS works again once memory is back.
+    lab_dataplane_stop >/dev/null || true
+    lab_dataplane_start "$PMD" --app smtp --mbufs 32767 --tls-mem 1 || fail "dataplane restart"
+    lab_wait_synced 20 || fail "not in sync after the dataplane restart"
+    tlsc membudget 400 || rc=1
+    sleep 1
+    if [ "$(stat tls_mem_refused)" -ge 1 ] && [ "$(stat tls_mem_budget)" = 1048576 ] &&
+        [ "$(stat tls_mem_peak)" -le 1048576 ] && kill -0 "$DATAPLANE_PID"; then
+        echo "ok   tls_mem_refused $(stat tls_mem_refused), peak $(stat tls_mem_peak) of $(stat tls_mem_budget) bytes"
+    else
+        echo "FAIL tls_mem: refused $(stat tls_mem_refused) peak $(stat tls_mem_peak) budget $(stat tls_mem_budget)"; rc=1
+    fi
 
     return $rc
 }

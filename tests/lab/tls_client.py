@@ -274,6 +274,44 @@ def cmd_exhaust(n):
     return 0 if ok else 1
 
 
+def cmd_membudget(limit):
+    """Hold TLS sessions one after another until the appliance refuses one (its OpenSSL
+    memory budget spent) or <limit> are open; then free them and check TLS works again."""
+    held, why = [], None
+    while len(held) < limit:
+        try:
+            sock = starttls_raw()
+        except Exception as e:  # 454 or a closed connection: refused before the handshake
+            why = "STARTTLS: %r" % e
+            break
+        try:
+            tls = ctx_verified().wrap_socket(sock, server_hostname="mx.example.com")
+            tls.sendall(b"EHLO client.example\r\n")
+            code, _ = read_reply(tls.makefile("rb"))
+            if code != 250:
+                raise RuntimeError("EHLO in TLS: %d" % code)
+            held.append(tls)
+        except Exception as e:
+            why = "handshake: %r" % e
+            sock.close()
+            break
+    n = len(held)
+    for h in held:
+        h.close()
+    time.sleep(1.0)
+    try:
+        tls = ctx_verified().wrap_socket(starttls_raw(), server_hostname="mx.example.com")
+        again = tls.version()
+        tls.close()
+    except Exception as e:
+        again = None
+        why = "%s; after freeing: %r" % (why, e)
+    ok = 0 < n < limit and why is not None and again is not None
+    print("%s memory budget: %d TLS sessions held, the next refused (%s); after freeing them a new one got %s" %
+          ("ok  " if ok else "FAIL", n, why, again))
+    return 0 if ok else 1
+
+
 async def load_one(host, src, i, opened, release, ctx):
     r, w = await asyncio.open_connection(host, 25, local_addr=(src, 0))
     try:
@@ -351,6 +389,8 @@ def main():
         return cmd_ratelimit(int(a[0]))
     if cmd == "exhaust":
         return cmd_exhaust(int(a[0]))
+    if cmd == "membudget":
+        return cmd_membudget(int(a[0]))
     if cmd == "load":
         return asyncio.run(load(int(a[0]), a[1], int(a[2]), int(a[3]), a[4]))
     print(__doc__)
