@@ -46,12 +46,7 @@ pump(struct fix *f, struct fix_buf *pending)
 		fix_buf_consume(pending, used);
 		progress = used != 0;
 		if (f->to_engine.len != 0) {
-			struct fix_buf b = {0};
-
-			fix_buf_add(&b, f->to_engine.p, f->to_engine.len);
-			fix_buf_consume(&f->to_engine, f->to_engine.len);
-			(void) smtp_session_backend_feed(&f->s, f->now, b.p, b.len);
-			free(b.p);
+			(void) fix_backend_feed(f, NULL);
 			progress = true;
 		}
 		if (f->be.dropped && f->be.open) {

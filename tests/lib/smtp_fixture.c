@@ -214,6 +214,21 @@ fix_ops_backend_open(void *arg)
 	return 0;
 }
 
+size_t
+fix_backend_feed(struct fix *f, size_t *offered)
+{
+	struct fix_buf b = {0};
+	size_t used;
+
+	fix_buf_add(&b, f->to_engine.p, f->to_engine.len);
+	fix_buf_consume(&f->to_engine, f->to_engine.len);
+	used = smtp_session_backend_feed(&f->s, f->now, b.p, b.len);
+	if (offered != NULL)
+		*offered = b.len;
+	free(b.p);
+	return used;
+}
+
 static void
 fix_ops_backend_close(void *arg)
 {

@@ -96,6 +96,12 @@ int fix_start(struct fix *f);
 void fix_buf_add(struct fix_buf *b, const void *p, size_t n);
 void fix_buf_consume(struct fix_buf *b, size_t n);
 
+/**
+ * Feed the backend replies queued for the engine (to_engine) to it in one piece; feeding may
+ * queue more. @return what the engine consumed; *offered (may be NULL) what was fed.
+ */
+size_t fix_backend_feed(struct fix *f, size_t *offered);
+
 /** Render <p>[<n>] readably: CRLF → newline, other controls escaped. */
 void fix_render(struct fix_buf *out, const char *p, size_t n);
 

@@ -30,14 +30,8 @@ feed_str(struct fix *f, const char *s)
 static void
 drain_backend(struct fix *f)
 {
-	while (f->to_engine.len != 0) {
-		struct fix_buf b = {0};
-
-		fix_buf_add(&b, f->to_engine.p, f->to_engine.len);
-		fix_buf_consume(&f->to_engine, f->to_engine.len);
-		(void) smtp_session_backend_feed(&f->s, f->now, b.p, b.len);
-		free(b.p);
-	}
+	while (f->to_engine.len != 0)
+		(void) fix_backend_feed(f, NULL);
 }
 
 static uint32_t
