@@ -70,7 +70,6 @@ static struct {
 	.stats_interval_ms = 500,
 	.tls_mem_mib = -1,
 };
-static uint32_t tls_slots = PROXY_TLS_SLOTS_DEFAULT;
 
 static struct tcp_cfg tcp_cfg;
 
@@ -361,7 +360,6 @@ parse_args(int argc, char **argv)
 			if (parse_num_opt("tls-sessions", optarg, 0, 1u << 20, &n) != 0)
 				return -EINVAL;
 			proxy_tls_set_slots(n);
-			tls_slots = n;
 			break;
 		}
 		case OPT_TLS_MEM: {
@@ -628,10 +626,11 @@ main(int argc, char **argv)
 	}
 	{
 		unsigned int ids[RTE_MAX_LCORE];
-		size_t budget = opts.tls_mem_mib >= 0
-					? (size_t) opts.tls_mem_mib << 20
-					: (size_t) (tls_slots + PROXY_BTLS_SLOTS_DEFAULT) *
-						  TLS_MEM_PER_SLOT;
+		size_t budget =
+			opts.tls_mem_mib >= 0
+				? (size_t) opts.tls_mem_mib << 20
+				: (size_t) (proxy_tls_get_slots() + PROXY_BTLS_SLOTS_DEFAULT) *
+					  TLS_MEM_PER_SLOT;
 
 		for (w = 0; w < n_ctx; w++)
 			ids[w] = ctxs[w]->lcore_id;

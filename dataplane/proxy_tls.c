@@ -41,6 +41,12 @@ proxy_tls_set_slots(uint32_t n)
 	proxy_tls_slots = n;
 }
 
+uint32_t
+proxy_tls_get_slots(void)
+{
+	return proxy_tls_slots;
+}
+
 int
 proxy_tls_lcore_init(struct proxy_lcore *pl, unsigned int lcore_id, int socket)
 {

@@ -18,6 +18,8 @@ struct ctl_log_rec;
 
 /** TLS slots each lcore gets (0: STARTTLS always answered 454). Main, before proxy_start(). */
 void proxy_tls_set_slots(uint32_t n);
+/** The TLS slots each lcore gets, as set. Any thread. */
+uint32_t proxy_tls_get_slots(void);
 
 /**
  * Create <pl>'s slot pool and counters. @return 0, -ENOMEM. Main lcore, before launch.
