@@ -44,6 +44,7 @@ RTE_LOG_REGISTER(ndg_logtype_main, user.ndg.main, INFO);
 #define MAIN_MBUF_CACHE 256   /* per-lcore mempool cache */
 #define MAIN_MIN_MBUFS	8191  /* 2^n - 1 is the mempool's sweet spot */
 #define MAIN_TCP_MBUFS	24576 /* per lcore: send/receive queues of busy connections */
+#define MAIN_RSV_MBUFS	1023  /* per lcore: our headers and replies when the pool is short */
 
 static volatile bool force_quit;
 static volatile bool dump_conns; /* SIGUSR1: list live TCP connections in the log */
@@ -113,6 +114,11 @@ usage(const char *prog)
 		"      --tcp-fin-wait2 MS           orphaned FIN-WAIT-2 lifetime (default %u)\n"
 		"      --tcp-no-sack                neither offer SACK-permitted nor send SACK "
 		"blocks\n"
+		"      --tcp-max-orphans N          closed connections still flushing, per lcore,\n"
+		"                                   before the oldest is reset (default 0: a\n"
+		"                                   quarter of --tcp-max-conns)\n"
+		"      --tcp-orphans-per-src N      of those per source address, 0 = any (%u)\n"
+		"      --tcp-orphan-retries N       retransmissions of a closed connection (%u)\n"
 		"      --tls-sessions N             STARTTLS sessions per lcore, 0 = none (default "
 		"%u)\n"
 		"      --tls-mem MIB                OpenSSL memory per lcore, reserved at start "
@@ -127,7 +133,8 @@ usage(const char *prog)
 		"  -h, --help                       this text\n",
 		prog, NET_IF_MAX_ADDRS, tcp_cfg.max_conns, tcp_cfg.synq_max, tcp_cfg.max_per_src,
 		tcp_cfg.time_wait_ms, tcp_cfg.rcvbuf, tcp_cfg.sndbuf, tcp_cfg.rto_min_ms,
-		tcp_cfg.rto_max_ms, tcp_cfg.fin_wait2_ms, PROXY_TLS_SLOTS_DEFAULT,
+		tcp_cfg.rto_max_ms, tcp_cfg.fin_wait2_ms, tcp_cfg.max_orphans_per_src,
+		tcp_cfg.orphan_retries, PROXY_TLS_SLOTS_DEFAULT,
 		TLS_MEM_PER_SLOT / 1024, PROXY_BUSY_PCT_DEFAULT);
 }
 
@@ -214,6 +221,9 @@ enum {
 	OPT_TCP_FIN_WAIT2,
 	OPT_TCP_RTO_MAX,
 	OPT_TCP_NO_SACK,
+	OPT_TCP_MAX_ORPHANS,
+	OPT_TCP_ORPHANS_PER_SRC,
+	OPT_TCP_ORPHAN_RETRIES,
 	OPT_TLS_SESSIONS,
 	OPT_SMTP_BUSY,
 	OPT_TLS_MEM,
@@ -258,6 +268,9 @@ parse_args(int argc, char **argv)
 		{"tcp-fin-wait2", required_argument, NULL, OPT_TCP_FIN_WAIT2},
 		{"tcp-rto-max", required_argument, NULL, OPT_TCP_RTO_MAX},
 		{"tcp-no-sack", no_argument, NULL, OPT_TCP_NO_SACK},
+		{"tcp-max-orphans", required_argument, NULL, OPT_TCP_MAX_ORPHANS},
+		{"tcp-orphans-per-src", required_argument, NULL, OPT_TCP_ORPHANS_PER_SRC},
+		{"tcp-orphan-retries", required_argument, NULL, OPT_TCP_ORPHAN_RETRIES},
 		{"tls-sessions", required_argument, NULL, OPT_TLS_SESSIONS},
 		{"smtp-busy", required_argument, NULL, OPT_SMTP_BUSY},
 		{"tls-mem", required_argument, NULL, OPT_TLS_MEM},
@@ -349,6 +362,21 @@ parse_args(int argc, char **argv)
 		case OPT_TCP_FIN_WAIT2:
 			if (parse_num_opt("tcp-fin-wait2", optarg, 1000, 600000,
 				    &tcp_cfg.fin_wait2_ms) != 0)
+				return -EINVAL;
+			break;
+		case OPT_TCP_MAX_ORPHANS:
+			if (parse_num_opt("tcp-max-orphans", optarg, 0, 1u << 24,
+				    &tcp_cfg.max_orphans) != 0)
+				return -EINVAL;
+			break;
+		case OPT_TCP_ORPHANS_PER_SRC:
+			if (parse_num_opt("tcp-orphans-per-src", optarg, 0, 1u << 24,
+				    &tcp_cfg.max_orphans_per_src) != 0)
+				return -EINVAL;
+			break;
+		case OPT_TCP_ORPHAN_RETRIES:
+			if (parse_num_opt("tcp-orphan-retries", optarg, 1, 30,
+				    &tcp_cfg.orphan_retries) != 0)
 				return -EINVAL;
 			break;
 		case OPT_TCP_NO_SACK:
@@ -470,7 +498,7 @@ main_need_packed_pool(void)
 /* rte_pktmbuf_pool_create(), with objects packed back to back when <packed> (no per-object
  * IOVA contiguity: virtual ports only, which never DMA). */
 static struct rte_mempool *
-main_pool_create(const char *name, unsigned int n, bool packed)
+main_pool_create(const char *name, unsigned int n, unsigned int cache, bool packed)
 {
 	struct rte_pktmbuf_pool_private priv = {
 		.mbuf_data_room_size = RTE_MBUF_DEFAULT_BUF_SIZE,
@@ -479,10 +507,10 @@ main_pool_create(const char *name, unsigned int n, bool packed)
 	struct rte_mempool *mp;
 
 	if (!packed)
-		return rte_pktmbuf_pool_create(name, n, MAIN_MBUF_CACHE, 0,
-			RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+		return rte_pktmbuf_pool_create(name, n, cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+			rte_socket_id());
 	mp = rte_mempool_create_empty(name, n, sizeof(struct rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE,
-		MAIN_MBUF_CACHE, sizeof(priv), rte_socket_id(), RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+		cache, sizeof(priv), rte_socket_id(), RTE_MEMPOOL_F_NO_IOVA_CONTIG);
 	if (mp == NULL)
 		return NULL;
 	if (rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), NULL) != 0)
@@ -502,6 +530,8 @@ main(int argc, char **argv)
 {
 	static struct stats_lcore *stats_blocks[RTE_MAX_LCORE];
 	struct lcore_ctx *ctxs[RTE_MAX_LCORE];
+	static struct rte_mempool *rsv[RTE_MAX_LCORE];
+	char rsv_name[RTE_MEMPOOL_NAMESIZE];
 	struct rte_mempool *mp;
 	unsigned int n_workers, n_ctx, w;
 	uint16_t nb_ports, port_id;
@@ -547,7 +577,7 @@ main(int argc, char **argv)
 		n_mbufs = opts.n_mbufs;
 	if (opts.no_tcp && opts.n_apps != 0)
 		rte_exit(EXIT_FAILURE, "--app needs the TCP stack\n");
-	mp = main_pool_create("ndg_mbuf", n_mbufs, main_need_packed_pool());
+	mp = main_pool_create("ndg_mbuf", n_mbufs, MAIN_MBUF_CACHE, main_need_packed_pool());
 	if (mp == NULL)
 		rte_exit(EXIT_FAILURE, "mbuf pool of %u: %s\n", n_mbufs, rte_strerror(rte_errno));
 
@@ -595,6 +625,15 @@ main(int argc, char **argv)
 					"lcore %u TCP stack of %u connections: out of "
 					"memory\n",
 					lc, tcp_cfg.max_conns);
+			/* Its own reserve: no receive queue ever holds these, so ACKs,
+			 * resets and replies leave even when peers pinned the shared pool. */
+			snprintf(rsv_name, sizeof(rsv_name), "ndg_rsv%u", lc);
+			rsv[w] = main_pool_create(rsv_name, MAIN_RSV_MBUFS, 0,
+				main_need_packed_pool());
+			if (rsv[w] == NULL)
+				rte_exit(EXIT_FAILURE, "lcore %u reserve of %u mbufs: %s\n", lc,
+					MAIN_RSV_MBUFS, rte_strerror(rte_errno));
+			ctx->tcp->mp_rsv = rsv[w];
 			for (unsigned int a = 0; a < opts.n_apps; a++) {
 				ret = app_start(ctx, &opts.apps[a]);
 				if (ret != 0)
@@ -699,8 +738,10 @@ main(int argc, char **argv)
 		port_fini(port_id);
 	stats_register(NULL, 0);
 	stats_register_mempool(NULL);
-	for (w = 0; w < n_ctx; w++)
+	for (w = 0; w < n_ctx; w++) {
 		rte_free(ctxs[w]);
+		rte_mempool_free(rsv[w]);
+	}
 	rte_mempool_free(mp);
 	rte_eal_cleanup();
 	return 0;

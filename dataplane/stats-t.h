@@ -97,6 +97,18 @@ enum stats_id {
 	STATS_TCP_MEM_DROP,	 /* payloads dropped: pool critical */
 	STATS_TCP_SYN_RESENT,	 /* SYN-ACKs resent for a repeated SYN (ours was lost) */
 	STATS_TCP_SACK_TX,	 /* ACKs that carried SACK blocks (RFC 2018) */
+	STATS_TCP_RCV_COALESCED, /* in-order segments copied into the queue's last buffer */
+	STATS_TCP_RCV_COLLAPSED, /* receive queues compacted into full buffers */
+	STATS_TCP_RCV_PRUNED,	 /* payloads dropped: connection over its receive memory */
+	STATS_TCP_SRC_MEM_DROP,	 /* payloads dropped: source over its share of the pool */
+	STATS_TCP_OOO_PRUNED,	 /* out-of-order segments dropped: pressure, age or memory */
+	STATS_DROP_TCP_CHAINED,	 /* multi-buffer frames too long to linearise */
+	STATS_TCP_MSS_CLAMPED,	 /* peer MSS below the minimum, raised (Linux tcp_min_snd_mss) */
+	STATS_TCP_OOW_ACK_LIMITED, /* ACKs to invalid segments suppressed per connection */
+	STATS_TCP_ORPHANS,	   /* gauge: orphaned connections (closed by us, still flushing) */
+	STATS_TCP_ORPHAN_REAPED,   /* oldest orphans reset: too many orphans */
+	STATS_TCP_ORPHAN_SRC_LIMIT, /* orphans reset at once: their source holds too many */
+	STATS_TCP_RSV_ALLOC,	    /* segments built from the reserve pool (main pool empty) */
 	STATS_MAX
 };
 

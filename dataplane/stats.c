@@ -107,6 +107,18 @@ static const char *const stats_names[STATS_MAX] = {
 	[STATS_TCP_MEM_DROP] = "tcp_mem_drop",
 	[STATS_TCP_SYN_RESENT] = "tcp_syn_resent",
 	[STATS_TCP_SACK_TX] = "tcp_sack_tx",
+	[STATS_TCP_RCV_COALESCED] = "tcp_rcv_coalesced",
+	[STATS_TCP_RCV_COLLAPSED] = "tcp_rcv_collapsed",
+	[STATS_TCP_RCV_PRUNED] = "tcp_rcv_pruned",
+	[STATS_TCP_SRC_MEM_DROP] = "tcp_src_mem_drop",
+	[STATS_TCP_OOO_PRUNED] = "tcp_ooo_pruned",
+	[STATS_DROP_TCP_CHAINED] = "drop_tcp_chained",
+	[STATS_TCP_MSS_CLAMPED] = "tcp_mss_clamped",
+	[STATS_TCP_OOW_ACK_LIMITED] = "tcp_oow_ack_limited",
+	[STATS_TCP_ORPHANS] = "tcp_orphans",
+	[STATS_TCP_ORPHAN_REAPED] = "tcp_orphan_reaped",
+	[STATS_TCP_ORPHAN_SRC_LIMIT] = "tcp_orphan_src_limit",
+	[STATS_TCP_RSV_ALLOC] = "tcp_rsv_alloc",
 };
 
 static struct stats_lcore *const *stats_blocks;

@@ -74,6 +74,8 @@ enum tcp_tmr {
 #define TCP_F_NOTIFIED	  (1u << 15) /* application was told it is open */
 #define TCP_F_NOBUF_WAIT  (1u << 16) /* on the stack's list of writers waiting for mbufs */
 #define TCP_F_SACK_OK	  (1u << 17) /* peer may receive SACK blocks (RFC 2018); offered in SYN_SENT */
+#define TCP_F_OOO_LISTED  (1u << 18) /* on the stack's list of connections holding out-of-order data */
+#define TCP_F_ORPHAN_Q	  (1u << 19) /* on the stack's list of orphans (oldest reaped first) */
 
 struct rte_mbuf;
 struct rte_mempool;
@@ -138,6 +140,10 @@ struct tcp_conn {
 	uint16_t mss;	    /* payload bytes per segment we send (peer's MSS, ICMP-reduced) */
 	uint8_t dupacks;
 	uint8_t n_ooo;		    /* segments in ooo */
+	uint32_t rcv_mem;	    /* buffer bytes (truesize) pinned by rcvq and ooo */
+	uint32_t last_oow_ack;	    /* tick of the last ACK to an invalid segment (rate limit) */
+	uint32_t lnext;		    /* the orphan or out-of-order list it is on (one at most) */
+	uint32_t lprev;
 	struct rte_ether_addr rmac; /* next hop MAC (peer's, or the router's) */
 
 	/* send sequence space (RFC 9293 §3.3.1) */
@@ -205,6 +211,12 @@ struct tcp_cfg {
 	uint32_t max_rxmt;     /* retransmissions before a connection is dropped */
 	uint32_t synack_retries; /* SYN-ACK retransmissions in SYN_RCVD */
 	uint32_t ooo_max;	 /* out-of-order segments kept per connection */
+	uint32_t ooo_ms;	 /* out-of-order data older than this is dropped (RFC 2018 reneging) */
+	uint32_t max_orphans;	 /* orphaned connections per lcore before the oldest is reset */
+	uint32_t max_orphans_per_src; /* orphans per source address per lcore (0: no limit) */
+	uint32_t orphan_retries; /* retransmissions of an orphan before it is reset (Linux: 8) */
+	uint32_t invalid_ratelimit_ms; /* ACKs to invalid segments: one per connection per this */
+	uint32_t challenge_ack_limit;  /* RFC 5961 §7 challenge ACKs per second per lcore (about) */
 	bool sack;		 /* offer SACK-permitted and send SACK blocks (RFC 2018) */
 	uint16_t mss;		 /* MSS we announce (MTU 1500 - 40) */
 	uint16_t eph_lo;	 /* ephemeral port range for active opens */
@@ -225,9 +237,18 @@ struct tcp_tbl_ent {
 	uint32_t idx; /* TCP_NIL: empty */
 };
 
+/* A list of connections linked by index through tcp_conn.lnext/lprev (oldest at head). */
+struct tcp_clist {
+	uint32_t head;
+	uint32_t tail;
+	uint32_t n;
+};
+
 struct tcp_src_ent {
-	uint32_t addr;	/* network byte order */
-	uint32_t count; /* 0: empty */
+	uint32_t addr;	  /* network byte order */
+	uint32_t count;	  /* connections; 0: empty */
+	uint32_t orphans; /* of which orphaned */
+	uint32_t rcv_mem; /* receive buffer bytes (truesize) its connections pin */
 };
 
 struct tcp_wheel {
@@ -284,9 +305,24 @@ struct tcp_stack {
 	struct tcp_arp_ent arp[TCP_ARP_SLOTS];
 	uint16_t eph_next;
 
-	uint32_t chack_sec; /* RFC 5961 §7 challenge ACK limit: second and count */
-	uint32_t chack_count;
-	uint32_t cookie_until; /* accept cookie ACKs until this tick (AUTO mode) */
+	uint32_t chack_sec; /* RFC 5961 §7 challenge ACK limit: second and budget left */
+	uint32_t chack_left;
+	bool cookies_used;    /* SYN cookies went out within the last two counter steps */
+	uint32_t cookie_last; /* tick of the last cookie sent (valid when cookies_used) */
+
+	/* Receive memory: per-connection cap, per-source share (truesize bytes). */
+	uint32_t rcv_mem_max;
+	uint32_t src_mem_max;
+	struct rte_mempool *mp_rsv; /* reserve for our headers and replies; NULL: none */
+
+	/* Connections holding out-of-order data, pruned under pressure or when stale. */
+	struct tcp_clist ooo_list;
+	uint32_t ooo_sweep; /* tick of the last sweep */
+	bool ooo_prune_all; /* the pool fell to a lower level: drop every out-of-order queue */
+
+	/* Orphans in the order they were closed, oldest first. */
+	struct tcp_clist orphan_q;
+	uint32_t orphan_max; /* cfg->max_orphans, or a quarter of the pool */
 
 	/* Packet-buffer pressure: the pool is shared by rx, the send queues and our headers,
 	 * and rx must never starve or no ACK gets through. */

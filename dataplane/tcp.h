@@ -279,6 +279,21 @@ tcp_conn_rst_is_clean(const struct tcp_conn *c)
 }
 
 /**
+ * Retransmissions of <c> before it is given up: orphans get fewer (Linux's
+ * tcp_orphan_retries), since nobody waits for them and a peer that never acknowledges would
+ * otherwise hold each for minutes of backoff.
+ */
+static inline uint32_t
+tcp_rxmt_limit(const struct tcp_conn *c)
+{
+	const struct tcp_cfg *cfg = c->ts->cfg;
+
+	if ((c->flags & TCP_F_ORPHAN) && cfg->orphan_retries < cfg->max_rxmt)
+		return cfg->orphan_retries;
+	return cfg->max_rxmt;
+}
+
+/**
  * True when the peer closed its side and every byte before its FIN was read.
  */
 static inline bool
@@ -361,6 +376,8 @@ void tcp_tbl_remove(struct tcp_stack *ts, struct tcp_conn *c);
 uint32_t tcp_src_count(const struct tcp_stack *ts, uint32_t addr);
 /** Count one more connection from <addr>. @return 0, -ENOSPC (table full). */
 int tcp_src_inc(struct tcp_stack *ts, uint32_t addr);
+/* The per-source entry of <addr>, NULL when it holds no connection. Owner lcore. */
+struct tcp_src_ent *tcp_src_find(struct tcp_stack *ts, uint32_t addr);
 /** Count one connection from <addr> less. */
 void tcp_src_dec(struct tcp_stack *ts, uint32_t addr);
 /** Bytes of table memory per pooled connection (both tables). */
@@ -391,9 +408,46 @@ void tcp_conn_init_seq(struct tcp_conn *c, uint32_t iss);
 /** Window shift we announce for cfg->rcvbuf. */
 uint8_t tcp_rcv_wscale(const struct tcp_cfg *cfg);
 
+#define TCP_COOKIE_PERIOD  64 /* seconds per SYN cookie counter step */
+#define TCP_COOKIE_LIFE_MS (2u * TCP_COOKIE_PERIOD * 1000) /* cookies valid this long */
+
 /* Marks in hash.fdir.hi of an out-of-order mbuf (its sequence number is in hash.usr). */
 #define TCP_OOO_FIN  1u /* a FIN follows its data */
 #define TCP_OOO_LAST 2u /* the latest arrival: first SACK block (RFC 2018 §4) */
+
+/*
+ * What a queued buffer costs the pool, whatever payload it carries (Linux's truesize): the
+ * mbuf header and its whole data room. Receive memory is charged by this, never by payload
+ * bytes, so a peer sending one-byte segments pays for the 2 KiB buffers it pins.
+ */
+static inline uint32_t
+tcp_truesize(const struct rte_mbuf *m)
+{
+	return (uint32_t) sizeof(struct rte_mbuf) + m->priv_size + m->buf_len;
+}
+
+/* Out-of-order mbufs carry their arrival tick beside the marks in hash.fdir.hi. */
+#define TCP_OOO_MARKS	   3u
+#define TCP_OOO_TICK(m)	   ((m)->hash.fdir.hi >> 2)
+#define TCP_OOO_TICK_MASK  (UINT32_MAX >> 2)
+#define TCP_MIN_SND_MSS	   48u /* payload bytes per segment at least (Linux tcp_min_snd_mss) */
+
+/**
+ * Charge (<delta> > 0) or release receive memory of <c> and of its source. Owner lcore.
+ */
+void tcp_rcv_mem_adjust(struct tcp_conn *c, int32_t delta);
+
+/**
+ * May <c> pin <bytes> more receive memory? @return 0, -ENOBUFS when the connection is at
+ * its cap, -EDQUOT when its source holds its share of the pool. Owner lcore.
+ */
+int tcp_rcv_mem_check(const struct tcp_conn *c, uint32_t bytes);
+
+/** Put <c> on the list of connections holding out-of-order data (once). Owner lcore. */
+void tcp_ooo_listed(struct tcp_conn *c);
+
+/** Drop every out-of-order segment of <c>. @return how many. Owner lcore. */
+unsigned int tcp_ooo_purge(struct tcp_conn *c);
 
 /* Bytes a SACK option may take in a segment of <c> (payload room is reduced by as much). */
 #define TCP_SACK_ROOM 36
@@ -401,6 +455,18 @@ static inline uint16_t
 tcp_sack_room(const struct tcp_conn *c)
 {
 	return (c->flags & TCP_F_SACK_OK) && c->ooo != NULL ? TCP_SACK_ROOM : 0;
+}
+
+/*
+ * Payload bytes per segment of <c>: the MSS less the SACK option, computed signed and never
+ * below TCP_MIN_SND_MSS (a peer announcing a tiny MSS cannot make the room wrap or vanish).
+ */
+static inline uint32_t
+tcp_seg_room(const struct tcp_conn *c)
+{
+	int32_t room = (int32_t) c->mss - (int32_t) tcp_sack_room(c);
+
+	return room < (int32_t) TCP_MIN_SND_MSS ? TCP_MIN_SND_MSS : (uint32_t) room;
 }
 uint16_t tcp_sack_fill(const struct tcp_conn *c, uint8_t *opt);
 
@@ -411,7 +477,14 @@ void tcp_output(struct tcp_conn *c);
 /** Send a segment without payload with <flags> (SYN carries the options). @return 0, -ENOBUFS. */
 int tcp_send_ctl(struct tcp_conn *c, uint8_t flags);
 /** Send the ACK that answers an unacceptable segment (RFC 5961 §7 rate limit when <chal>). */
-void tcp_send_ack_now(struct tcp_conn *c, bool chal);
+/* Why an ACK goes out now: what rate limits apply to it. */
+enum tcp_ack_kind {
+	TCP_ACK_DUE = 0,   /* the stream needs it (delayed ACK, window update, FIN) */
+	TCP_ACK_INVALID,   /* answers a segment without data outside the window: per connection */
+	TCP_ACK_CHALLENGE, /* RFC 5961 challenge: per connection and per lcore */
+	TCP_ACK_MAX
+};
+void tcp_send_ack_now(struct tcp_conn *c, enum tcp_ack_kind kind);
 /** RST for a segment that matches no connection (RFC 9293 §3.10.7.1). */
 void tcp_send_rst_reply(struct tcp_stack *ts, const struct net_if *nif,
 	const struct rte_ether_addr *dmac, uint32_t laddr, uint32_t raddr, uint16_t lport,

@@ -136,10 +136,11 @@ tcp_isn(const uint8_t key[16], uint32_t laddr, uint32_t raddr, uint16_t lport, u
 	return (uint32_t) (usec / 4) + (uint32_t) tcp_siphash(key, &in, sizeof(in));
 }
 
-/* MSS values a cookie can carry (3 bits); the largest not above the peer's is chosen. */
-static const uint16_t tcp_cookie_mss[8] = {536, 1200, 1300, 1380, 1420, 1440, 1452, 1460};
+/* MSS values a cookie can carry (2 bits, as Linux's msstab); the largest not above the
+ * peer's is chosen: 1220 is IPv6's minimum MTU less 60, 1440/1460 common Ethernet paths. */
+static const uint16_t tcp_cookie_mss[4] = {536, 1220, 1440, 1460};
 
-#define TCP_COOKIE_HASH_BITS 20
+#define TCP_COOKIE_HASH_BITS 25
 #define TCP_COOKIE_HASH_MASK ((1u << TCP_COOKIE_HASH_BITS) - 1)
 
 static uint32_t
@@ -152,8 +153,11 @@ tcp_cookie_hash(const uint8_t key[16], uint32_t laddr, uint32_t raddr, uint16_t 
 }
 
 /*
- * Cookie layout: t mod 32 (5 bits) | MSS index (3) | window shift + 1, 0 = none (4) |
- * keyed hash of the 4-tuple, the SYN's sequence number, t and those bits (20).
+ * Cookie layout: t mod 2 (1 bit) | MSS index (2) | window shift + 1, 0 = none (4) | keyed
+ * hash of the 4-tuple, the SYN's sequence number, the full counter t and those bits (25).
+ * Every value of the 7 clear bits is one a checker accepts, so a blind guess passes with
+ * probability 2^-25 whatever the guesser picks there (the old layout let the sender choose
+ * 12 bits and left a 20-bit MAC: one forged ACK in a million opened a connection).
  */
 uint32_t
 tcp_syncookie_make(const uint8_t key[16], uint32_t laddr, uint32_t raddr, uint16_t lport,
@@ -164,7 +168,7 @@ tcp_syncookie_make(const uint8_t key[16], uint32_t laddr, uint32_t raddr, uint16
 	for (uint32_t i = 0; i < RTE_DIM(tcp_cookie_mss); i++)
 		if (tcp_cookie_mss[i] <= mss)
 			mi = i;
-	bits = ((t & 31) << 7) | (mi << 4) | wv;
+	bits = ((t & 1) << 6) | (mi << 4) | wv;
 	return (bits << TCP_COOKIE_HASH_BITS) |
 	       tcp_cookie_hash(key, laddr, raddr, lport, rport, seq, t, bits);
 }
@@ -174,24 +178,17 @@ tcp_syncookie_check(const uint8_t key[16], uint32_t laddr, uint32_t raddr, uint1
 	uint16_t rport, uint32_t seq, uint32_t cookie, uint32_t t, uint16_t *mss, int *ws)
 {
 	uint32_t bits = cookie >> TCP_COOKIE_HASH_BITS;
-	uint32_t ct = bits >> 7, mi = (bits >> 4) & 7, wv = bits & 15;
+	uint32_t mi = (bits >> 4) & 3, wv = bits & 15;
+	/* Valid for the current and the previous counter step (64 to 128 s): the parity bit
+	 * says which. */
+	uint32_t tt = ((bits >> 6) & 1) == (t & 1) ? t : t - 1;
 
-	if (wv > 15 || wv == 16)
+	if (tcp_cookie_hash(key, laddr, raddr, lport, rport, seq, tt, bits) !=
+		(cookie & TCP_COOKIE_HASH_MASK))
 		return -EINVAL;
-	/* Valid for the current and the previous counter step (64 to 128 s). */
-	for (uint32_t back = 0; back < 2; back++) {
-		uint32_t tt = t - back;
-
-		if ((tt & 31) != ct)
-			continue;
-		if (tcp_cookie_hash(key, laddr, raddr, lport, rport, seq, tt, bits) !=
-			(cookie & TCP_COOKIE_HASH_MASK))
-			return -EINVAL;
-		*mss = tcp_cookie_mss[mi];
-		*ws = wv ? (int) wv - 1 : -1;
-		return 0;
-	}
-	return -EINVAL;
+	*mss = tcp_cookie_mss[mi];
+	*ws = wv ? (int) wv - 1 : -1;
+	return 0;
 }
 
 /* ---- configuration and stack lifecycle ---- */
@@ -202,7 +199,8 @@ tcp_cfg_defaults(struct tcp_cfg *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->max_conns = 65536;
 	cfg->synq_max = 1024;
-	cfg->max_per_src = 4096;
+	/* Per lcore: a source gets a quarter of the SMTP sessions (4096), not the table. */
+	cfg->max_per_src = 1024;
 	cfg->rcvbuf = 65536;
 	cfg->sndbuf = 65536;
 	cfg->time_wait_ms = 2000;
@@ -216,6 +214,12 @@ tcp_cfg_defaults(struct tcp_cfg *cfg)
 	cfg->max_rxmt = 12;
 	cfg->synack_retries = 4;
 	cfg->ooo_max = 64;
+	cfg->ooo_ms = 20000;
+	cfg->max_orphans = 0; /* a quarter of max_conns */
+	cfg->max_orphans_per_src = 64;
+	cfg->orphan_retries = 8;
+	cfg->invalid_ratelimit_ms = 500;
+	cfg->challenge_ack_limit = 1000;
 	cfg->sack = true;
 	cfg->mss = 1460;
 	cfg->eph_lo = 32768;
@@ -236,6 +240,219 @@ tcp_rcv_wscale(const struct tcp_cfg *cfg)
 	while (ws < 14 && (65535u << ws) < cfg->rcvbuf)
 		ws++;
 	return ws;
+}
+
+/* ---- receive memory, and the orphan and out-of-order lists ---- */
+
+/*
+ * Receive memory limits from the configuration and the pool: a connection may pin twice its
+ * receive buffer (a full window of full-sized segments fits; small segments are coalesced or
+ * collapsed), one source a sixteenth of this lcore's share of the pool, and never less than
+ * one connection's cap.
+ */
+static void
+tcp_stack_mem_limits(struct tcp_stack *ts)
+{
+	uint64_t share = 0;
+
+	ts->rcv_mem_max = 2 * ts->cfg->rcvbuf;
+	if (ts->mp != NULL) {
+		uint64_t elt = sizeof(struct rte_mbuf) + rte_pktmbuf_priv_size(ts->mp) +
+			       rte_pktmbuf_data_room_size(ts->mp);
+
+		share = (uint64_t) ts->mp->size / RTE_MAX(ts->n_queues, (uint16_t) 1) / 16 * elt;
+	}
+	share = RTE_MIN(share, (uint64_t) UINT32_MAX);
+	ts->src_mem_max = RTE_MAX((uint32_t) share, ts->rcv_mem_max);
+}
+
+static void
+tcp_clist_add(struct tcp_stack *ts, struct tcp_clist *l, struct tcp_conn *c)
+{
+	uint32_t idx = (uint32_t) (c - ts->conns);
+
+	c->lnext = TCP_NIL;
+	c->lprev = l->tail;
+	if (l->tail != TCP_NIL)
+		ts->conns[l->tail].lnext = idx;
+	else
+		l->head = idx;
+	l->tail = idx;
+	l->n++;
+}
+
+static void
+tcp_clist_del(struct tcp_stack *ts, struct tcp_clist *l, struct tcp_conn *c)
+{
+	if (c->lprev != TCP_NIL)
+		ts->conns[c->lprev].lnext = c->lnext;
+	else
+		l->head = c->lnext;
+	if (c->lnext != TCP_NIL)
+		ts->conns[c->lnext].lprev = c->lprev;
+	else
+		l->tail = c->lprev;
+	c->lnext = c->lprev = TCP_NIL;
+	l->n--;
+}
+
+void
+tcp_rcv_mem_adjust(struct tcp_conn *c, int32_t delta)
+{
+	struct tcp_src_ent *e;
+
+	c->rcv_mem = (uint32_t) ((int32_t) c->rcv_mem + delta);
+	if (!(c->flags & TCP_F_SRC_COUNTED))
+		return;
+	e = tcp_src_find(c->ts, c->raddr);
+	if (e != NULL)
+		e->rcv_mem = (uint32_t) ((int32_t) e->rcv_mem + delta);
+}
+
+int
+tcp_rcv_mem_check(const struct tcp_conn *c, uint32_t bytes)
+{
+	struct tcp_stack *ts = c->ts;
+	const struct tcp_src_ent *e;
+
+	if (c->rcv_mem + bytes > ts->rcv_mem_max)
+		return -ENOBUFS;
+	if (!(c->flags & TCP_F_SRC_COUNTED))
+		return 0;
+	e = tcp_src_find(ts, c->raddr);
+	if (e != NULL && e->rcv_mem + bytes > ts->src_mem_max)
+		return -EDQUOT;
+	return 0;
+}
+
+void
+tcp_ooo_listed(struct tcp_conn *c)
+{
+	if (c->flags & (TCP_F_OOO_LISTED | TCP_F_ORPHAN_Q))
+		return;
+	c->flags |= TCP_F_OOO_LISTED;
+	tcp_clist_add(c->ts, &c->ts->ooo_list, c);
+}
+
+unsigned int
+tcp_ooo_purge(struct tcp_conn *c)
+{
+	unsigned int n = 0;
+
+	while (c->ooo != NULL) {
+		struct rte_mbuf *next = c->ooo->next;
+
+		tcp_rcv_mem_adjust(c, -(int32_t) tcp_truesize(c->ooo));
+		c->ooo->next = NULL;
+		c->ooo->nb_segs = 1;
+		rte_pktmbuf_free_seg(c->ooo);
+		c->ooo = next;
+		n++;
+	}
+	c->n_ooo = 0;
+	if (c->flags & TCP_F_OOO_LISTED) {
+		c->flags &= ~TCP_F_OOO_LISTED;
+		tcp_clist_del(c->ts, &c->ts->ooo_list, c);
+	}
+	return n;
+}
+
+/* Tick of the oldest out-of-order segment of <c> (within the 30 bits kept in the mbuf). */
+static uint32_t
+tcp_ooo_age(const struct tcp_conn *c, uint32_t now)
+{
+	uint32_t age = 0;
+
+	for (const struct rte_mbuf *o = c->ooo; o != NULL; o = o->next) {
+		uint32_t a = (now - TCP_OOO_TICK(o)) & TCP_OOO_TICK_MASK;
+
+		age = RTE_MAX(age, a);
+	}
+	return age;
+}
+
+/*
+ * Out-of-order data is a favour to the sender, not a promise (RFC 2018 §8 lets a receiver
+ * renege): every queue goes when the pool runs low, and a queue whose hole stayed open for
+ * ooo_ms goes too, so no peer pins buffers by never filling a hole.
+ */
+static void
+tcp_ooo_sweep(struct tcp_stack *ts)
+{
+	uint32_t idx = ts->ooo_list.head;
+	bool all = ts->ooo_prune_all;
+
+	ts->ooo_prune_all = false;
+	ts->ooo_sweep = ts->now;
+	while (idx != TCP_NIL) {
+		struct tcp_conn *c = &ts->conns[idx];
+
+		idx = c->lnext;
+		if (c->ooo == NULL || all || tcp_ooo_age(c, ts->now) >= ts->cfg->ooo_ms) {
+			unsigned int n = tcp_ooo_purge(c);
+
+			if (n != 0)
+				stats_add(&ts->ctx->stats, STATS_TCP_OOO_PRUNED, n);
+		}
+	}
+}
+
+/* Reset orphan <c> now: too many orphans, or too many of its source's. */
+static void
+tcp_orphan_kill(struct tcp_conn *c, enum stats_id why)
+{
+	stats_inc(&c->ts->ctx->stats, why);
+	if (c->state != TCP_ST_TIME_WAIT)
+		(void) tcp_send_ctl(c, RTE_TCP_RST_FLAG);
+	tcp_conn_drop(c, -ECONNABORTED);
+}
+
+/*
+ * <c> was just orphaned. A peer that never acknowledges keeps an orphan retransmitting, so
+ * orphans are capped per source (the newest of a source over its cap is reset at once) and
+ * in all (the oldest is reset to make room), as Linux's tcp_max_orphans bounds them.
+ */
+static void
+tcp_orphan_add(struct tcp_conn *c)
+{
+	struct tcp_stack *ts = c->ts;
+	const struct tcp_cfg *cfg = ts->cfg;
+	struct tcp_src_ent *e = (c->flags & TCP_F_SRC_COUNTED) ? tcp_src_find(ts, c->raddr) : NULL;
+
+	if (c->flags & TCP_F_OOO_LISTED)
+		(void) tcp_ooo_purge(c); /* nobody will read it */
+	if (cfg->max_orphans_per_src && e != NULL && e->orphans >= cfg->max_orphans_per_src) {
+		tcp_orphan_kill(c, STATS_TCP_ORPHAN_SRC_LIMIT);
+		return;
+	}
+	c->flags |= TCP_F_ORPHAN_Q;
+	tcp_clist_add(ts, &ts->orphan_q, c);
+	if (e != NULL)
+		e->orphans++;
+	while (ts->orphan_q.n > ts->orphan_max && ts->orphan_q.head != TCP_NIL)
+		tcp_orphan_kill(&ts->conns[ts->orphan_q.head], STATS_TCP_ORPHAN_REAPED);
+	stats_set(&ts->ctx->stats, STATS_TCP_ORPHANS, ts->orphan_q.n);
+}
+
+/* <c> is going away: off whichever list holds it. */
+static void
+tcp_conn_unlist(struct tcp_conn *c)
+{
+	struct tcp_stack *ts = c->ts;
+
+	if (c->flags & TCP_F_ORPHAN_Q) {
+		struct tcp_src_ent *e =
+			(c->flags & TCP_F_SRC_COUNTED) ? tcp_src_find(ts, c->raddr) : NULL;
+
+		if (e != NULL && e->orphans > 0)
+			e->orphans--;
+		tcp_clist_del(ts, &ts->orphan_q, c);
+		c->flags &= ~TCP_F_ORPHAN_Q;
+		stats_set(&ts->ctx->stats, STATS_TCP_ORPHANS, ts->orphan_q.n);
+	}
+	(void) tcp_ooo_purge(c);
+	if (c->rcv_mem != 0) /* rcvq is purged by the caller: release what it held */
+		tcp_rcv_mem_adjust(c, -(int32_t) c->rcv_mem);
 }
 
 struct tcp_stack *
@@ -294,7 +511,12 @@ tcp_stack_create(const struct tcp_cfg *cfg, struct lcore_ctx *ctx, struct rte_me
 	}
 	ts->free_head = 0;
 	ts->reap_head = TCP_NIL;
+	ts->ooo_list = (struct tcp_clist){TCP_NIL, TCP_NIL, 0};
+	ts->orphan_q = (struct tcp_clist){TCP_NIL, TCP_NIL, 0};
 	ts->chack_sec = UINT32_MAX;
+	ts->orphan_max = cfg->max_orphans ? RTE_MIN(cfg->max_orphans, cfg->max_conns)
+					  : RTE_MAX(cfg->max_conns / 4, 1u);
+	tcp_stack_mem_limits(ts);
 	return ts;
 }
 
@@ -391,8 +613,10 @@ tcp_stack_mem_check(struct tcp_stack *ts)
 	uint8_t level =
 		avail < size / 8 ? TCP_MEM_CRITICAL : (avail < size / 4 ? TCP_MEM_LOW : TCP_MEM_OK);
 
-	if (level > ts->mem_level)
+	if (level > ts->mem_level) {
 		stats_inc(&ts->ctx->stats, STATS_TCP_MEM_PRESSURE);
+		ts->ooo_prune_all = true; /* out-of-order data goes first */
+	}
 	ts->mem_level = level;
 	ts->mem_check = ts->now;
 }
@@ -440,6 +664,13 @@ tcp_stack_poll(struct tcp_stack *ts)
 		tcp_stack_nobuf_wake(ts);
 	if (ts->now / 100 != before / 100)
 		tcp_arp_timers(ts);
+	if (ts->ooo_list.head != TCP_NIL &&
+		(ts->ooo_prune_all || ts->now - ts->ooo_sweep >= 1000))
+		tcp_ooo_sweep(ts);
+	/* Cookies are checked only while some may be outstanding: an explicit state, since a
+	 * millisecond clock compared with a deadline wraps every 49.7 days. */
+	if (ts->cookies_used && ts->now - ts->cookie_last > TCP_COOKIE_LIFE_MS)
+		ts->cookies_used = false;
 	tcp_stack_reap(ts);
 	return 0;
 }
@@ -564,18 +795,11 @@ tcp_conn_drop(struct tcp_conn *c, int err)
 	c->tmr_on = 0;
 	tcp_wheel_cancel(&ts->wheel, idx);
 	tcp_tbl_remove(ts, c);
+	tcp_conn_unlist(c); /* before the source entry can go */
 	if (c->flags & TCP_F_SRC_COUNTED)
 		tcp_src_dec(ts, c->raddr);
 	tcp_mq_purge(&c->sndq);
 	tcp_mq_purge(&c->rcvq);
-	while (c->ooo != NULL) {
-		struct rte_mbuf *n = c->ooo->next;
-
-		c->ooo->next = NULL;
-		rte_pktmbuf_free_seg(c->ooo);
-		c->ooo = n;
-	}
-	c->n_ooo = 0;
 	ts->n_active--;
 	stats_set(&ts->ctx->stats, STATS_TCP_CONN_ACTIVE, ts->n_active);
 	stats_inc(&ts->ctx->stats, err == 0 ? STATS_TCP_CONN_CLOSED : STATS_TCP_CONN_ABORTED);
@@ -633,7 +857,7 @@ tcp_conn_timeout(struct tcp_conn *c, enum tcp_tmr k)
 		} else if (c->state == TCP_ST_SYN_SENT) {
 			tcp_conn_drop(c, -ETIMEDOUT);
 		} else if ((c->tmr_on & (1u << TCP_TMR_RXMT)) && !(c->flags & TCP_F_PERSIST) &&
-			   c->n_rxmt < c->ts->cfg->max_rxmt) {
+			   c->n_rxmt < tcp_rxmt_limit(c)) {
 			/* An orphan in loss recovery: the retransmission limit decides whether
 			 * the peer is gone (backoff can leave minutes between attempts behind
 			 * heavy loss); the lifetime bounds only peers that keep the window shut. */
@@ -742,7 +966,7 @@ tcp_conn_rx_consume(struct tcp_conn *c, uint32_t n)
 {
 	struct tcp_mq *q = &c->rcvq;
 	uint32_t before = c->rcv_adv - c->rcv_nxt;
-	uint32_t now_wnd;
+	uint32_t now_wnd, freed = 0;
 
 	n = RTE_MIN(n, q->bytes);
 	q->bytes -= n;
@@ -757,10 +981,13 @@ tcp_conn_rx_consume(struct tcp_conn *c, uint32_t n)
 		q->head = m->next;
 		m->next = NULL;
 		m->nb_segs = 1;
+		freed += tcp_truesize(m);
 		rte_pktmbuf_free_seg(m);
 	}
 	if (q->head == NULL)
 		q->tail = NULL;
+	if (freed != 0)
+		tcp_rcv_mem_adjust(c, -(int32_t) freed);
 	/* Window update when it grew by two segments or half the buffer (RFC 9293 §3.8.6.2.2). */
 	now_wnd = tcp_rcv_window(c);
 	if (now_wnd > before &&
@@ -878,9 +1105,11 @@ tcp_conn_close(struct tcp_conn *c)
 	c->app = NULL;
 	tcp_tmr_clear(c, TCP_TMR_APP);
 	(void) tcp_conn_shutdown(c);
-	if (c->state != TCP_ST_CLOSED && c->state != TCP_ST_TIME_WAIT &&
-		!(c->tmr_on & (1u << TCP_TMR_CONN)))
+	if (c->state == TCP_ST_CLOSED)
+		return;
+	if (c->state != TCP_ST_TIME_WAIT && !(c->tmr_on & (1u << TCP_TMR_CONN)))
 		tcp_tmr_set(c, TCP_TMR_CONN, c->ts->cfg->orphan_ms);
+	tcp_orphan_add(c);
 }
 
 void

@@ -21,8 +21,7 @@
 #include "tcp.h"
 #include "ndg_common.h"
 
-#define TCP_DEFAULT_MSS	  536 /* RFC 9293 §3.7.1: when the SYN has no MSS option */
-#define TCP_COOKIE_PERIOD 64  /* seconds per cookie counter step */
+#define TCP_DEFAULT_MSS 536 /* RFC 9293 §3.7.1: when the SYN has no MSS option */
 
 struct tcp_seg {
 	uint32_t seq;
@@ -161,12 +160,42 @@ tcp_ooo_end(const struct rte_mbuf *m)
 	return m->hash.usr + m->data_len;
 }
 
+/* Free out-of-order segment <m> of <c> (already unlinked) and release its memory. */
 static void
-tcp_ooo_free(struct rte_mbuf *m)
+tcp_ooo_free(struct tcp_conn *c, struct rte_mbuf *m)
 {
+	tcp_rcv_mem_adjust(c, -(int32_t) tcp_truesize(m));
 	m->next = NULL;
 	m->nb_segs = 1;
 	rte_pktmbuf_free_seg(m);
+}
+
+/*
+ * Make room for <bytes> more out-of-order memory of <c> by dropping the queued segments
+ * furthest from rcv_nxt, those beyond <seq> only (Linux tcp_prune_ofo_queue): what fills the
+ * hole first is worth the most. @return true when it fits now.
+ */
+static bool
+tcp_ooo_make_room(struct tcp_conn *c, uint32_t seq, uint32_t bytes)
+{
+	while (tcp_rcv_mem_check(c, bytes) == -ENOBUFS && c->ooo != NULL) {
+		struct rte_mbuf *prev = NULL, *last = c->ooo;
+
+		while (last->next != NULL) {
+			prev = last;
+			last = last->next;
+		}
+		if (!tcp_seq_gt(tcp_ooo_seq(last), seq))
+			break;
+		if (prev != NULL)
+			prev->next = NULL;
+		else
+			c->ooo = NULL;
+		tcp_ooo_free(c, last);
+		c->n_ooo--;
+		stats_inc(&c->ts->ctx->stats, STATS_TCP_OOO_PRUNED);
+	}
+	return tcp_rcv_mem_check(c, bytes) == 0;
 }
 
 /*
@@ -182,6 +211,10 @@ tcp_ooo_insert(struct tcp_conn *c, struct rte_mbuf *m, uint32_t seq, bool fin)
 
 	if (m->nb_segs != 1 || c->n_ooo >= c->ts->cfg->ooo_max || c->ts->mem_level != TCP_MEM_OK)
 		return false;
+	if (!tcp_ooo_make_room(c, seq, tcp_truesize(m)))
+		return false;
+	prev = NULL;
+	cur = c->ooo;
 	while (cur != NULL && tcp_seq_lt(tcp_ooo_seq(cur), seq)) {
 		prev = cur;
 		cur = cur->next;
@@ -198,7 +231,7 @@ tcp_ooo_insert(struct tcp_conn *c, struct rte_mbuf *m, uint32_t seq, bool fin)
 	while (cur != NULL && tcp_seq_geq(end, tcp_ooo_end(cur))) {
 		struct rte_mbuf *n = cur->next;
 
-		tcp_ooo_free(cur);
+		tcp_ooo_free(c, cur);
 		c->n_ooo--;
 		cur = n;
 	}
@@ -211,13 +244,16 @@ tcp_ooo_insert(struct tcp_conn *c, struct rte_mbuf *m, uint32_t seq, bool fin)
 	for (struct rte_mbuf *o = c->ooo; o != NULL; o = o->next)
 		o->hash.fdir.hi &= ~TCP_OOO_LAST;
 	m->hash.usr = seq;
-	m->hash.fdir.hi = (fin ? TCP_OOO_FIN : 0) | TCP_OOO_LAST;
+	/* The arrival tick rides above the marks: the sweep drops queues left too long. */
+	m->hash.fdir.hi = (c->ts->now << 2) | (fin ? TCP_OOO_FIN : 0) | TCP_OOO_LAST;
 	m->next = cur;
 	if (prev != NULL)
 		prev->next = m;
 	else
 		c->ooo = m;
 	c->n_ooo++;
+	tcp_rcv_mem_adjust(c, (int32_t) tcp_truesize(m));
+	tcp_ooo_listed(c);
 	return true;
 }
 
@@ -321,7 +357,7 @@ tcp_ooo_drain(struct tcp_conn *c)
 		m->next = NULL;
 		c->n_ooo--;
 		if (tcp_seq_leq(tcp_ooo_end(m), c->rcv_nxt)) {
-			tcp_ooo_free(m);
+			tcp_ooo_free(c, m);
 			continue;
 		}
 		rte_pktmbuf_adj(m, (uint16_t) (c->rcv_nxt - tcp_ooo_seq(m)));
@@ -333,15 +369,9 @@ tcp_ooo_drain(struct tcp_conn *c)
 			break;
 		}
 	}
-	if (c->flags & TCP_F_RCVD_FIN) {
-		while (c->ooo != NULL) {
-			struct rte_mbuf *n = c->ooo->next;
-
-			tcp_ooo_free(c->ooo);
-			c->ooo = n;
-		}
-		c->n_ooo = 0;
-	}
+	/* Empty, or nothing can follow the FIN: off the list, whatever is left freed. */
+	if (c->ooo == NULL || (c->flags & TCP_F_RCVD_FIN))
+		(void) tcp_ooo_purge(c);
 }
 
 /* RFC 9293 §3.10.7.4 ACK processing for synchronised states. @return false: drop segment. */
@@ -354,13 +384,13 @@ tcp_in_ack(struct tcp_conn *c, const struct tcp_seg *sg)
 	if (tcp_seq_gt(ack, c->snd_max)) {
 		/* Acknowledges something never sent. */
 		stats_inc(tcp_st(ts), STATS_TCP_ACK_TOO_NEW);
-		tcp_send_ack_now(c, false);
+		tcp_send_ack_now(c, sg->len ? TCP_ACK_DUE : TCP_ACK_INVALID);
 		return false;
 	}
 	/* RFC 5961 §5.2: too old to be a plausible ACK. */
 	if (tcp_seq_lt(ack, c->snd_una - RTE_MAX(c->max_sndwnd, (uint32_t) c->mss))) {
 		stats_inc(tcp_st(ts), STATS_TCP_ACK_TOO_OLD);
-		tcp_send_ack_now(c, true);
+		tcp_send_ack_now(c, TCP_ACK_CHALLENGE);
 		return false;
 	}
 	if (tcp_seq_gt(ack, c->snd_una)) {
@@ -468,6 +498,125 @@ tcp_in_ack(struct tcp_conn *c, const struct tcp_seg *sg)
 	return true;
 }
 
+/*
+ * The MSS we may send to a peer that announced <o>: 536 without the option (RFC 9293
+ * §3.7.1), never above ours, never below TCP_MIN_SND_MSS: an announced MSS of a few bytes
+ * would turn every byte we send into a segment (and leave no room once options are added).
+ */
+static uint16_t
+tcp_peer_mss(struct tcp_stack *ts, const struct tcp_opts *o)
+{
+	uint16_t mss = o->mss ? o->mss : TCP_DEFAULT_MSS;
+
+	if (mss < TCP_MIN_SND_MSS) {
+		stats_inc(tcp_st(ts), STATS_TCP_MSS_CLAMPED);
+		mss = TCP_MIN_SND_MSS;
+	}
+	return RTE_MIN(mss, ts->cfg->mss);
+}
+
+/*
+ * Copy the receive queue of <c> into as few fresh buffers as its bytes need (Linux
+ * tcp_collapse): a queue of part-filled buffers costs several times its payload.
+ * Nothing changes when the pool cannot give the buffers or they would not save any.
+ */
+static void
+tcp_rcv_collapse(struct tcp_conn *c)
+{
+	struct tcp_stack *ts = c->ts;
+	struct tcp_mq *q = &c->rcvq;
+	struct tcp_mq nq = {NULL, NULL, 0};
+	uint32_t room, need, have = 0, fresh = 0, freed = 0;
+	struct rte_mbuf *o;
+
+	if (q->head == NULL || ts->mem_level == TCP_MEM_CRITICAL)
+		return;
+	room = rte_pktmbuf_data_room_size(ts->mp) - RTE_PKTMBUF_HEADROOM;
+	need = (q->bytes + room - 1) / room;
+	for (o = q->head; o != NULL; o = o->next)
+		have++;
+	if (need >= have)
+		return;
+	for (o = q->head; o != NULL; o = o->next) {
+		uint32_t off = 0;
+
+		while (off < o->data_len) {
+			struct rte_mbuf *t = nq.tail;
+			uint32_t n;
+
+			if (t == NULL || rte_pktmbuf_tailroom(t) == 0) {
+				t = rte_pktmbuf_alloc(ts->mp);
+				if (t == NULL) {
+					tcp_mq_purge(&nq);
+					return;
+				}
+				tcp_mq_append(&nq, t, 0);
+				fresh += tcp_truesize(t);
+			}
+			n = RTE_MIN((uint32_t) o->data_len - off, (uint32_t) rte_pktmbuf_tailroom(t));
+			memcpy(rte_pktmbuf_mtod_offset(t, uint8_t *, t->data_len),
+				rte_pktmbuf_mtod_offset(o, const uint8_t *, off), n);
+			t->data_len = (uint16_t) (t->data_len + n);
+			t->pkt_len += n;
+			nq.bytes += n;
+			off += n;
+		}
+	}
+	for (o = q->head; o != NULL; o = o->next)
+		freed += tcp_truesize(o);
+	tcp_mq_purge(q);
+	*q = nq;
+	tcp_rcv_mem_adjust(c, (int32_t) fresh - (int32_t) freed);
+	stats_inc(tcp_st(ts), STATS_TCP_RCV_COLLAPSED);
+}
+
+/*
+ * Queue in-order payload <m> (<len> bytes, one buffer) on the receive queue of <c>. A small
+ * segment is copied into the tailroom of the queue's last buffer (Linux tcp_try_coalesce),
+ * so a peer trickling one-byte segments fills buffers instead of pinning one each. A buffer
+ * that would take the connection past its receive memory first collapses the queue, then
+ * drops out-of-order data; a source past its share of the pool gets nothing more queued.
+ * @return 1 when <m> was queued, 0 when its bytes were copied (the caller frees <m>), <0
+ * when they were not taken (-ENOBUFS, -EDQUOT).
+ */
+static int
+tcp_rcv_queue(struct tcp_conn *c, struct rte_mbuf *m, uint32_t len)
+{
+	struct tcp_stack *ts = c->ts;
+	struct rte_mbuf *t = c->rcvq.tail;
+	uint32_t size = tcp_truesize(m);
+	int ret;
+
+	if (t != NULL && RTE_MBUF_DIRECT(t) && rte_mbuf_refcnt_read(t) == 1 &&
+		len <= rte_pktmbuf_tailroom(t)) {
+		memcpy(rte_pktmbuf_mtod_offset(t, uint8_t *, t->data_len),
+			rte_pktmbuf_mtod(m, const uint8_t *), len);
+		t->data_len = (uint16_t) (t->data_len + len);
+		t->pkt_len += len;
+		c->rcvq.bytes += len;
+		stats_inc(tcp_st(ts), STATS_TCP_RCV_COALESCED);
+		return 0;
+	}
+	ret = tcp_rcv_mem_check(c, size);
+	if (ret == -ENOBUFS) {
+		tcp_rcv_collapse(c);
+		ret = tcp_rcv_mem_check(c, size);
+	}
+	if (ret == -ENOBUFS && c->ooo != NULL) {
+		unsigned int n = tcp_ooo_purge(c);
+
+		stats_add(tcp_st(ts), STATS_TCP_OOO_PRUNED, n);
+		ret = tcp_rcv_mem_check(c, size);
+	}
+	if (ret != 0) {
+		stats_inc(tcp_st(ts), ret == -EDQUOT ? STATS_TCP_SRC_MEM_DROP : STATS_TCP_RCV_PRUNED);
+		return ret;
+	}
+	tcp_mq_append(&c->rcvq, m, len);
+	tcp_rcv_mem_adjust(c, (int32_t) size);
+	return 1;
+}
+
 /* Segment for a connection in SYN_SENT (RFC 9293 §3.10.7.3). */
 static void
 tcp_in_syn_sent(struct tcp_conn *c, const struct tcp_seg *sg, const struct rte_ether_addr *smac)
@@ -494,7 +643,7 @@ tcp_in_syn_sent(struct tcp_conn *c, const struct tcp_seg *sg, const struct rte_e
 	c->irs = sg->seq;
 	c->rcv_nxt = sg->seq + 1;
 	c->rcv_adv = c->rcv_nxt;
-	c->mss = RTE_MIN(sg->opts.mss ? sg->opts.mss : TCP_DEFAULT_MSS, c->ts->cfg->mss);
+	c->mss = tcp_peer_mss(ts, &sg->opts);
 	if (sg->opts.has_ws) {
 		c->flags |= TCP_F_WS_OK;
 		c->snd_ws = sg->opts.wscale;
@@ -587,7 +736,11 @@ tcp_conn_input(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg *sg,
 				return false;
 			}
 			stats_inc(tcp_st(ts), STATS_TCP_SEG_OUT_OF_WINDOW);
-			tcp_send_ack_now(c, (sg->flags & RTE_TCP_SYN_FLAG) != 0);
+			/* As Linux's tcp_oow_rate_limited: a SYN is a challenge, a pure ACK is
+			 * answered once per interval, data (a resend whose ACK was lost) always. */
+			tcp_send_ack_now(c, (sg->flags & RTE_TCP_SYN_FLAG) ? TCP_ACK_CHALLENGE
+					    : sg->len	    ? TCP_ACK_DUE
+							    : TCP_ACK_INVALID);
 			return false;
 		}
 		sg->len = 0;
@@ -596,7 +749,7 @@ tcp_conn_input(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg *sg,
 	if (sg->flags & RTE_TCP_RST_FLAG) {
 		/* RFC 5961 §3.2: only an exact match resets; in-window gets a challenge. */
 		if (sg->seq != c->rcv_nxt) {
-			tcp_send_ack_now(c, true);
+			tcp_send_ack_now(c, TCP_ACK_CHALLENGE);
 			return false;
 		}
 		stats_inc(tcp_st(ts), STATS_TCP_RST_RX);
@@ -605,7 +758,7 @@ tcp_conn_input(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg *sg,
 	}
 	if (sg->flags & RTE_TCP_SYN_FLAG) {
 		/* RFC 5961 §4.2: any SYN in a synchronised state gets a challenge ACK. */
-		tcp_send_ack_now(c, true);
+		tcp_send_ack_now(c, TCP_ACK_CHALLENGE);
 		return false;
 	}
 	if (!(sg->flags & RTE_TCP_ACK_FLAG))
@@ -644,7 +797,7 @@ tcp_conn_input(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg *sg,
 	if (c->state == TCP_ST_TIME_WAIT) {
 		/* A retransmitted FIN: our last ACK was lost; ACK again, restart the clock. */
 		if (sg->flags & RTE_TCP_FIN_FLAG) {
-			tcp_send_ack_now(c, false);
+			tcp_send_ack_now(c, TCP_ACK_DUE);
 			tcp_tmr_set(c, TCP_TMR_CONN, ts->cfg->time_wait_ms);
 		}
 		return false;
@@ -695,9 +848,15 @@ tcp_conn_input(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg *sg,
 		}
 		if (len > 0 && seq == c->rcv_nxt) {
 			bool had_ooo = c->ooo != NULL;
+			int q = tcp_rcv_queue(c, m, len);
 
-			tcp_mq_append(&c->rcvq, m, len);
-			kept = true;
+			if (q < 0) {
+				/* Not taken: the peer resends once the reader caught up. */
+				c->flags |= TCP_F_ACK_NOW;
+				tcp_output(c);
+				return false;
+			}
+			kept = q > 0;
 			c->rcv_nxt += len;
 			readable = true;
 			stats_add(tcp_st(ts), STATS_TCP_BYTES_RX, len);
@@ -751,7 +910,7 @@ tcp_in_syn(struct tcp_stack *ts, const struct net_if *nif, const struct tcp_list
 	uint16_t rport, const struct tcp_seg *sg)
 {
 	const struct tcp_cfg *cfg = ts->cfg;
-	uint16_t peer_mss = sg->opts.mss ? sg->opts.mss : TCP_DEFAULT_MSS;
+	uint16_t peer_mss = tcp_peer_mss(ts, &sg->opts);
 	bool cookie = cfg->syncookies == TCP_SYNCOOKIE_ALWAYS;
 	struct tcp_conn *c;
 
@@ -779,12 +938,12 @@ tcp_in_syn(struct tcp_stack *ts, const struct net_if *nif, const struct tcp_list
 	}
 	if (cookie) {
 		uint32_t t = ts->now / 1000 / TCP_COOKIE_PERIOD;
-		uint16_t mss = RTE_MIN(peer_mss, cfg->mss);
 		int ws = sg->opts.has_ws ? sg->opts.wscale : -1;
 		uint32_t iss = tcp_syncookie_make(cfg->secret, laddr, raddr, lport, rport, sg->seq,
-			mss, ws, t);
+			peer_mss, ws, t);
 
-		ts->cookie_until = ts->now + 2 * TCP_COOKIE_PERIOD * 1000;
+		ts->cookies_used = true;
+		ts->cookie_last = ts->now;
 		tcp_send_synack_cookie(ts, nif, smac, laddr, raddr, lport, rport, iss, sg->seq + 1,
 			cfg->mss, sg->opts.has_ws);
 		return;
@@ -797,7 +956,7 @@ tcp_in_syn(struct tcp_stack *ts, const struct net_if *nif, const struct tcp_list
 	c->irs = sg->seq;
 	c->rcv_nxt = sg->seq + 1;
 	c->rcv_adv = c->rcv_nxt;
-	c->mss = RTE_MIN(peer_mss, cfg->mss);
+	c->mss = peer_mss;
 	if (sg->opts.has_ws) {
 		c->flags |= TCP_F_WS_OK;
 		c->snd_ws = sg->opts.wscale;
@@ -828,7 +987,7 @@ tcp_in_cookie(struct tcp_stack *ts, const struct net_if *nif, const struct tcp_l
 	uint16_t mss;
 	int ws;
 
-	if (cfg->syncookies != TCP_SYNCOOKIE_ALWAYS && tcp_seq_geq(ts->now, ts->cookie_until))
+	if (cfg->syncookies != TCP_SYNCOOKIE_ALWAYS && !ts->cookies_used)
 		return NULL;
 	if (tcp_syncookie_check(cfg->secret, laddr, raddr, lport, rport, sg->seq - 1, sg->ack - 1,
 		    t, &mss, &ws) != 0) {
@@ -882,6 +1041,15 @@ tcp_input(struct tcp_stack *ts, const struct net_if *nif, struct rte_mbuf *m, ui
 	const struct tcp_listener *l = NULL;
 
 	stats_inc(st, STATS_TCP_SEG_RX);
+	/* The queues hold one buffer per segment and trim it by its data_len: a frame the PMD
+	 * scattered over several buffers becomes one, or goes (never silently mis-trimmed). */
+	if (unlikely(m->nb_segs > 1)) {
+		if (rte_pktmbuf_linearize(m) != 0) {
+			stats_inc(st, STATS_DROP_TCP_CHAINED);
+			return NET_DROP;
+		}
+		ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, l2len);
+	}
 	if (unlikely(
 		    l4len < sizeof(*th) || rte_pktmbuf_data_len(m) < l2len + l3len + sizeof(*th))) {
 		stats_inc(st, STATS_DROP_TCP_TRUNCATED);

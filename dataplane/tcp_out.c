@@ -16,6 +16,7 @@
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_random.h>
 #include <rte_tcp.h>
 
 #include "lcore.h"
@@ -87,11 +88,20 @@ tcp_sndq_ack(struct tcp_conn *c, uint32_t acked)
 uint32_t
 tcp_rcv_window(const struct tcp_conn *c)
 {
-	const struct tcp_cfg *cfg = c->ts->cfg;
-	uint32_t used = c->rcvq.bytes + (uint32_t) c->n_ooo * c->mss;
-	uint32_t space = used < cfg->rcvbuf ? cfg->rcvbuf - used : 0;
+	const struct tcp_stack *ts = c->ts;
+	const struct tcp_cfg *cfg = ts->cfg;
+	uint32_t space = c->rcvq.bytes < cfg->rcvbuf ? cfg->rcvbuf - c->rcvq.bytes : 0;
+	uint32_t mem = c->rcv_mem < ts->rcv_mem_max ? (ts->rcv_mem_max - c->rcv_mem) / 2 : 0;
 	uint32_t adv = tcp_seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
 	uint32_t max = (uint32_t) 65535 << c->rcv_ws;
+
+	/* The window follows the buffers the queue pins (truesize), not only its bytes: half of
+	 * the memory left, so even segments that waste half their buffer cannot overrun the
+	 * cap. Short of buffers, windows stop growing past four segments (Linux clamps
+	 * rcv_ssthresh under memory pressure the same way). */
+	space = RTE_MIN(space, mem);
+	if (ts->mem_level != TCP_MEM_OK)
+		space = RTE_MIN(space, 4u * cfg->mss);
 
 	/* Receiver-side silly window avoidance (RFC 9293 §3.8.6.2.2). */
 	if (space < cfg->rcvbuf / 4 && space < cfg->mss)
@@ -110,13 +120,20 @@ tcp_pkt_build(struct tcp_stack *ts, const struct net_if *nif, const struct rte_e
 	uint8_t flags, uint16_t wnd, const uint8_t *opt, uint16_t optlen, uint32_t paylen,
 	struct rte_tcp_hdr **thp)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(ts->mp);
+	struct rte_mbuf *m = ts->mem_level < TCP_MEM_CRITICAL ? rte_pktmbuf_alloc(ts->mp) : NULL;
 	uint16_t l4len = (uint16_t) (sizeof(struct rte_tcp_hdr) + optlen);
 	struct rte_ether_hdr *eh;
 	struct rte_ipv4_hdr *ip;
 	struct rte_tcp_hdr *th;
 	char *p;
 
+	if (unlikely(m == NULL) && ts->mp_rsv != NULL) {
+		/* The pool's last eighth went to rx: our headers and replies still go out, from
+		 * a reserve nobody's receive queue can hold (the PMD frees it once sent). */
+		m = rte_pktmbuf_alloc(ts->mp_rsv);
+		if (m != NULL)
+			stats_inc(tcp_st(ts), STATS_TCP_RSV_ALLOC);
+	}
 	if (unlikely(m == NULL)) {
 		stats_inc(tcp_st(ts), STATS_TCP_NOMBUF);
 		return NULL;
@@ -302,24 +319,67 @@ tcp_send_ctl(struct tcp_conn *c, uint8_t flags)
 	return tcp_send_seg(c, seq, 0, flags);
 }
 
-void
-tcp_send_ack_now(struct tcp_conn *c, bool chal)
+/*
+ * One ACK to an invalid segment per connection per invalid_ratelimit_ms (Linux's
+ * tcp_invalid_ratelimit): a peer, or a spoofer, cannot turn us into a 1:1 reflector, and two
+ * stacks cannot ACK each other's out-of-window ACKs forever (an ACK storm).
+ * @return true when this one may go.
+ */
+static bool
+tcp_oow_ack_may(struct tcp_conn *c)
 {
 	struct tcp_stack *ts = c->ts;
 
-	if (chal) {
-		/* RFC 5961 §7: at most 1000 challenge ACKs a second per lcore. */
-		uint32_t sec = ts->now / 1000;
+	if (c->last_oow_ack != 0 && ts->now - c->last_oow_ack < ts->cfg->invalid_ratelimit_ms) {
+		stats_inc(tcp_st(ts), STATS_TCP_OOW_ACK_LIMITED);
+		return false;
+	}
+	c->last_oow_ack = ts->now ? ts->now : 1;
+	return true;
+}
 
-		if (sec != ts->chack_sec) {
-			ts->chack_sec = sec;
-			ts->chack_count = 0;
-		}
-		if (++ts->chack_count > 1000) {
-			stats_inc(tcp_st(ts), STATS_TCP_CHALLENGE_ACK_LIMITED);
+/*
+ * RFC 5961 §7 budget of challenge ACKs per second and lcore, drawn at random each second
+ * between half and one and a half times the limit: a fixed budget shared by every
+ * connection is a side channel (CVE-2016-5696: an off-path attacker counts the challenge
+ * ACKs left to learn whether a guessed connection exists). @return true: send it.
+ */
+static bool
+tcp_challenge_may(struct tcp_stack *ts)
+{
+	uint32_t sec = ts->now / 1000;
+	uint32_t limit = ts->cfg->challenge_ack_limit;
+
+	if (sec != ts->chack_sec) {
+		ts->chack_sec = sec;
+		ts->chack_left = limit / 2 + (uint32_t) rte_rand_max((uint64_t) limit + 1);
+	}
+	if (ts->chack_left == 0) {
+		stats_inc(tcp_st(ts), STATS_TCP_CHALLENGE_ACK_LIMITED);
+		return false;
+	}
+	ts->chack_left--;
+	return true;
+}
+
+void
+tcp_send_ack_now(struct tcp_conn *c, enum tcp_ack_kind kind)
+{
+	struct tcp_stack *ts = c->ts;
+
+	switch (kind) {
+	case TCP_ACK_CHALLENGE:
+		if (!tcp_oow_ack_may(c) || !tcp_challenge_may(ts))
 			return;
-		}
 		stats_inc(tcp_st(ts), STATS_TCP_CHALLENGE_ACK);
+		break;
+	case TCP_ACK_INVALID:
+		if (!tcp_oow_ack_may(c))
+			return;
+		break;
+	case TCP_ACK_DUE:
+	default:
+		break;
 	}
 	(void) tcp_send_seg(c, c->snd_nxt, 0, RTE_TCP_ACK_FLAG);
 }
@@ -362,14 +422,14 @@ tcp_output(struct tcp_conn *c)
 		break;
 	default:
 		if (c->flags & TCP_F_ACK_NOW)
-			tcp_send_ack_now(c, false);
+			tcp_send_ack_now(c, TCP_ACK_DUE);
 		return;
 	}
 	for (;;) {
 		uint32_t off = c->snd_nxt - c->snd_una;
 		uint32_t avail = off < c->sndq.bytes ? c->sndq.bytes - off : 0;
 		uint32_t wnd = RTE_MIN(c->snd_wnd, c->cwnd);
-		uint32_t len = RTE_MIN(avail, (uint32_t) (c->mss - tcp_sack_room(c)));
+		uint32_t len = RTE_MIN(avail, tcp_seg_room(c));
 		uint8_t flags = 0;
 
 		if (off > c->sndq.bytes)
@@ -416,7 +476,7 @@ tcp_output(struct tcp_conn *c)
 			break;
 	}
 	if (!sent_any && (c->flags & TCP_F_ACK_NOW))
-		tcp_send_ack_now(c, false);
+		tcp_send_ack_now(c, TCP_ACK_DUE);
 }
 
 void
@@ -431,7 +491,7 @@ tcp_rxmt_timeout(struct tcp_conn *c)
 		 * window (RFC 9293 §3.8.6.1); backoff as for retransmissions, no give-up while
 		 * the peer answers, except for orphans. */
 		stats_inc(tcp_st(ts), STATS_TCP_WINDOW_PROBE);
-		if ((c->flags & TCP_F_ORPHAN) && c->n_rxmt >= cfg->max_rxmt) {
+		if ((c->flags & TCP_F_ORPHAN) && c->n_rxmt >= tcp_rxmt_limit(c)) {
 			tcp_send_ctl(c, RTE_TCP_RST_FLAG);
 			tcp_conn_drop(c, -ETIMEDOUT);
 			return;
@@ -467,7 +527,7 @@ tcp_rxmt_timeout(struct tcp_conn *c)
 	default:
 		break;
 	}
-	if (c->n_rxmt > cfg->max_rxmt) {
+	if (c->n_rxmt > tcp_rxmt_limit(c)) {
 		tcp_send_ctl(c, RTE_TCP_RST_FLAG);
 		tcp_conn_drop(c, -ETIMEDOUT);
 		return;

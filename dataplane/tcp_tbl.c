@@ -110,13 +110,23 @@ tcp_src_count(const struct tcp_stack *ts, uint32_t addr)
 	}
 }
 
+struct tcp_src_ent *
+tcp_src_find(struct tcp_stack *ts, uint32_t addr)
+{
+	for (uint32_t i = tcp_src_hash(ts, addr) & ts->src_mask;; i = (i + 1) & ts->src_mask) {
+		if (ts->src[i].count == 0)
+			return NULL;
+		if (ts->src[i].addr == addr)
+			return &ts->src[i];
+	}
+}
+
 int
 tcp_src_inc(struct tcp_stack *ts, uint32_t addr)
 {
 	for (uint32_t i = tcp_src_hash(ts, addr) & ts->src_mask;; i = (i + 1) & ts->src_mask) {
 		if (ts->src[i].count == 0) {
-			ts->src[i].addr = addr;
-			ts->src[i].count = 1;
+			ts->src[i] = (struct tcp_src_ent){.addr = addr, .count = 1};
 			return 0;
 		}
 		if (ts->src[i].addr == addr) {
@@ -147,8 +157,7 @@ tcp_src_dec(struct tcp_stack *ts, uint32_t addr)
 			i = j;
 		}
 	}
-	ts->src[i].count = 0;
-	ts->src[i].addr = 0;
+	memset(&ts->src[i], 0, sizeof(ts->src[i]));
 }
 
 size_t

@@ -116,7 +116,7 @@ metrics_publish(const char *page, size_t len)
 static bool
 metrics_is_gauge(const char *name)
 {
-	static const char *const gauges[] = {"tcp_conn_active", "config_loaded",
+	static const char *const gauges[] = {"tcp_conn_active", "tcp_orphans", "config_loaded",
 		"directory_loaded_addresses", "decision_log_subscribed", "smtp_listen_port",
 		"smtp_config_port", "sessions_active", "tls_sessions_active", "tls_slots",
 		"tls_slots_free", "backend_tls_sessions_active", "backend_tls_slots",
