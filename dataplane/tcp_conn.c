@@ -1032,6 +1032,13 @@ tcp_conn_write(struct tcp_conn *c, const void *buf, uint32_t len)
 			/* The last eighth of the pool is for rx and headers (tcp_stack_mem_check). */
 			t = c->ts->mem_level < TCP_MEM_CRITICAL ? rte_pktmbuf_alloc(c->ts->mp)
 								: NULL;
+			if (t == NULL && q->head == NULL && c->ts->mp_rsv != NULL) {
+				/* A quiet connection's reply (a 421, a 250) still goes: one
+				 * reserve buffer each, back when the peer acknowledges it. */
+				t = rte_pktmbuf_alloc(c->ts->mp_rsv);
+				if (t != NULL)
+					stats_inc(&c->ts->ctx->stats, STATS_TCP_RSV_ALLOC);
+			}
 			if (t == NULL) {
 				stats_inc(&c->ts->ctx->stats, STATS_TCP_NOMBUF);
 				tcp_nobuf_wait(c);
