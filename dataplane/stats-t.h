@@ -107,6 +107,7 @@ enum stats_id {
 	STATS_TCP_OOW_ACK_LIMITED, /* ACKs to invalid segments suppressed per connection */
 	STATS_TCP_ORPHANS,	   /* gauge: orphaned connections (closed by us, still flushing) */
 	STATS_TCP_ORPHAN_REAPED,   /* oldest orphans reset: too many orphans */
+	STATS_TCP_TIME_WAIT_REAPED, /* orphans in TIME-WAIT ended early: too many orphans */
 	STATS_TCP_ORPHAN_SRC_LIMIT, /* orphans reset at once: their source holds too many */
 	STATS_TCP_RSV_ALLOC,	    /* segments built from the reserve pool (main pool empty) */
 	STATS_MAX

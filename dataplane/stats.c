@@ -117,6 +117,7 @@ static const char *const stats_names[STATS_MAX] = {
 	[STATS_TCP_OOW_ACK_LIMITED] = "tcp_oow_ack_limited",
 	[STATS_TCP_ORPHANS] = "tcp_orphans",
 	[STATS_TCP_ORPHAN_REAPED] = "tcp_orphan_reaped",
+	[STATS_TCP_TIME_WAIT_REAPED] = "tcp_time_wait_reaped",
 	[STATS_TCP_ORPHAN_SRC_LIMIT] = "tcp_orphan_src_limit",
 	[STATS_TCP_RSV_ALLOC] = "tcp_rsv_alloc",
 };

@@ -401,10 +401,36 @@ tcp_ooo_sweep(struct tcp_stack *ts)
 static void
 tcp_orphan_kill(struct tcp_conn *c, enum stats_id why)
 {
+	if (c->state == TCP_ST_TIME_WAIT) {
+		/* Nothing left in flight: ending it early costs nobody anything. */
+		stats_inc(&c->ts->ctx->stats, STATS_TCP_TIME_WAIT_REAPED);
+		tcp_conn_drop(c, 0);
+		return;
+	}
 	stats_inc(&c->ts->ctx->stats, why);
-	if (c->state != TCP_ST_TIME_WAIT)
-		(void) tcp_send_ctl(c, RTE_TCP_RST_FLAG);
+	(void) tcp_send_ctl(c, RTE_TCP_RST_FLAG);
 	tcp_conn_drop(c, -ECONNABORTED);
+}
+
+/*
+ * Orphan <c> entered TIME-WAIT: it holds no buffer and goes within time_wait_ms, so it no
+ * longer counts against its source (a busy sender closes thousands a second) but stays in
+ * the FIFO, where the cap on orphans drops the oldest early (Linux bounds TIME-WAIT sockets
+ * with tcp_max_tw_buckets the same way).
+ */
+static void
+tcp_orphan_tw(struct tcp_conn *c)
+{
+	struct tcp_stack *ts = c->ts;
+	struct tcp_src_ent *e;
+
+	if (!(c->flags & TCP_F_SRC_COUNTED) || c->rcv_mem != 0)
+		return;
+	e = tcp_src_find(ts, c->raddr);
+	if (e != NULL && e->orphans > 0)
+		e->orphans--;
+	c->flags &= ~TCP_F_SRC_COUNTED;
+	tcp_src_dec(ts, c->raddr);
 }
 
 /*
@@ -429,6 +455,8 @@ tcp_orphan_add(struct tcp_conn *c)
 	tcp_clist_add(ts, &ts->orphan_q, c);
 	if (e != NULL)
 		e->orphans++;
+	if (c->state == TCP_ST_TIME_WAIT)
+		tcp_orphan_tw(c);
 	while (ts->orphan_q.n > ts->orphan_max && ts->orphan_q.head != TCP_NIL)
 		tcp_orphan_kill(&ts->conns[ts->orphan_q.head], STATS_TCP_ORPHAN_REAPED);
 	stats_set(&ts->ctx->stats, STATS_TCP_ORPHANS, ts->orphan_q.n);
@@ -440,7 +468,7 @@ tcp_conn_unlist(struct tcp_conn *c)
 {
 	struct tcp_stack *ts = c->ts;
 
-	if (c->flags & TCP_F_ORPHAN_Q) {
+	if (c->flags & TCP_F_ORPHAN_Q) { /* counted by its source unless in TIME-WAIT */
 		struct tcp_src_ent *e =
 			(c->flags & TCP_F_SRC_COUNTED) ? tcp_src_find(ts, c->raddr) : NULL;
 
@@ -769,6 +797,8 @@ tcp_conn_set_state(struct tcp_conn *c, enum tcp_state st)
 		tcp_tmr_clear(c, TCP_TMR_DELACK);
 		tcp_tmr_set(c, TCP_TMR_CONN, ts->cfg->time_wait_ms);
 		stats_inc(&ts->ctx->stats, STATS_TCP_TIME_WAIT);
+		if (c->flags & TCP_F_ORPHAN_Q)
+			tcp_orphan_tw(c);
 		break;
 	case TCP_ST_FIN_WAIT_2:
 		if (c->flags & TCP_F_ORPHAN)
