@@ -443,11 +443,15 @@ tcp_orphan_add(struct tcp_conn *c)
 {
 	struct tcp_stack *ts = c->ts;
 	const struct tcp_cfg *cfg = ts->cfg;
-	struct tcp_src_ent *e = (c->flags & TCP_F_SRC_COUNTED) ? tcp_src_find(ts, c->raddr) : NULL;
+	struct tcp_src_ent *e =
+		(c->flags & TCP_F_SRC_COUNTED) ? tcp_src_find(ts, c->raddr) : NULL;
 
 	if (c->flags & TCP_F_OOO_LISTED)
 		(void) tcp_ooo_purge(c); /* nobody will read it */
-	if (cfg->max_orphans_per_src && e != NULL && e->orphans >= cfg->max_orphans_per_src) {
+	/* Only peers that connected to us: our own opens (backends, the smarthost) are not
+	 * an attacker's to multiply. */
+	if (cfg->max_orphans_per_src && e != NULL && (c->flags & TCP_F_PASSIVE) &&
+		e->orphans >= cfg->max_orphans_per_src) {
 		tcp_orphan_kill(c, STATS_TCP_ORPHAN_SRC_LIMIT);
 		return;
 	}
