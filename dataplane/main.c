@@ -134,8 +134,8 @@ usage(const char *prog)
 		prog, NET_IF_MAX_ADDRS, tcp_cfg.max_conns, tcp_cfg.synq_max, tcp_cfg.max_per_src,
 		tcp_cfg.time_wait_ms, tcp_cfg.rcvbuf, tcp_cfg.sndbuf, tcp_cfg.rto_min_ms,
 		tcp_cfg.rto_max_ms, tcp_cfg.fin_wait2_ms, tcp_cfg.max_orphans_per_src,
-		tcp_cfg.orphan_retries, PROXY_TLS_SLOTS_DEFAULT,
-		TLS_MEM_PER_SLOT / 1024, PROXY_BUSY_PCT_DEFAULT);
+		tcp_cfg.orphan_retries, PROXY_TLS_SLOTS_DEFAULT, TLS_MEM_PER_SLOT / 1024,
+		PROXY_BUSY_PCT_DEFAULT);
 }
 
 static int

@@ -78,35 +78,35 @@ enum stats_id {
 	STATS_TCP_FAST_RXMT,		 /* fast retransmits (3 dupacks, partial ACKs) */
 	STATS_TCP_DUPACK_RX,		 /* duplicate ACKs received */
 	STATS_TCP_OOO_RX,		 /* out-of-order segments received */
-	STATS_TCP_OOO_DROP,	 /* out-of-order segments not kept (queue full, duplicate) */
-	STATS_TCP_WINDOW_PROBE,	 /* zero-window probes sent */
-	STATS_TCP_NOMBUF,	 /* mbuf allocation failures */
-	STATS_TCP_ICMP,		 /* ICMP errors applied to a connection */
-	STATS_TCP_ICMP_IGNORED,	 /* ICMP errors quoting a sequence not in flight */
-	STATS_TCP_HANDOFF,	 /* frames passed to their owner lcore */
-	STATS_TCP_HANDOFF_DROP,	 /* frames lost: owner's ring full */
-	STATS_ARP_REQUEST_TX,	 /* ARP requests for next hops */
-	STATS_ARP_REPLY_RX,	 /* ARP replies received */
-	STATS_ARP_PENDING_DROP,	 /* frames dropped waiting for ARP */
-	STATS_ICMP_UNREACH_RX,	 /* destination unreachable received */
-	STATS_APP_ECHO_BYTES,	 /* bytes echoed by the echo application */
-	STATS_APP_DISCARD_BYTES, /* bytes swallowed by the discard application */
-	STATS_APP_CLIENT_OK,	 /* client connections whose bytes all came back */
-	STATS_APP_CLIENT_FAIL,	 /* client connections that failed or mismatched */
-	STATS_TCP_MEM_PRESSURE,	 /* times the pool fell to a lower level */
-	STATS_TCP_MEM_DROP,	 /* payloads dropped: pool critical */
-	STATS_TCP_SYN_RESENT,	 /* SYN-ACKs resent for a repeated SYN (ours was lost) */
-	STATS_TCP_SACK_TX,	 /* ACKs that carried SACK blocks (RFC 2018) */
-	STATS_TCP_RCV_COALESCED, /* in-order segments copied into the queue's last buffer */
-	STATS_TCP_RCV_COLLAPSED, /* receive queues compacted into full buffers */
-	STATS_TCP_RCV_PRUNED,	 /* payloads dropped: connection over its receive memory */
-	STATS_TCP_SRC_MEM_DROP,	 /* payloads dropped: source over its share of the pool */
-	STATS_TCP_OOO_PRUNED,	 /* out-of-order segments dropped: pressure, age or memory */
-	STATS_DROP_TCP_CHAINED,	 /* multi-buffer frames too long to linearise */
-	STATS_TCP_MSS_CLAMPED,	 /* peer MSS below the minimum, raised (Linux tcp_min_snd_mss) */
-	STATS_TCP_OOW_ACK_LIMITED, /* ACKs to invalid segments suppressed per connection */
-	STATS_TCP_ORPHANS,	   /* gauge: orphaned connections (closed by us, still flushing) */
-	STATS_TCP_ORPHAN_REAPED,   /* oldest orphans reset: too many orphans */
+	STATS_TCP_OOO_DROP,	    /* out-of-order segments not kept (queue full, duplicate) */
+	STATS_TCP_WINDOW_PROBE,	    /* zero-window probes sent */
+	STATS_TCP_NOMBUF,	    /* mbuf allocation failures */
+	STATS_TCP_ICMP,		    /* ICMP errors applied to a connection */
+	STATS_TCP_ICMP_IGNORED,	    /* ICMP errors quoting a sequence not in flight */
+	STATS_TCP_HANDOFF,	    /* frames passed to their owner lcore */
+	STATS_TCP_HANDOFF_DROP,	    /* frames lost: owner's ring full */
+	STATS_ARP_REQUEST_TX,	    /* ARP requests for next hops */
+	STATS_ARP_REPLY_RX,	    /* ARP replies received */
+	STATS_ARP_PENDING_DROP,	    /* frames dropped waiting for ARP */
+	STATS_ICMP_UNREACH_RX,	    /* destination unreachable received */
+	STATS_APP_ECHO_BYTES,	    /* bytes echoed by the echo application */
+	STATS_APP_DISCARD_BYTES,    /* bytes swallowed by the discard application */
+	STATS_APP_CLIENT_OK,	    /* client connections whose bytes all came back */
+	STATS_APP_CLIENT_FAIL,	    /* client connections that failed or mismatched */
+	STATS_TCP_MEM_PRESSURE,	    /* times the pool fell to a lower level */
+	STATS_TCP_MEM_DROP,	    /* payloads dropped: pool critical */
+	STATS_TCP_SYN_RESENT,	    /* SYN-ACKs resent for a repeated SYN (ours was lost) */
+	STATS_TCP_SACK_TX,	    /* ACKs that carried SACK blocks (RFC 2018) */
+	STATS_TCP_RCV_COALESCED,    /* in-order segments copied into the queue's last buffer */
+	STATS_TCP_RCV_COLLAPSED,    /* receive queues compacted into full buffers */
+	STATS_TCP_RCV_PRUNED,	    /* payloads dropped: connection over its receive memory */
+	STATS_TCP_SRC_MEM_DROP,	    /* payloads dropped: source over its share of the pool */
+	STATS_TCP_OOO_PRUNED,	    /* out-of-order segments dropped: pressure, age or memory */
+	STATS_DROP_TCP_CHAINED,	    /* multi-buffer frames too long to linearise */
+	STATS_TCP_MSS_CLAMPED,	    /* peer MSS below the minimum, raised (Linux tcp_min_snd_mss) */
+	STATS_TCP_OOW_ACK_LIMITED,  /* ACKs to invalid segments suppressed per connection */
+	STATS_TCP_ORPHANS,	    /* gauge: orphaned connections (closed by us, still flushing) */
+	STATS_TCP_ORPHAN_REAPED,    /* oldest orphans reset: too many orphans */
 	STATS_TCP_TIME_WAIT_REAPED, /* orphans in TIME-WAIT ended early: too many orphans */
 	STATS_TCP_ORPHAN_SRC_LIMIT, /* orphans reset at once: their source holds too many */
 	STATS_TCP_RSV_ALLOC,	    /* segments built from the reserve pool (main pool empty) */

@@ -74,8 +74,9 @@ enum tcp_tmr {
 #define TCP_F_NOTIFIED	  (1u << 15) /* application was told it is open */
 #define TCP_F_NOBUF_WAIT  (1u << 16) /* on the stack's list of writers waiting for mbufs */
 #define TCP_F_SACK_OK	  (1u << 17) /* peer may receive SACK blocks (RFC 2018); offered in SYN_SENT */
-#define TCP_F_OOO_LISTED  (1u << 18) /* on the stack's list of connections holding out-of-order data */
-#define TCP_F_ORPHAN_Q	  (1u << 19) /* on the stack's list of orphans (oldest reaped first) */
+#define TCP_F_OOO_LISTED                                                                           \
+	(1u << 18)		  /* on the stack's list of connections holding out-of-order data */
+#define TCP_F_ORPHAN_Q (1u << 19) /* on the stack's list of orphans (oldest reaped first) */
 
 struct rte_mbuf;
 struct rte_mempool;
@@ -139,10 +140,10 @@ struct tcp_conn {
 	uint32_t flags;	    /* TCP_F_* */
 	uint16_t mss;	    /* payload bytes per segment we send (peer's MSS, ICMP-reduced) */
 	uint8_t dupacks;
-	uint8_t n_ooo;		    /* segments in ooo */
-	uint32_t rcv_mem;	    /* buffer bytes (truesize) pinned by rcvq and ooo */
-	uint32_t last_oow_ack;	    /* tick of the last ACK to an invalid segment (rate limit) */
-	uint32_t lnext;		    /* the orphan or out-of-order list it is on (one at most) */
+	uint8_t n_ooo;	       /* segments in ooo */
+	uint32_t rcv_mem;      /* buffer bytes (truesize) pinned by rcvq and ooo */
+	uint32_t last_oow_ack; /* tick of the last ACK to an invalid segment (rate limit) */
+	uint32_t lnext;	       /* the orphan or out-of-order list it is on (one at most) */
 	uint32_t lprev;
 	struct rte_ether_addr rmac; /* next hop MAC (peer's, or the router's) */
 
@@ -211,15 +212,15 @@ struct tcp_cfg {
 	uint32_t max_rxmt;     /* retransmissions before a connection is dropped */
 	uint32_t synack_retries; /* SYN-ACK retransmissions in SYN_RCVD */
 	uint32_t ooo_max;	 /* out-of-order segments kept per connection */
-	uint32_t ooo_ms;	 /* out-of-order data older than this is dropped (RFC 2018 reneging) */
-	uint32_t max_orphans;	 /* orphaned connections per lcore before the oldest is reset */
+	uint32_t ooo_ms;      /* out-of-order data older than this is dropped (RFC 2018 reneging) */
+	uint32_t max_orphans; /* orphaned connections per lcore before the oldest is reset */
 	uint32_t max_orphans_per_src; /* orphans per source address per lcore (0: no limit) */
 	uint32_t orphan_retries; /* retransmissions of an orphan before it is reset (Linux: 8) */
 	uint32_t invalid_ratelimit_ms; /* ACKs to invalid segments: one per connection per this */
-	uint32_t challenge_ack_limit;  /* RFC 5961 §7 challenge ACKs per second per lcore (about) */
-	bool sack;		 /* offer SACK-permitted and send SACK blocks (RFC 2018) */
-	uint16_t mss;		 /* MSS we announce (MTU 1500 - 40) */
-	uint16_t eph_lo;	 /* ephemeral port range for active opens */
+	uint32_t challenge_ack_limit; /* RFC 5961 §7 challenge ACKs per second per lcore (about) */
+	bool sack;		      /* offer SACK-permitted and send SACK blocks (RFC 2018) */
+	uint16_t mss;		      /* MSS we announce (MTU 1500 - 40) */
+	uint16_t eph_lo;	      /* ephemeral port range for active opens */
 	uint16_t eph_hi;
 	uint8_t syncookies; /* enum tcp_syncookie_mode */
 	uint8_t secret[16]; /* SipHash key: ISNs (RFC 6528) and SYN cookies */

@@ -408,7 +408,7 @@ void tcp_conn_init_seq(struct tcp_conn *c, uint32_t iss);
 /** Window shift we announce for cfg->rcvbuf. */
 uint8_t tcp_rcv_wscale(const struct tcp_cfg *cfg);
 
-#define TCP_COOKIE_PERIOD  64 /* seconds per SYN cookie counter step */
+#define TCP_COOKIE_PERIOD  64				   /* seconds per SYN cookie counter step */
 #define TCP_COOKIE_LIFE_MS (2u * TCP_COOKIE_PERIOD * 1000) /* cookies valid this long */
 
 /* Marks in hash.fdir.hi of an out-of-order mbuf (its sequence number is in hash.usr). */
@@ -427,10 +427,10 @@ tcp_truesize(const struct rte_mbuf *m)
 }
 
 /* Out-of-order mbufs carry their arrival tick beside the marks in hash.fdir.hi. */
-#define TCP_OOO_MARKS	   3u
-#define TCP_OOO_TICK(m)	   ((m)->hash.fdir.hi >> 2)
-#define TCP_OOO_TICK_MASK  (UINT32_MAX >> 2)
-#define TCP_MIN_SND_MSS	   48u /* payload bytes per segment at least (Linux tcp_min_snd_mss) */
+#define TCP_OOO_MARKS	  3u
+#define TCP_OOO_TICK(m)	  ((m)->hash.fdir.hi >> 2)
+#define TCP_OOO_TICK_MASK (UINT32_MAX >> 2)
+#define TCP_MIN_SND_MSS	  48u /* payload bytes per segment at least (Linux tcp_min_snd_mss) */
 
 /**
  * Charge (<delta> > 0) or release receive memory of <c> and of its source. Owner lcore.

@@ -443,8 +443,7 @@ tcp_orphan_add(struct tcp_conn *c)
 {
 	struct tcp_stack *ts = c->ts;
 	const struct tcp_cfg *cfg = ts->cfg;
-	struct tcp_src_ent *e =
-		(c->flags & TCP_F_SRC_COUNTED) ? tcp_src_find(ts, c->raddr) : NULL;
+	struct tcp_src_ent *e = (c->flags & TCP_F_SRC_COUNTED) ? tcp_src_find(ts, c->raddr) : NULL;
 
 	if (c->flags & TCP_F_OOO_LISTED)
 		(void) tcp_ooo_purge(c); /* nobody will read it */
@@ -696,8 +695,7 @@ tcp_stack_poll(struct tcp_stack *ts)
 		tcp_stack_nobuf_wake(ts);
 	if (ts->now / 100 != before / 100)
 		tcp_arp_timers(ts);
-	if (ts->ooo_list.head != TCP_NIL &&
-		(ts->ooo_prune_all || ts->now - ts->ooo_sweep >= 1000))
+	if (ts->ooo_list.head != TCP_NIL && (ts->ooo_prune_all || ts->now - ts->ooo_sweep >= 1000))
 		tcp_ooo_sweep(ts);
 	/* Cookies are checked only while some may be outstanding: an explicit state, since a
 	 * millisecond clock compared with a deadline wraps every 49.7 days. */

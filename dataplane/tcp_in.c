@@ -553,7 +553,8 @@ tcp_rcv_collapse(struct tcp_conn *c)
 				tcp_mq_append(&nq, t, 0);
 				fresh += tcp_truesize(t);
 			}
-			n = RTE_MIN((uint32_t) o->data_len - off, (uint32_t) rte_pktmbuf_tailroom(t));
+			n = RTE_MIN((uint32_t) o->data_len - off,
+				(uint32_t) rte_pktmbuf_tailroom(t));
 			memcpy(rte_pktmbuf_mtod_offset(t, uint8_t *, t->data_len),
 				rte_pktmbuf_mtod_offset(o, const uint8_t *, off), n);
 			t->data_len = (uint16_t) (t->data_len + n);
@@ -609,7 +610,8 @@ tcp_rcv_queue(struct tcp_conn *c, struct rte_mbuf *m, uint32_t len)
 		ret = tcp_rcv_mem_check(c, size);
 	}
 	if (ret != 0) {
-		stats_inc(tcp_st(ts), ret == -EDQUOT ? STATS_TCP_SRC_MEM_DROP : STATS_TCP_RCV_PRUNED);
+		stats_inc(tcp_st(ts),
+			ret == -EDQUOT ? STATS_TCP_SRC_MEM_DROP : STATS_TCP_RCV_PRUNED);
 		return ret;
 	}
 	tcp_mq_append(&c->rcvq, m, len);
@@ -739,8 +741,8 @@ tcp_conn_input(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg *sg,
 			/* As Linux's tcp_oow_rate_limited: a SYN is a challenge, a pure ACK is
 			 * answered once per interval, data (a resend whose ACK was lost) always. */
 			tcp_send_ack_now(c, (sg->flags & RTE_TCP_SYN_FLAG) ? TCP_ACK_CHALLENGE
-					    : sg->len	    ? TCP_ACK_DUE
-							    : TCP_ACK_INVALID);
+					    : sg->len			   ? TCP_ACK_DUE
+									   : TCP_ACK_INVALID);
 			return false;
 		}
 		sg->len = 0;
