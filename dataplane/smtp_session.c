@@ -1148,7 +1148,7 @@ size_t
 smtp_session_feed(struct smtp_session *s, uint64_t now, const char *p, size_t n)
 {
 	size_t c = 0;
-	bool outer;
+	bool outer, progress = false;
 
 	s->now = now;
 	if (s->state == SMTP_ST_CLOSED)
@@ -1193,10 +1193,14 @@ smtp_session_feed(struct smtp_session *s, uint64_t now, const char *p, size_t n)
 		}
 		r = smtp_line_feed(s->line, p + c, n - c);
 		if (r <= 0) {
+			/* Part of a command line is no progress: a client sending a byte every
+			 * few seconds must finish its line within the command timeout, not keep
+			 * a session (and its line block) forever (slow loris). */
 			c = n;
 			break;
 		}
 		c += (size_t) r;
+		progress = true;
 		smtp_session_line(s);
 		if (!s->line_held && s->line != NULL)
 			smtp_line_reset(s->line);
@@ -1204,7 +1208,8 @@ smtp_session_feed(struct smtp_session *s, uint64_t now, const char *p, size_t n)
 	smtp_session_leave(s, outer);
 	if (s->state == SMTP_ST_CLOSED)
 		return n;
-	if (s->wait == SMTP_WAIT_NONE)
+	/* Message bytes always count as progress (RFC 5321 §4.5.3.2.5 times each block). */
+	if (s->wait == SMTP_WAIT_NONE && (progress || s->state == SMTP_ST_DATA))
 		s->deadline = now + (s->state == SMTP_ST_DATA ? s->conf->timeout_data_ms
 							      : s->conf->timeout_cmd_ms);
 	return c;
