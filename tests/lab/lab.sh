@@ -84,7 +84,8 @@ lab_up() {
         APPLIANCE_INT_IF BACKEND_IF CLIENT_IP APPLIANCE_IP APPLIANCE_INT_IP BACKEND_IP LAB_RUN_DIR \
         INTERNAL_IP INTERNAL_HOSTS OUTSIDE_HOST SMARTHOST_IP SMARTHOST_PORT
 
-    [ "${LAB_NO_TRAP:-0}" = 1 ] || trap 'lab_down' EXIT
+    # lab_down fails when the dataplane left a sanitizer report: the script exits with that.
+    [ "${LAB_NO_TRAP:-0}" = 1 ] || trap 'lab_down || exit $?' EXIT
     [ "${LAB_NO_TRAP:-0}" = 1 ] || trap 'exit 130' INT TERM
     mkdir -p "$LAB_RUN_DIR"
 
@@ -145,6 +146,9 @@ lab_eal_args() {
 # benchmarks set it to 0 for pure polling.
 # LAB_LCORES: EAL lcore list (default 0,1) or --lcores map; LAB_QPAIRS: af_packet queue
 # pairs per port (one per worker lcore).
+# A dataplane built with -Dsanitize_dataplane=true reports to DATAPLANE_LOG; when it stops,
+# lab_dataplane_stop keeps any report and lab_down prints it and fails (lab_sanitizer_check).
+# UBSan prints stacks; ASAN_OPTIONS and UBSAN_OPTIONS from the caller are passed on (they win).
 lab_dataplane_start() {
     local pmd=$1; shift
     local bin=${NDG_DATAPLANE:-$LAB_BUILD/dataplane/ndrguard-dataplane}
@@ -173,9 +177,12 @@ lab_dataplane_start() {
     # LAB_DETACH=1 (the quickstart) puts it in its own session so it outlives the shell.
     local detach=
     [ "${LAB_DETACH:-0}" = 1 ] && detach=setsid
+    # The previous dataplane of this lab, if it died and nobody stopped it: keep its reports.
+    [ -n "${DATAPLANE_PID:-}" ] && lab_sanitizer_collect "$DATAPLANE_PID"
     # shellcheck disable=SC2086
     $detach ip netns exec "$APPLIANCE_NETNS" unshare -m --propagation private sh -c \
         'ulimit -l unlimited 2>/dev/null; if [ -n "$LAB_BPFFS" ]; then mount --bind "$LAB_BPFFS" /sys/fs/bpf; else mount -t bpf bpf /sys/fs/bpf 2>/dev/null; fi; exec "$@"' sh \
+        env "UBSAN_OPTIONS=print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}" \
         "$bin" $eal -- -a "0:$APPLIANCE_IP/24" -a "1:$APPLIANCE_INT_IP/24" \
         -s "$DATAPLANE_STATS" -i 200 -c "$DATAPLANE_CTL_SOCKET" --idle-sleep-us "${LAB_IDLE_US:-100}" $gw "$@" >"$DATAPLANE_LOG" 2>&1 &
     DATAPLANE_PID=$!
@@ -227,8 +234,22 @@ lab_dataplane_stop() {
         rc=1
     fi
     wait "$pid" 2>/dev/null || rc=$?
+    lab_sanitizer_collect "$pid"
     DATAPLANE_PID=
     return $rc
+}
+
+# What starts a report of AddressSanitizer (SEGV included), LeakSanitizer and UBSan. UBSan
+# (gcc's libubsan beside libasan) ignores log_path, so all three are read from stderr.
+LAB_SANITIZER_RE='^==[0-9]+==ERROR: (AddressSanitizer|LeakSanitizer)|: runtime error: '
+
+# lab_sanitizer_collect PID: copy the sanitizer report in DATAPLANE_LOG (from its first line
+# to the end of the log) to LAB_RUN_DIR/sanitizer.PID, where lab_sanitizer_check finds it
+# once a later dataplane has overwritten DATAPLANE_LOG.
+lab_sanitizer_collect() {
+    [ -n "${DATAPLANE_LOG:-}" ] && [ -f "$DATAPLANE_LOG" ] || return 0
+    grep -qE "$LAB_SANITIZER_RE" "$DATAPLANE_LOG" || return 0
+    sed -nE "/$LAB_SANITIZER_RE/,\$p" "$DATAPLANE_LOG" >"$LAB_RUN_DIR/sanitizer.$1"
 }
 
 # lab_stat NAME: one counter from the dataplane's stats file.
@@ -533,7 +554,24 @@ lab_backend_postfix_stop() {
     ip netns exec "$BACKEND_NETNS" postfix -c "$POSTFIX_DIR" stop >/dev/null 2>&1 || true
 }
 
-# lab_down: stop the dataplane, delete namespaces (which deletes their veths), remove the run dir.
+# lab_sanitizer_check: print the sanitizer reports kept by lab_dataplane_stop, each followed
+# by its headline (tests/run shows a failed log's last lines); returns 1 when there is one.
+# Call it once the dataplane has exited: LeakSanitizer reports at exit.
+lab_sanitizer_check() {
+    local f rc=0
+    for f in "${LAB_RUN_DIR:-/nonexistent}"/sanitizer.*; do
+        [ -e "$f" ] || continue
+        lab_log "sanitizer report of dataplane ${f##*.}:"
+        sed 's/^/  | /' "$f" >&2
+        lab_log "FAIL: dataplane ${f##*.}: $(head -n 1 "$f" | sed -E 's/^==[0-9]+==//')"
+        grep -m 1 '^SUMMARY: ' "$f" | sed 's/^/lab: FAIL: /' >&2
+        rc=1
+    done
+    return $rc
+}
+
+# lab_down: stop the dataplane, delete namespaces (which deletes their veths), remove the run
+# dir. Returns the status it was called with, or 1 when the dataplane left a sanitizer report.
 lab_down() {
     local rc=$?
     trap - EXIT
@@ -541,6 +579,7 @@ lab_down() {
     lab_control_stop >/dev/null 2>&1 || true
     lab_backend_postfix_stop
     lab_dataplane_stop >/dev/null 2>&1 || true
+    lab_sanitizer_check || rc=1
     lab_impair_down --no-restore >/dev/null 2>&1 || true
     # Our own background helpers end quietly rather than by the namespace sweep below.
     local bg
