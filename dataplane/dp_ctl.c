@@ -166,11 +166,17 @@ dp_ctl_add_nets(struct policy *pol, const uint8_t **p, uint32_t n, bool relay)
 static int
 dp_ctl_build_out(struct dp_cfg *c, const uint8_t *p, size_t len)
 {
-	const struct ctl_config_out *o = (const void *) p;
+	/* The section follows certificate bytes of any length: it may start at any address,
+	 * so it is read through copies, never through casts (UBSan: misaligned access). */
+	struct ctl_config_out ob;
+	const struct ctl_config_out *o = &ob;
 	struct out_conf *oc = &c->out;
 	int ret;
 
-	if (len < sizeof(*o) || o->n_ports == 0 || o->n_ports > CTL_OUT_PORTS ||
+	if (len < sizeof(ob))
+		return -EINVAL;
+	memcpy(&ob, p, sizeof(ob));
+	if (o->n_ports == 0 || o->n_ports > CTL_OUT_PORTS ||
 		o->n_smarthosts > CTL_CONFIG_BACKENDS || o->n_nets > 65536 || o->n_exempt > 65536 ||
 		o->ndr_mode >= OUT_NDR_MAX ||
 		len != sizeof(*o) + (size_t) o->n_nets * sizeof(struct ctl_config_net) +
@@ -202,10 +208,13 @@ dp_ctl_build_out(struct dp_cfg *c, const uint8_t *p, size_t len)
 	}
 	p += sizeof(*o);
 	for (uint32_t i = 0; i < o->n_nets; i++, p += sizeof(struct ctl_config_net)) {
-		const struct ctl_config_net *net = (const void *) p;
-		struct in_addr a = {.s_addr = net->ip};
+		struct ctl_config_net nb;
+		const struct ctl_config_net *net = &nb;
+		struct in_addr a;
 		char ip[INET_ADDRSTRLEN], cidr[INET_ADDRSTRLEN + 4];
 
+		memcpy(&nb, p, sizeof(nb));
+		a.s_addr = net->ip;
 		if (net->plen > 32 || inet_ntop(AF_INET, &a, ip, sizeof(ip)) == NULL)
 			return -EINVAL;
 		snprintf(cidr, sizeof(cidr), "%s/%u", ip, net->plen);
@@ -214,8 +223,10 @@ dp_ctl_build_out(struct dp_cfg *c, const uint8_t *p, size_t len)
 			return ret;
 	}
 	for (uint32_t i = 0; i < o->n_exempt; i++, p += sizeof(struct ctl_config_addr)) {
-		const struct ctl_config_addr *a = (const void *) p;
+		struct ctl_config_addr ab;
+		const struct ctl_config_addr *a = &ab;
 
+		memcpy(&ab, p, sizeof(ab));
 		if (!dp_ctl_str_ok(a->addr, sizeof(a->addr)))
 			return -EINVAL;
 		ret = out_conf_add_exempt(oc, a->addr);
