@@ -1000,6 +1000,7 @@ static const char *const proxy_smtp_stat_names[SMTP_STAT_MAX] = {
 	[SMTP_STAT_OUT_BATV_SIGNED] = "out_batv_signed",
 	[SMTP_STAT_OUT_NDR_PASSED] = "out_ndr_passed",
 	[SMTP_STAT_NO_MEM] = "smtp_no_mem",
+	[SMTP_STAT_LINE_TIMEOUT] = "smtp_line_timeout",
 };
 
 static const char *const proxy_outcome_names[POLICY_OUTCOME_MAX] = {

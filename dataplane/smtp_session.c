@@ -1250,6 +1250,8 @@ smtp_session_tick(struct smtp_session *s, uint64_t now)
 	}
 	if (s->wait == SMTP_WAIT_NONE && now >= s->deadline) {
 		smtp_stat_inc(s, SMTP_STAT_TIMEOUTS);
+		if (s->state != SMTP_ST_DATA && s->line != NULL && s->line->total != 0)
+			smtp_stat_inc(s, SMTP_STAT_LINE_TIMEOUT);
 		smtp_session_reply(s, SMTP_R_TIMEOUT);
 	}
 	smtp_session_leave(s, outer);
