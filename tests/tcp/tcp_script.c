@@ -45,6 +45,7 @@
 #define TSC_MAX_FLOWS  16
 #define TSC_MAX_PEND   256
 #define TSC_MAX_EVENTS 32
+#define TSC_TAIL_MS    100	   /* default quiet time after the last line */
 #define TSC_PEER_ISN   1000000000u /* flow i starts at this + i * 100000000 */
 
 static const struct rte_ether_addr tsc_our_mac = {{0x02, 0, 0, 0, 0, 0x02}};
@@ -111,7 +112,10 @@ tsc_fail(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "FAIL %s:%d: ", g.sc.path, g.line ? g.line->lineno : 0);
+	if (g.line != NULL)
+		fprintf(stderr, "FAIL %s:%d: ", g.sc.path, g.line->lineno);
+	else
+		fprintf(stderr, "FAIL %s: after the last line: ", g.sc.path);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -138,7 +142,7 @@ tsc_flow_get(uint32_t raddr, uint16_t rport)
 	memset(f, 0, sizeof(*f));
 	f->raddr = raddr;
 	f->rport = rport;
-	f->lport = g.sc.listen_port;
+	f->lport = g.sc.local_port ? g.sc.local_port : g.sc.listen_port;
 	f->peer_isn = TSC_PEER_ISN + g.n_flows * 100000000u;
 	g.n_flows++;
 	return f;
@@ -915,6 +919,7 @@ main(int argc, char **argv)
 	inet_pton(AF_INET, TSC_DEFAULT_PEER, &a);
 	sc->peer_addr = a.s_addr;
 	sc->peer_port = TSC_PEER_PORT;
+	sc->tail_ms = TSC_TAIL_MS;
 	if (tsc_parse_file(argv[1], sc) != 0)
 		return 1;
 	tsc_setup(argv[0]);
@@ -956,6 +961,8 @@ main(int argc, char **argv)
 		last = (uint32_t) t;
 	}
 	g.line = NULL;
+	/* Nothing more may leave for a while: a missing expectation shows as unexpected. */
+	tsc_advance(g.now + sc->tail_ms);
 	tsc_no_pending();
 	if (g.ev_n != 0)
 		tsc_fail("application event %s %s not checked by the script",

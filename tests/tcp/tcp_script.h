@@ -114,8 +114,10 @@ struct tsc_script {
 	const char *path;
 	struct tcp_cfg cfg;
 	uint16_t listen_port; /* 0: no listener */
+	uint16_t local_port;  /* our port of the default peer's flow (default: listen_port) */
 	uint32_t peer_addr;   /* default peer, network byte order */
 	uint16_t peer_port;
+	uint32_t tail_ms; /* quiet time checked after the last line */
 	unsigned int n_lines;
 	struct tsc_line *lines;
 };

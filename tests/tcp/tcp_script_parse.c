@@ -579,6 +579,8 @@ tsc_option(struct tsc_script *sc, const char *name, const char *val, const char 
 		{"synack-retries", offsetof(struct tcp_cfg, synack_retries)},
 		{"ooo-max", offsetof(struct tcp_cfg, ooo_max)},
 	};
+	if (strcmp(name, "tail-ms") == 0)
+		return tsc_u32(val, &sc->tail_ms) || (*err = "bad value", false);
 	uint32_t x;
 
 	for (size_t i = 0; i < NDG_ARRAY_SIZE(u32s); i++) {
@@ -604,6 +606,8 @@ tsc_option(struct tsc_script *sc, const char *name, const char *val, const char 
 			goto bad;
 	} else if (strcmp(name, "listen") == 0 && tsc_u32(val, &x) && x <= 65535) {
 		sc->listen_port = (uint16_t) x;
+	} else if (strcmp(name, "local-port") == 0 && tsc_u32(val, &x) && x > 0 && x <= 65535) {
+		sc->local_port = (uint16_t) x;
 	} else if (strcmp(name, "peer") == 0) {
 		uint16_t port = 0;
 
