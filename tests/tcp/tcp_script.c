@@ -844,7 +844,7 @@ tsc_setup(const char *prog)
 		(char *) "-l",
 		(char *) "0",
 		(char *) "-m",
-		(char *) "64",
+		(char *) "32",
 		(char *) "--log-level=*:error",
 		prefix,
 	};
@@ -857,7 +857,7 @@ tsc_setup(const char *prog)
 		tsc_fail("EAL init failed");
 	rte_srand(1);
 	socket = (int) rte_socket_id();
-	g.mp = rte_pktmbuf_pool_create("tsc_mbuf", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+	g.mp = rte_pktmbuf_pool_create("tsc_mbuf", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
 	g.rx = rte_ring_create("tsc_rx", 1024, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	g.tx = rte_ring_create("tsc_tx", 1024, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (g.mp == NULL || g.rx == NULL || g.tx == NULL)
