@@ -861,7 +861,7 @@ tsc_setup(const char *prog)
 	g.rx = rte_ring_create("tsc_rx", 1024, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	g.tx = rte_ring_create("tsc_tx", 1024, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (g.mp == NULL || g.rx == NULL || g.tx == NULL)
-		tsc_fail("out of memory for the pool and rings");
+		tsc_fail("pool and rings: %s", rte_strerror(rte_errno));
 	port = rte_eth_from_rings("net_ring_tsc", &g.rx, 1, &g.tx, 1, socket);
 	if (port < 0)
 		tsc_fail("ring ethdev: %s", rte_strerror(rte_errno));
