@@ -107,7 +107,9 @@ static struct {
 
 /* ---- failures ---- */
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
+static void tsc_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+static void
 tsc_fail(const char *fmt, ...)
 {
 	va_list ap;
@@ -316,8 +318,8 @@ tsc_send_segment(const struct tsc_line *l)
 	uint16_t optlen = tsc_opts_encode(s, f, opt);
 	uint16_t l4len = (uint16_t) (sizeof(struct rte_tcp_hdr) + optlen + s->len);
 	struct rte_ether_hdr *eh;
-	struct rte_mbuf *m = tsc_frame_alloc((uint16_t) (sizeof(*eh) + 20 + l4len), &eh,
-		RTE_ETHER_TYPE_IPV4);
+	struct rte_mbuf *m =
+		tsc_frame_alloc((uint16_t) (sizeof(*eh) + 20 + l4len), &eh, RTE_ETHER_TYPE_IPV4);
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *) (eh + 1);
 	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *) (ip + 1);
 	uint8_t *pay = (uint8_t *) (th + 1) + optlen;
@@ -347,8 +349,8 @@ tsc_send_icmp(const struct tsc_line *l)
 	struct tsc_flow *f = g.deflt;
 	uint16_t l4len = (uint16_t) (sizeof(struct rte_icmp_hdr) + 20 + 8);
 	struct rte_ether_hdr *eh;
-	struct rte_mbuf *m = tsc_frame_alloc((uint16_t) (sizeof(*eh) + 20 + l4len), &eh,
-		RTE_ETHER_TYPE_IPV4);
+	struct rte_mbuf *m =
+		tsc_frame_alloc((uint16_t) (sizeof(*eh) + 20 + l4len), &eh, RTE_ETHER_TYPE_IPV4);
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *) (eh + 1);
 	struct rte_icmp_hdr *ih = (struct rte_icmp_hdr *) (ip + 1);
 	struct rte_ipv4_hdr *qip = (struct rte_ipv4_hdr *) (ih + 1);
@@ -375,8 +377,8 @@ static void
 tsc_arp_answer(const struct rte_arp_hdr *req)
 {
 	struct rte_ether_hdr *eh;
-	struct rte_mbuf *m = tsc_frame_alloc(sizeof(*eh) + sizeof(struct rte_arp_hdr), &eh,
-		RTE_ETHER_TYPE_ARP);
+	struct rte_mbuf *m =
+		tsc_frame_alloc(sizeof(*eh) + sizeof(struct rte_arp_hdr), &eh, RTE_ETHER_TYPE_ARP);
 	struct rte_arp_hdr *ah = (struct rte_arp_hdr *) (eh + 1);
 
 	ah->arp_hardware = RTE_BE16(RTE_ARP_HRD_ETHER);
@@ -445,8 +447,10 @@ tsc_poll(void)
 				continue;
 			}
 			if (g.pend_n == TSC_MAX_PEND)
-				tsc_fail("more than %u segments sent and not expected", TSC_MAX_PEND);
-			g.pend[(g.pend_head + g.pend_n++) % TSC_MAX_PEND] = (struct tsc_pend){m, g.now};
+				tsc_fail("more than %u segments sent and not expected",
+					TSC_MAX_PEND);
+			g.pend[(g.pend_head + g.pend_n++) % TSC_MAX_PEND] =
+				(struct tsc_pend){m, g.now};
 		}
 		if (!arp)
 			return;
@@ -459,8 +463,8 @@ static void
 tsc_seg_decode(const struct rte_mbuf *m, struct tsc_seg *s, struct tsc_flow **fp,
 	const struct tsc_seg *want)
 {
-	const struct rte_ipv4_hdr *ip =
-		rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, sizeof(struct rte_ether_hdr));
+	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *,
+		sizeof(struct rte_ether_hdr));
 	const struct rte_tcp_hdr *th = (const struct rte_tcp_hdr *) (ip + 1);
 	uint16_t doff = (uint16_t) ((th->data_off >> 4) * 4);
 	const uint8_t *o = (const uint8_t *) (th + 1);
@@ -517,8 +521,7 @@ static bool
 tsc_seg_match(const struct tsc_seg *want, const struct tsc_flow *wf, const struct tsc_seg *got,
 	const struct tsc_flow *gf)
 {
-	if (wf != gf || want->flags != got->flags || want->seq != got->seq ||
-		want->len != got->len)
+	if (wf != gf || want->flags != got->flags || want->seq != got->seq || want->len != got->len)
 		return false;
 	if (want->has_ack && want->ack != got->ack)
 		return false;
@@ -600,9 +603,8 @@ tsc_expect_out(const struct tsc_line *l, uint32_t t)
 			tsc_seg_format(&got, '>', b, sizeof(b)), p.t / 1000, p.t % 1000);
 	}
 	if (p.t < lo || p.t > hi)
-		tsc_fail("segment sent at %u.%03u, expected at %u.%03u:\n  actual: %s",
-			p.t / 1000, p.t % 1000, t / 1000, t % 1000,
-			tsc_seg_format(&got, '>', b, sizeof(b)));
+		tsc_fail("segment sent at %u.%03u, expected at %u.%03u:\n  actual: %s", p.t / 1000,
+			p.t % 1000, t / 1000, t % 1000, tsc_seg_format(&got, '>', b, sizeof(b)));
 	rte_pktmbuf_free(p.m);
 	g.pend_head = (g.pend_head + 1) % TSC_MAX_PEND;
 	g.pend_n--;
@@ -637,9 +639,9 @@ tsc_app_event(const struct tsc_line *l, enum tsc_ev_type type)
 	g.ev_head = (g.ev_head + 1) % TSC_MAX_EVENTS;
 	g.ev_n--;
 	if (ev.type != type || ev.err != l->err)
-		tsc_fail("application event %s %s at %u.%03u, expected %s %s", tsc_ev_names[ev.type],
-			tsc_errname(ev.err), ev.t / 1000, ev.t % 1000, tsc_ev_names[type],
-			tsc_errname(l->err));
+		tsc_fail("application event %s %s at %u.%03u, expected %s %s",
+			tsc_ev_names[ev.type], tsc_errname(ev.err), ev.t / 1000, ev.t % 1000,
+			tsc_ev_names[type], tsc_errname(l->err));
 }
 
 static void

@@ -14,7 +14,7 @@
 
 #include "tcp-t.h"
 
-#define TSC_MAX_OPTS	 12  /* option items in one segment line */
+#define TSC_MAX_OPTS	 12 /* option items in one segment line */
 #define TSC_MAX_LINE	 1024
 #define TSC_MAX_PAYLOAD	 1500
 #define TSC_NAME_MAX	 64
@@ -23,7 +23,7 @@
 /* One TCP option as written: kind (RFC numbers; 0 eol, 1 nop) and its values. */
 struct tsc_opt {
 	uint8_t kind;
-	uint8_t n;	 /* values used in v[] */
+	uint8_t n;     /* values used in v[] */
 	uint32_t v[8]; /* mss/wscale value; sack edges (pairs); TS val, ecr */
 };
 
