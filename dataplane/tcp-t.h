@@ -335,6 +335,7 @@ struct tcp_stack {
 
 	struct rte_ring *handoff;	/* frames other lcores forward to this one */
 	struct tcp_stack *const *peers; /* every stack, by queue id (handoff targets) */
+	bool clock_manual; /* now is set by the owner (tests/tcp virtual time), not the TSC */
 };
 
 #endif /* NDG_DATAPLANE_TCP_T_H */

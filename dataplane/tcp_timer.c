@@ -179,8 +179,7 @@ tcp_tmr_fire(void *arg, uint32_t idx)
 void
 tcp_timers_run(struct tcp_stack *ts)
 {
-	uint32_t now = (uint32_t) ((rte_rdtsc() - ts->tsc0) / ts->tsc_per_ms);
-
-	ts->now = now;
-	tcp_wheel_advance(&ts->wheel, now, tcp_tmr_fire, ts);
+	if (!ts->clock_manual)
+		ts->now = (uint32_t) ((rte_rdtsc() - ts->tsc0) / ts->tsc_per_ms);
+	tcp_wheel_advance(&ts->wheel, ts->now, tcp_tmr_fire, ts);
 }
