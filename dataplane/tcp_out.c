@@ -107,9 +107,10 @@ tcp_rcv_window(const struct tcp_conn *c)
 	if (space < cfg->rcvbuf / 4 && space < cfg->mss)
 		space = 0;
 	space &= ~((1u << c->rcv_ws) - 1);
-	/* Never move the right edge left (RFC 9293 §3.8.6.2.2, shrinking the window). */
+	/* Never move the right edge left (RFC 9293 §3.8.6.2.2, shrinking the window), not
+	 * even by the rounding of the scaled field. */
 	if (space < adv)
-		space = adv;
+		space = RTE_ALIGN_CEIL(adv, 1u << c->rcv_ws);
 	return space > max ? max : space;
 }
 
