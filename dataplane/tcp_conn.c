@@ -442,18 +442,10 @@ static void
 tcp_orphan_add(struct tcp_conn *c)
 {
 	struct tcp_stack *ts = c->ts;
-	const struct tcp_cfg *cfg = ts->cfg;
 	struct tcp_src_ent *e = (c->flags & TCP_F_SRC_COUNTED) ? tcp_src_find(ts, c->raddr) : NULL;
 
 	if (c->flags & TCP_F_OOO_LISTED)
 		(void) tcp_ooo_purge(c); /* nobody will read it */
-	/* Only peers that connected to us: our own opens (backends, the smarthost) are not
-	 * an attacker's to multiply. */
-	if (cfg->max_orphans_per_src && e != NULL && (c->flags & TCP_F_PASSIVE) &&
-		e->orphans >= cfg->max_orphans_per_src) {
-		tcp_orphan_kill(c, STATS_TCP_ORPHAN_SRC_LIMIT);
-		return;
-	}
 	c->flags |= TCP_F_ORPHAN_Q;
 	tcp_clist_add(ts, &ts->orphan_q, c);
 	if (e != NULL)
@@ -463,6 +455,23 @@ tcp_orphan_add(struct tcp_conn *c)
 	while (ts->orphan_q.n > ts->orphan_max && ts->orphan_q.head != TCP_NIL)
 		tcp_orphan_kill(&ts->conns[ts->orphan_q.head], STATS_TCP_ORPHAN_REAPED);
 	stats_set(&ts->ctx->stats, STATS_TCP_ORPHANS, ts->orphan_q.n);
+}
+
+/*
+ * Would closing <c> give its source more orphans than it may hold? Only peers that connected
+ * to us count: our own opens (backends, the smarthost) are not an attacker's to multiply.
+ */
+static bool
+tcp_orphan_src_full(struct tcp_conn *c)
+{
+	const struct tcp_cfg *cfg = c->ts->cfg;
+	const struct tcp_src_ent *e;
+
+	if (cfg->max_orphans_per_src == 0 || !(c->flags & TCP_F_PASSIVE) ||
+		!(c->flags & TCP_F_SRC_COUNTED))
+		return false;
+	e = tcp_src_find(c->ts, c->raddr);
+	return e != NULL && e->orphans >= cfg->max_orphans_per_src;
 }
 
 /* <c> is going away: off whichever list holds it. */
@@ -1137,6 +1146,12 @@ tcp_conn_close(struct tcp_conn *c)
 		return;
 	if (c->rcvq.bytes > 0 || c->state == TCP_ST_SYN_SENT || c->state == TCP_ST_SYN_RCVD) {
 		/* RFC 9293 §3.10.4 / RFC 2525 §2.17: unread data means the peer must know. */
+		tcp_conn_abort(c);
+		return;
+	}
+	if (tcp_orphan_src_full(c)) {
+		/* Its source already holds its share of orphans: reset, keep nothing. */
+		stats_inc(&c->ts->ctx->stats, STATS_TCP_ORPHAN_SRC_LIMIT);
 		tcp_conn_abort(c);
 		return;
 	}
