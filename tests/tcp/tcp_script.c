@@ -107,8 +107,7 @@ static struct {
 
 /* ---- failures ---- */
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
-tsc_fail(const char *fmt, ...)
+static void __attribute__((noreturn, format(printf, 1, 2))) tsc_fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -307,6 +306,33 @@ tsc_inject(struct rte_mbuf *m)
 		tsc_fail("rx ring full");
 }
 
+/*
+ * Spread the <len> payload bytes at offset <off> of frame <m> over <n> buffers, as a PMD
+ * with scattered receive would hand it over: the headers and the first part stay in <m>.
+ */
+static void
+tsc_chain(struct rte_mbuf *m, uint32_t off, uint32_t len, uint32_t n)
+{
+	uint32_t per = len / n, at = off + per;
+	struct rte_mbuf *last = m;
+
+	for (uint32_t k = 1; k < n; k++) {
+		uint32_t part = k + 1 < n ? per : off + len - at;
+		struct rte_mbuf *seg = rte_pktmbuf_alloc(g.mp);
+
+		if (seg == NULL)
+			tsc_fail("out of mbufs");
+		memcpy(rte_pktmbuf_append(seg, (uint16_t) part),
+			rte_pktmbuf_mtod_offset(m, const uint8_t *, at), part);
+		last->next = seg;
+		last = seg;
+		at += part;
+	}
+	m->data_len = (uint16_t) (off + per);
+	m->nb_segs = (uint16_t) n;
+	/* pkt_len stays: the whole frame */
+}
+
 static void
 tsc_send_segment(const struct tsc_line *l)
 {
@@ -316,8 +342,8 @@ tsc_send_segment(const struct tsc_line *l)
 	uint16_t optlen = tsc_opts_encode(s, f, opt);
 	uint16_t l4len = (uint16_t) (sizeof(struct rte_tcp_hdr) + optlen + s->len);
 	struct rte_ether_hdr *eh;
-	struct rte_mbuf *m = tsc_frame_alloc((uint16_t) (sizeof(*eh) + 20 + l4len), &eh,
-		RTE_ETHER_TYPE_IPV4);
+	struct rte_mbuf *m =
+		tsc_frame_alloc((uint16_t) (sizeof(*eh) + 20 + l4len), &eh, RTE_ETHER_TYPE_IPV4);
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *) (eh + 1);
 	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *) (ip + 1);
 	uint8_t *pay = (uint8_t *) (th + 1) + optlen;
@@ -338,6 +364,8 @@ tsc_send_segment(const struct tsc_line *l)
 	tsc_ip_fill(ip, f->raddr, g.our_addr, IPPROTO_TCP, l4len);
 	th->cksum = 0;
 	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+	if (s->chain > 1)
+		tsc_chain(m, (uint32_t) (pay - rte_pktmbuf_mtod(m, uint8_t *)), s->len, s->chain);
 	tsc_inject(m);
 }
 
@@ -347,8 +375,8 @@ tsc_send_icmp(const struct tsc_line *l)
 	struct tsc_flow *f = g.deflt;
 	uint16_t l4len = (uint16_t) (sizeof(struct rte_icmp_hdr) + 20 + 8);
 	struct rte_ether_hdr *eh;
-	struct rte_mbuf *m = tsc_frame_alloc((uint16_t) (sizeof(*eh) + 20 + l4len), &eh,
-		RTE_ETHER_TYPE_IPV4);
+	struct rte_mbuf *m =
+		tsc_frame_alloc((uint16_t) (sizeof(*eh) + 20 + l4len), &eh, RTE_ETHER_TYPE_IPV4);
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *) (eh + 1);
 	struct rte_icmp_hdr *ih = (struct rte_icmp_hdr *) (ip + 1);
 	struct rte_ipv4_hdr *qip = (struct rte_ipv4_hdr *) (ih + 1);
@@ -375,8 +403,8 @@ static void
 tsc_arp_answer(const struct rte_arp_hdr *req)
 {
 	struct rte_ether_hdr *eh;
-	struct rte_mbuf *m = tsc_frame_alloc(sizeof(*eh) + sizeof(struct rte_arp_hdr), &eh,
-		RTE_ETHER_TYPE_ARP);
+	struct rte_mbuf *m =
+		tsc_frame_alloc(sizeof(*eh) + sizeof(struct rte_arp_hdr), &eh, RTE_ETHER_TYPE_ARP);
 	struct rte_arp_hdr *ah = (struct rte_arp_hdr *) (eh + 1);
 
 	ah->arp_hardware = RTE_BE16(RTE_ARP_HRD_ETHER);
@@ -445,8 +473,10 @@ tsc_poll(void)
 				continue;
 			}
 			if (g.pend_n == TSC_MAX_PEND)
-				tsc_fail("more than %u segments sent and not expected", TSC_MAX_PEND);
-			g.pend[(g.pend_head + g.pend_n++) % TSC_MAX_PEND] = (struct tsc_pend){m, g.now};
+				tsc_fail("more than %u segments sent and not expected",
+					TSC_MAX_PEND);
+			g.pend[(g.pend_head + g.pend_n++) % TSC_MAX_PEND] =
+				(struct tsc_pend){m, g.now};
 		}
 		if (!arp)
 			return;
@@ -459,8 +489,8 @@ static void
 tsc_seg_decode(const struct rte_mbuf *m, struct tsc_seg *s, struct tsc_flow **fp,
 	const struct tsc_seg *want)
 {
-	const struct rte_ipv4_hdr *ip =
-		rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, sizeof(struct rte_ether_hdr));
+	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *,
+		sizeof(struct rte_ether_hdr));
 	const struct rte_tcp_hdr *th = (const struct rte_tcp_hdr *) (ip + 1);
 	uint16_t doff = (uint16_t) ((th->data_off >> 4) * 4);
 	const uint8_t *o = (const uint8_t *) (th + 1);
@@ -517,8 +547,7 @@ static bool
 tsc_seg_match(const struct tsc_seg *want, const struct tsc_flow *wf, const struct tsc_seg *got,
 	const struct tsc_flow *gf)
 {
-	if (wf != gf || want->flags != got->flags || want->seq != got->seq ||
-		want->len != got->len)
+	if (wf != gf || want->flags != got->flags || want->seq != got->seq || want->len != got->len)
 		return false;
 	if (want->has_ack && want->ack != got->ack)
 		return false;
@@ -562,7 +591,7 @@ tsc_advance(uint32_t t)
 		if (g.pend_n != 0)
 			tsc_unexpected();
 		g.now++;
-		g.ts->now = g.now;
+		g.ts->now = g.now + g.sc.clock_base_ms;
 		tsc_poll();
 	}
 }
@@ -578,7 +607,7 @@ tsc_expect_out(const struct tsc_line *l, uint32_t t)
 
 	while (g.pend_n == 0 && g.now < hi) {
 		g.now++;
-		g.ts->now = g.now;
+		g.ts->now = g.now + g.sc.clock_base_ms;
 		tsc_poll();
 	}
 	if (g.pend_n == 0)
@@ -600,9 +629,8 @@ tsc_expect_out(const struct tsc_line *l, uint32_t t)
 			tsc_seg_format(&got, '>', b, sizeof(b)), p.t / 1000, p.t % 1000);
 	}
 	if (p.t < lo || p.t > hi)
-		tsc_fail("segment sent at %u.%03u, expected at %u.%03u:\n  actual: %s",
-			p.t / 1000, p.t % 1000, t / 1000, t % 1000,
-			tsc_seg_format(&got, '>', b, sizeof(b)));
+		tsc_fail("segment sent at %u.%03u, expected at %u.%03u:\n  actual: %s", p.t / 1000,
+			p.t % 1000, t / 1000, t % 1000, tsc_seg_format(&got, '>', b, sizeof(b)));
 	rte_pktmbuf_free(p.m);
 	g.pend_head = (g.pend_head + 1) % TSC_MAX_PEND;
 	g.pend_n--;
@@ -637,9 +665,9 @@ tsc_app_event(const struct tsc_line *l, enum tsc_ev_type type)
 	g.ev_head = (g.ev_head + 1) % TSC_MAX_EVENTS;
 	g.ev_n--;
 	if (ev.type != type || ev.err != l->err)
-		tsc_fail("application event %s %s at %u.%03u, expected %s %s", tsc_ev_names[ev.type],
-			tsc_errname(ev.err), ev.t / 1000, ev.t % 1000, tsc_ev_names[type],
-			tsc_errname(l->err));
+		tsc_fail("application event %s %s at %u.%03u, expected %s %s",
+			tsc_ev_names[ev.type], tsc_errname(ev.err), ev.t / 1000, ev.t % 1000,
+			tsc_ev_names[type], tsc_errname(l->err));
 }
 
 static void
@@ -762,6 +790,19 @@ tsc_flow_conn(const struct tsc_flow *f)
 		rte_cpu_to_be_16(f->rport));
 }
 
+/* Buffers the receive side of <c> pins: its receive queue and out-of-order queue. */
+static uint32_t
+tsc_rcv_bufs(const struct tcp_conn *c)
+{
+	uint32_t n = 0;
+
+	for (const struct rte_mbuf *m = c->rcvq.head; m != NULL; m = m->next)
+		n++;
+	for (const struct rte_mbuf *m = c->ooo; m != NULL; m = m->next)
+		n++;
+	return n;
+}
+
 static void
 tsc_check_line(const struct tsc_line *l)
 {
@@ -815,9 +856,15 @@ tsc_check_line(const struct tsc_line *l)
 			got = c->rcvq.bytes;
 		else if (strcmp(l->name, "ooo") == 0)
 			got = c->n_ooo;
+#ifdef TCP_F_ORPHAN_Q
+		else if (strcmp(l->name, "rcv_mem") == 0)
+			got = c->rcv_mem;
+#endif
+		else if (strcmp(l->name, "rcv_bufs") == 0)
+			got = tsc_rcv_bufs(c);
 		else
 			tsc_fail("%%conn knows mss cwnd ssthresh rto snd_wnd rcv_wnd snd_ws rcv_ws "
-				 "sndq rcvq ooo");
+				 "sndq rcvq ooo rcv_mem rcv_bufs");
 		break;
 	case TSC_CHECK_QUIET:
 		tsc_no_pending();
@@ -891,7 +938,9 @@ tsc_setup(const char *prog)
 	if (g.ts == NULL)
 		tsc_fail("tcp_stack_create failed");
 	g.ts->clock_manual = true;
-	g.ts->now = 0;
+	/* A script may start the stack's clock late (uptime-dependent behaviour). */
+	g.ts->now = g.sc.clock_base_ms;
+	g.ts->wheel.now = g.sc.clock_base_ms;
 	g.ctx->tcp = g.ts;
 	stacks[0] = g.ts;
 	tcp_stack_link(stacks, 1);

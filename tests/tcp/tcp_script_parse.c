@@ -116,11 +116,21 @@ tsc_quoted(struct tsc_cur *c, uint32_t *len)
 		if (ch == '\\') {
 			ch = (unsigned char) *c->p++;
 			switch (ch) {
-			case 'r': ch = '\r'; break;
-			case 'n': ch = '\n'; break;
-			case 't': ch = '\t'; break;
-			case '0': ch = '\0'; break;
-			case '\\': case '"': break;
+			case 'r':
+				ch = '\r';
+				break;
+			case 'n':
+				ch = '\n';
+				break;
+			case 't':
+				ch = '\t';
+				break;
+			case '0':
+				ch = '\0';
+				break;
+			case '\\':
+			case '"':
+				break;
 			case 'x': {
 				char hex[3] = {c->p[0], c->p[0] ? c->p[1] : '\0', '\0'};
 				char *end;
@@ -176,13 +186,26 @@ tsc_flags(const char *s, uint8_t *out)
 
 	for (; *s; s++) {
 		switch (*s) {
-		case 'S': f |= RTE_TCP_SYN_FLAG; break;
-		case 'F': f |= RTE_TCP_FIN_FLAG; break;
-		case 'R': f |= RTE_TCP_RST_FLAG; break;
-		case 'P': f |= RTE_TCP_PSH_FLAG; break;
-		case 'U': f |= RTE_TCP_URG_FLAG; break;
-		case '.': f |= RTE_TCP_ACK_FLAG; break;
-		default: return false;
+		case 'S':
+			f |= RTE_TCP_SYN_FLAG;
+			break;
+		case 'F':
+			f |= RTE_TCP_FIN_FLAG;
+			break;
+		case 'R':
+			f |= RTE_TCP_RST_FLAG;
+			break;
+		case 'P':
+			f |= RTE_TCP_PSH_FLAG;
+			break;
+		case 'U':
+			f |= RTE_TCP_URG_FLAG;
+			break;
+		case '.':
+			f |= RTE_TCP_ACK_FLAG;
+			break;
+		default:
+			return false;
 		}
 	}
 	*out = f;
@@ -246,7 +269,8 @@ tsc_opts(struct tsc_cur *c, struct tsc_seg *s)
 				if (colon == NULL)
 					goto bad;
 				*colon = '\0';
-				if (!tsc_u32(w[i], &o->v[o->n]) || !tsc_u32(colon + 1, &o->v[o->n + 1]))
+				if (!tsc_u32(w[i], &o->v[o->n]) ||
+					!tsc_u32(colon + 1, &o->v[o->n + 1]))
 					goto bad;
 				o->n += 2;
 			}
@@ -285,8 +309,7 @@ tsc_seg_parse(struct tsc_cur *c, struct tsc_seg *s)
 		}
 		colon = strchr(p, ':');
 		paren = strchr(p, '(');
-		if (colon == NULL || paren == NULL || paren < colon ||
-			p[strlen(p) - 1] != ')') {
+		if (colon == NULL || paren == NULL || paren < colon || p[strlen(p) - 1] != ')') {
 			c->err = "SEQ:END(LEN) expected";
 			return false;
 		}
@@ -350,6 +373,13 @@ tsc_seg_parse(struct tsc_cur *c, struct tsc_seg *s)
 			if (!tsc_word(c, v, sizeof(v)) || !tsc_addr(v, &s->addr, &s->port))
 				goto bad;
 			s->has_addr = true;
+		} else if (strcmp(w, "chain") == 0) {
+			char v[64];
+			uint32_t x;
+
+			if (!tsc_word(c, v, sizeof(v)) || !tsc_u32(v, &x) || x < 1 || x > 8)
+				goto bad;
+			s->chain = (uint8_t) x;
 		} else {
 			goto bad;
 		}
@@ -463,7 +493,8 @@ tsc_app_parse(struct tsc_cur *c, struct tsc_line *l)
 	return true;
 bad:
 	if (c->err == NULL)
-		c->err = "app: accept | connect A:P | connected [E] | read N|\"s\" | eof | avail N | "
+		c->err = "app: accept | connect A:P | connected [E] | read N|\"s\" | eof | avail N "
+			 "| "
 			 "write N|\"s\" [=> N] | shutdown | close | abort | closed [E] | refuse";
 	return false;
 }
@@ -505,8 +536,20 @@ bad:
 }
 
 static const char *const tsc_icmp_codes[] = {
-	"net", "host", "proto", "port", "frag-needed", NULL, NULL, NULL,
-	NULL, NULL, NULL, NULL, NULL, "admin",
+	"net",
+	"host",
+	"proto",
+	"port",
+	"frag-needed",
+	NULL,
+	NULL,
+	NULL,
+	NULL,
+	NULL,
+	NULL,
+	NULL,
+	NULL,
+	"admin",
 };
 
 /* icmp unreach CODE [mtu N] for SEQ[:END(LEN)] [from ADDR] */
@@ -517,8 +560,7 @@ tsc_icmp_parse(struct tsc_cur *c, struct tsc_line *l)
 	uint32_t x;
 	bool have_seq = false;
 
-	if (!tsc_word(c, w, sizeof(w)) || strcmp(w, "unreach") != 0 ||
-		!tsc_word(c, w, sizeof(w)))
+	if (!tsc_word(c, w, sizeof(w)) || strcmp(w, "unreach") != 0 || !tsc_word(c, w, sizeof(w)))
 		goto bad;
 	for (x = 0; x < NDG_ARRAY_SIZE(tsc_icmp_codes); x++)
 		if (tsc_icmp_codes[x] != NULL && strcmp(tsc_icmp_codes[x], w) == 0)
@@ -539,8 +581,7 @@ tsc_icmp_parse(struct tsc_cur *c, struct tsc_line *l)
 				goto bad;
 			have_seq = true;
 		} else if (strcmp(w, "from") == 0) {
-			if (!tsc_word(c, w, sizeof(w)) ||
-				!tsc_addr(w, &l->seg.addr, &l->seg.port))
+			if (!tsc_word(c, w, sizeof(w)) || !tsc_addr(w, &l->seg.addr, &l->seg.port))
 				goto bad;
 			l->seg.has_addr = true;
 		} else {
@@ -578,9 +619,19 @@ tsc_option(struct tsc_script *sc, const char *name, const char *val, const char 
 		{"max-rxmt", offsetof(struct tcp_cfg, max_rxmt)},
 		{"synack-retries", offsetof(struct tcp_cfg, synack_retries)},
 		{"ooo-max", offsetof(struct tcp_cfg, ooo_max)},
+#ifdef TCP_F_ORPHAN_Q /* the stack's hostile-peer limits (issue 18) */
+		{"ooo-ms", offsetof(struct tcp_cfg, ooo_ms)},
+		{"max-orphans", offsetof(struct tcp_cfg, max_orphans)},
+		{"orphans-per-src", offsetof(struct tcp_cfg, max_orphans_per_src)},
+		{"orphan-retries", offsetof(struct tcp_cfg, orphan_retries)},
+		{"invalid-ratelimit-ms", offsetof(struct tcp_cfg, invalid_ratelimit_ms)},
+		{"challenge-ack-limit", offsetof(struct tcp_cfg, challenge_ack_limit)},
+#endif
 	};
 	if (strcmp(name, "tail-ms") == 0)
 		return tsc_u32(val, &sc->tail_ms) || (*err = "bad value", false);
+	if (strcmp(name, "clock-base-ms") == 0)
+		return tsc_u32(val, &sc->clock_base_ms) || (*err = "bad value", false);
 	uint32_t x;
 
 	for (size_t i = 0; i < NDG_ARRAY_SIZE(u32s); i++) {
@@ -773,11 +824,16 @@ static size_t
 tsc_opt_format(const struct tsc_opt *o, char *buf, size_t size)
 {
 	switch (o->kind) {
-	case 0: return (size_t) snprintf(buf, size, "eol");
-	case 1: return (size_t) snprintf(buf, size, "nop");
-	case 2: return (size_t) snprintf(buf, size, "mss %" PRIu32, o->v[0]);
-	case 3: return (size_t) snprintf(buf, size, "wscale %" PRIu32, o->v[0]);
-	case 4: return (size_t) snprintf(buf, size, "sackOK");
+	case 0:
+		return (size_t) snprintf(buf, size, "eol");
+	case 1:
+		return (size_t) snprintf(buf, size, "nop");
+	case 2:
+		return (size_t) snprintf(buf, size, "mss %" PRIu32, o->v[0]);
+	case 3:
+		return (size_t) snprintf(buf, size, "wscale %" PRIu32, o->v[0]);
+	case 4:
+		return (size_t) snprintf(buf, size, "sackOK");
 	case 8:
 		return (size_t) snprintf(buf, size, "TS val %" PRIu32 " ecr %" PRIu32, o->v[0],
 			o->v[1]);
@@ -801,8 +857,12 @@ tsc_seg_format(const struct tsc_seg *s, char dir, char *buf, size_t size)
 		uint8_t flag;
 		char c;
 	} order[] = {
-		{RTE_TCP_FIN_FLAG, 'F'}, {RTE_TCP_SYN_FLAG, 'S'}, {RTE_TCP_RST_FLAG, 'R'},
-		{RTE_TCP_PSH_FLAG, 'P'}, {RTE_TCP_URG_FLAG, 'U'}, {RTE_TCP_ACK_FLAG, '.'},
+		{RTE_TCP_FIN_FLAG, 'F'},
+		{RTE_TCP_SYN_FLAG, 'S'},
+		{RTE_TCP_RST_FLAG, 'R'},
+		{RTE_TCP_PSH_FLAG, 'P'},
+		{RTE_TCP_URG_FLAG, 'U'},
+		{RTE_TCP_ACK_FLAG, '.'},
 	};
 	char fl[8];
 	size_t n = 0, k = 0;
