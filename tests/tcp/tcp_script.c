@@ -309,6 +309,33 @@ tsc_inject(struct rte_mbuf *m)
 		tsc_fail("rx ring full");
 }
 
+/*
+ * Spread the <len> payload bytes at offset <off> of frame <m> over <n> buffers, as a PMD
+ * with scattered receive would hand it over: the headers and the first part stay in <m>.
+ */
+static void
+tsc_chain(struct rte_mbuf *m, uint32_t off, uint32_t len, uint32_t n)
+{
+	uint32_t per = len / n, at = off + per;
+	struct rte_mbuf *last = m;
+
+	for (uint32_t k = 1; k < n; k++) {
+		uint32_t part = k + 1 < n ? per : off + len - at;
+		struct rte_mbuf *seg = rte_pktmbuf_alloc(g.mp);
+
+		if (seg == NULL)
+			tsc_fail("out of mbufs");
+		memcpy(rte_pktmbuf_append(seg, (uint16_t) part),
+			rte_pktmbuf_mtod_offset(m, const uint8_t *, at), part);
+		last->next = seg;
+		last = seg;
+		at += part;
+	}
+	m->data_len = (uint16_t) (off + per);
+	m->nb_segs = (uint16_t) n;
+	/* pkt_len stays: the whole frame */
+}
+
 static void
 tsc_send_segment(const struct tsc_line *l)
 {
@@ -340,6 +367,8 @@ tsc_send_segment(const struct tsc_line *l)
 	tsc_ip_fill(ip, f->raddr, g.our_addr, IPPROTO_TCP, l4len);
 	th->cksum = 0;
 	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+	if (s->chain > 1)
+		tsc_chain(m, (uint32_t) (pay - rte_pktmbuf_mtod(m, uint8_t *)), s->len, s->chain);
 	tsc_inject(m);
 }
 
@@ -565,7 +594,7 @@ tsc_advance(uint32_t t)
 		if (g.pend_n != 0)
 			tsc_unexpected();
 		g.now++;
-		g.ts->now = g.now;
+		g.ts->now = g.now + g.sc.clock_base_ms;
 		tsc_poll();
 	}
 }
@@ -581,7 +610,7 @@ tsc_expect_out(const struct tsc_line *l, uint32_t t)
 
 	while (g.pend_n == 0 && g.now < hi) {
 		g.now++;
-		g.ts->now = g.now;
+		g.ts->now = g.now + g.sc.clock_base_ms;
 		tsc_poll();
 	}
 	if (g.pend_n == 0)
@@ -764,6 +793,19 @@ tsc_flow_conn(const struct tsc_flow *f)
 		rte_cpu_to_be_16(f->rport));
 }
 
+/* Buffers the receive side of <c> pins: its receive queue and out-of-order queue. */
+static uint32_t
+tsc_rcv_bufs(const struct tcp_conn *c)
+{
+	uint32_t n = 0;
+
+	for (const struct rte_mbuf *m = c->rcvq.head; m != NULL; m = m->next)
+		n++;
+	for (const struct rte_mbuf *m = c->ooo; m != NULL; m = m->next)
+		n++;
+	return n;
+}
+
 static void
 tsc_check_line(const struct tsc_line *l)
 {
@@ -817,9 +859,15 @@ tsc_check_line(const struct tsc_line *l)
 			got = c->rcvq.bytes;
 		else if (strcmp(l->name, "ooo") == 0)
 			got = c->n_ooo;
+#ifdef TCP_F_ORPHAN_Q
+		else if (strcmp(l->name, "rcv_mem") == 0)
+			got = c->rcv_mem;
+#endif
+		else if (strcmp(l->name, "rcv_bufs") == 0)
+			got = tsc_rcv_bufs(c);
 		else
 			tsc_fail("%%conn knows mss cwnd ssthresh rto snd_wnd rcv_wnd snd_ws rcv_ws "
-				 "sndq rcvq ooo");
+				 "sndq rcvq ooo rcv_mem rcv_bufs");
 		break;
 	case TSC_CHECK_QUIET:
 		tsc_no_pending();
@@ -893,7 +941,9 @@ tsc_setup(const char *prog)
 	if (g.ts == NULL)
 		tsc_fail("tcp_stack_create failed");
 	g.ts->clock_manual = true;
-	g.ts->now = 0;
+	/* A script may start the stack's clock late (uptime-dependent behaviour). */
+	g.ts->now = g.sc.clock_base_ms;
+	g.ts->wheel.now = g.sc.clock_base_ms;
 	g.ctx->tcp = g.ts;
 	stacks[0] = g.ts;
 	tcp_stack_link(stacks, 1);

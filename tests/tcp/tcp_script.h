@@ -46,6 +46,7 @@ struct tsc_seg {
 	bool has_addr;	  /* from/to written */
 	uint32_t addr;	  /* network byte order */
 	uint16_t port;	  /* host order; 0: default peer port */
+	uint8_t chain;	  /* inbound: payload spread over this many mbufs (0, 1: one) */
 };
 
 enum tsc_kind {
@@ -117,7 +118,8 @@ struct tsc_script {
 	uint16_t local_port;  /* our port of the default peer's flow (default: listen_port) */
 	uint32_t peer_addr;   /* default peer, network byte order */
 	uint16_t peer_port;
-	uint32_t tail_ms; /* quiet time checked after the last line */
+	uint32_t tail_ms;	/* quiet time checked after the last line */
+	uint32_t clock_base_ms; /* the stack's clock reads this at script time 0 */
 	unsigned int n_lines;
 	struct tsc_line *lines;
 };

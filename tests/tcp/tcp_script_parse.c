@@ -373,6 +373,13 @@ tsc_seg_parse(struct tsc_cur *c, struct tsc_seg *s)
 			if (!tsc_word(c, v, sizeof(v)) || !tsc_addr(v, &s->addr, &s->port))
 				goto bad;
 			s->has_addr = true;
+		} else if (strcmp(w, "chain") == 0) {
+			char v[64];
+			uint32_t x;
+
+			if (!tsc_word(c, v, sizeof(v)) || !tsc_u32(v, &x) || x < 1 || x > 8)
+				goto bad;
+			s->chain = (uint8_t) x;
 		} else {
 			goto bad;
 		}
@@ -612,9 +619,19 @@ tsc_option(struct tsc_script *sc, const char *name, const char *val, const char 
 		{"max-rxmt", offsetof(struct tcp_cfg, max_rxmt)},
 		{"synack-retries", offsetof(struct tcp_cfg, synack_retries)},
 		{"ooo-max", offsetof(struct tcp_cfg, ooo_max)},
+#ifdef TCP_F_ORPHAN_Q /* the stack's hostile-peer limits (issue 18) */
+		{"ooo-ms", offsetof(struct tcp_cfg, ooo_ms)},
+		{"max-orphans", offsetof(struct tcp_cfg, max_orphans)},
+		{"orphans-per-src", offsetof(struct tcp_cfg, max_orphans_per_src)},
+		{"orphan-retries", offsetof(struct tcp_cfg, orphan_retries)},
+		{"invalid-ratelimit-ms", offsetof(struct tcp_cfg, invalid_ratelimit_ms)},
+		{"challenge-ack-limit", offsetof(struct tcp_cfg, challenge_ack_limit)},
+#endif
 	};
 	if (strcmp(name, "tail-ms") == 0)
 		return tsc_u32(val, &sc->tail_ms) || (*err = "bad value", false);
+	if (strcmp(name, "clock-base-ms") == 0)
+		return tsc_u32(val, &sc->clock_base_ms) || (*err = "bad value", false);
 	uint32_t x;
 
 	for (size_t i = 0; i < NDG_ARRAY_SIZE(u32s); i++) {
