@@ -74,9 +74,9 @@ enum tcp_tmr {
 #define TCP_F_NOTIFIED	  (1u << 15) /* application was told it is open */
 #define TCP_F_NOBUF_WAIT  (1u << 16) /* on the stack's list of writers waiting for mbufs */
 #define TCP_F_SACK_OK	  (1u << 17) /* peer may receive SACK blocks (RFC 2018); offered in SYN_SENT */
-#define TCP_F_OOO_LISTED                                                                           \
-	(1u << 18)		  /* on the stack's list of connections holding out-of-order data */
-#define TCP_F_ORPHAN_Q (1u << 19) /* on the stack's list of orphans (oldest reaped first) */
+#define TCP_F_OOO_LISTED  (1u << 18) /* on the stack's list of holders of out-of-order data */
+#define TCP_F_ORPHAN_Q	  (1u << 19) /* on the stack's list of orphans (oldest reaped first) */
+#define TCP_F_COOKIE	  (1u << 20) /* opened by a SYN cookie's ACK: handshake not timed */
 
 struct rte_mbuf;
 struct rte_mempool;

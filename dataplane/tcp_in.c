@@ -21,7 +21,8 @@
 #include "tcp.h"
 #include "ndg_common.h"
 
-#define TCP_DEFAULT_MSS 536 /* RFC 9293 §3.7.1: when the SYN has no MSS option */
+#define TCP_DEFAULT_MSS	    536	  /* RFC 9293 §3.7.1: when the SYN has no MSS option */
+#define TCP_RTO_FALLBACK_MS 3000u /* RFC 6298 (5.7): the RTO after a resent SYN */
 
 struct tcp_seg {
 	uint32_t seq;
@@ -114,6 +115,23 @@ tcp_rtt_sample(struct tcp_conn *c, uint32_t r)
 	if (rto < cfg->rto_min_ms)
 		rto = cfg->rto_min_ms;
 	c->rto = RTE_MIN(rto, cfg->rto_max_ms);
+}
+
+/*
+ * The handshake of <c> completed: its RTT is the first sample (RFC 6298 (2.2)) unless our SYN
+ * or SYN-ACK was resent (Karn), in which case the RTO goes to 3 s for the data (RFC 6298
+ * (5.7), a MUST: the path needed more than the initial 1 s). A cookie's handshake was not
+ * timed at all: the initial RTO stays.
+ */
+static void
+tcp_rtt_handshake(struct tcp_conn *c)
+{
+	if (c->flags & TCP_F_COOKIE)
+		return;
+	if (c->n_rxmt == 0)
+		tcp_rtt_sample(c, c->ts->now - c->rtt_ts);
+	else if (c->rto < TCP_RTO_FALLBACK_MS)
+		c->rto = RTE_MIN(TCP_RTO_FALLBACK_MS, c->ts->cfg->rto_max_ms);
 }
 
 /* Retransmit the first unacknowledged segment (fast retransmit / partial ACK). */
@@ -666,8 +684,7 @@ tcp_in_syn_sent(struct tcp_conn *c, const struct tcp_seg *sg, const struct rte_e
 		c->max_sndwnd = c->snd_wnd;
 		c->snd_wl1 = sg->seq;
 		c->snd_wl2 = sg->ack;
-		if (c->n_rxmt == 0)
-			tcp_rtt_sample(c, ts->now - c->rtt_ts);
+		tcp_rtt_handshake(c);
 		c->n_rxmt = 0;
 		tcp_tmr_clear(c, TCP_TMR_RXMT);
 		tcp_tmr_clear(c, TCP_TMR_CONN);
@@ -783,8 +800,7 @@ tcp_conn_input(struct tcp_conn *c, struct rte_mbuf *m, struct tcp_seg *sg,
 		c->max_sndwnd = c->snd_wnd;
 		c->snd_wl1 = sg->seq;
 		c->snd_wl2 = sg->ack;
-		if (c->n_rxmt == 0)
-			tcp_rtt_sample(c, ts->now - c->rtt_ts);
+		tcp_rtt_handshake(c);
 		c->n_rxmt = 0;
 		tcp_tmr_clear(c, TCP_TMR_RXMT);
 		tcp_conn_set_state(c, TCP_ST_ESTABLISHED);
@@ -1022,7 +1038,7 @@ tcp_in_cookie(struct tcp_stack *ts, const struct net_if *nif, const struct tcp_l
 	c->snd_nxt = c->snd_max = sg->ack;
 	c->snd_una = c->iss;
 	tcp_conn_set_state(c, TCP_ST_SYN_RCVD);
-	c->n_rxmt = 1; /* no RTT sample from a handshake we did not time */
+	c->flags |= TCP_F_COOKIE; /* no RTT sample from a handshake we did not time */
 	return c;
 }
 

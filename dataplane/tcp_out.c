@@ -402,7 +402,8 @@ tcp_rxmt_interval(const struct tcp_conn *c)
 static inline uint32_t
 tcp_syn_interval(const struct tcp_conn *c)
 {
-	uint32_t shift = c->n_rxmt > TCP_SYN_LINEAR ? c->n_rxmt - TCP_SYN_LINEAR : 0;
+	/* After the <n_rxmt>th resend: the fourth is the last one RTO apart. */
+	uint32_t shift = c->n_rxmt >= TCP_SYN_LINEAR ? c->n_rxmt - TCP_SYN_LINEAR + 1 : 0;
 	uint64_t t = (uint64_t) c->rto << RTE_MIN(shift, 16u);
 
 	return (uint32_t) RTE_MIN(t, (uint64_t) c->ts->cfg->rto_max_ms);
