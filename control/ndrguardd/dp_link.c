@@ -539,7 +539,9 @@ ctld_dp_log_read(struct ctld *d)
 		}
 		d->dlog_records++;
 		obs_record(d, &recs[i], line);
-		xdp_verdict(d->conf, recs[i].client_ip, recs[i].rule, recs[i].outcome);
+		if (xdp_verdict(d->conf, recs[i].client_ip, recs[i].rule, recs[i].outcome,
+			    recs[i].flags) == -EPERM)
+			d->xdp_unverified++;
 	}
 	if (d->dlog != NULL)
 		fflush(d->dlog);
