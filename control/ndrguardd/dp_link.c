@@ -147,6 +147,7 @@ dp_config_payload(const struct ctld *d, size_t *len)
 
 		o->ip = net->ip;
 		o->plen = net->plen;
+		o->flags = net->external ? CTL_NET_F_EXTERNAL : 0;
 		p += sizeof(*o);
 	}
 	TAILQ_FOREACH (net, &c->blocked, entry) {

@@ -217,9 +217,13 @@ struct ctl_config_domain {
 	struct ctl_config_backend backends[CTL_CONFIG_BACKENDS];
 };
 
+/* ctl_config_net.flags */
+#define CTL_NET_F_EXTERNAL (1u << 0) /* relay network reachable from outside: not anti-spoofed */
+
 struct ctl_config_net {
 	uint32_t ip; /* network byte order */
-	uint32_t plen;
+	uint16_t plen;
+	uint16_t flags; /* CTL_NET_F_*, relay networks only; 0 elsewhere */
 };
 
 struct ctl_config_addr {
