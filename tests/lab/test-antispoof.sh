@@ -92,6 +92,12 @@ CONF
     spoof 198.18.1.9 pass                # an outside host
     cli greet "$CLIENT_IP" "$APPLIANCE_IP" || fail "the legitimate client lost its greeting"
     echo "ok: $CLIENT_IP still gets the greeting"
+    local m
+    # Control runs in the appliance namespace: so does its metrics listener.
+    m=$(ip netns exec "$APPLIANCE_NETNS" curl -s "$METRICS_URL" |
+        awk '$1 == "ndrguard_dataplane_drop_ip_spoofed_src_total" {print $2}')
+    [ "${m:-0}" -ge $((7 * N)) ] || fail "ndrguard_dataplane_drop_ip_spoofed_src_total is '${m:-}'"
+    echo "ok: exported as ndrguard_dataplane_drop_ip_spoofed_src_total $m"
 
     # An early talker never acknowledged a byte of ours: its verdict is logged, not blocked.
     cli early 198.18.1.5 "$APPLIANCE_IP" || fail "early talker not answered 554"
@@ -115,7 +121,6 @@ CONF
         fail "the early talker 198.18.1.5 went into the XDP block map"
     fi
     local unv
-    # Control runs in the appliance namespace: so does its metrics listener.
     unv=$(ip netns exec "$APPLIANCE_NETNS" curl -s "$METRICS_URL" | awk '$1 == "ndrguard_xdp_verdicts_unverified_total" {print $2}')
     [ "${unv:-0}" -ge 1 ] || fail "ndrguard_xdp_verdicts_unverified_total is '${unv:-}'"
     echo "ok: the early talker (198.18.1.5) is logged, not blocked (verdicts_unverified $unv)"
