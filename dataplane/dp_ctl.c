@@ -30,6 +30,7 @@
 #include <urcu/urcu-qsbr.h>
 
 #include "dp_ctl.h"
+#include "net.h"
 #include "outbound.h"
 #include "policy.h"
 #include "proxy.h"
@@ -153,7 +154,7 @@ dp_ctl_add_nets(struct policy *pol, const uint8_t **p, uint32_t n, bool relay)
 
 		if (net->plen > 32 || inet_ntop(AF_INET, &a, ip, sizeof(ip)) == NULL)
 			return -EINVAL;
-		snprintf(cidr, sizeof(cidr), "%s/%u", ip, net->plen);
+		snprintf(cidr, sizeof(cidr), "%s/%u", ip, (uint8_t) net->plen);
 		ret = policy_cidr_add(pol, cidr, relay);
 		if (ret != 0)
 			return ret;
@@ -217,7 +218,7 @@ dp_ctl_build_out(struct dp_cfg *c, const uint8_t *p, size_t len)
 		a.s_addr = net->ip;
 		if (net->plen > 32 || inet_ntop(AF_INET, &a, ip, sizeof(ip)) == NULL)
 			return -EINVAL;
-		snprintf(cidr, sizeof(cidr), "%s/%u", ip, net->plen);
+		snprintf(cidr, sizeof(cidr), "%s/%u", ip, (uint8_t) net->plen);
 		ret = out_conf_add_net(oc, cidr);
 		if (ret != 0)
 			return ret;
@@ -419,6 +420,80 @@ err:
 	return NULL;
 }
 
+static void
+dp_ctl_pfx_add(struct net_pfx *v, unsigned int *n, uint32_t ip, unsigned int plen)
+{
+	v[*n].mask = plen ? rte_cpu_to_be_32(~0u << (32 - plen)) : 0;
+	v[*n].net = ip & v[*n].mask;
+	(*n)++;
+}
+
+/*
+ * The anti-spoofing table for configuration <c>, built from CONFIG <payload> (already
+ * checked by dp_cfg_build()): backends and internal networks say which port is inside, and
+ * an external port refuses them and the relay networks not marked external (DESIGN.md §3).
+ * @return 0, -ENOMEM (the previous table stays). Control thread.
+ */
+static int
+dp_ctl_spoof_update(const struct dp_cfg *c, const void *payload)
+{
+	const struct ctl_config *h = payload;
+	const struct ctl_config_net *rn =
+		(const void *) ((const uint8_t *) (h + 1) +
+				(size_t) h->n_domains * sizeof(struct ctl_config_domain));
+	unsigned int n_anchors = 0, n_inside = 0, n_backends = 0, overlap = 0;
+	const struct net_spoof *sp;
+	struct net_pfx *anchors, *inside;
+	int ret;
+
+	for (uint32_t d = 0; d < c->n_domains; d++)
+		n_backends += c->domains[d].n;
+	anchors = calloc((size_t) n_backends + c->out.n_nets + 1, sizeof(*anchors));
+	inside = calloc((size_t) n_backends + c->out.n_nets + h->n_relay_nets + 1, sizeof(*inside));
+	if (anchors == NULL || inside == NULL) {
+		free(anchors);
+		free(inside);
+		return -ENOMEM;
+	}
+	for (uint32_t d = 0; d < c->n_domains; d++)
+		for (uint32_t b = 0; b < c->domains[d].n; b++) {
+			dp_ctl_pfx_add(anchors, &n_anchors, c->domains[d].b[b].ip, 32);
+			dp_ctl_pfx_add(inside, &n_inside, c->domains[d].b[b].ip, 32);
+		}
+	for (uint32_t i = 0; i < c->out.n_nets; i++) {
+		uint32_t ip;
+
+		if (c->out.nets[i].family != 4)
+			continue;
+		memcpy(&ip, c->out.nets[i].addr, sizeof(ip));
+		dp_ctl_pfx_add(anchors, &n_anchors, ip, c->out.nets[i].plen);
+		dp_ctl_pfx_add(inside, &n_inside, ip, c->out.nets[i].plen);
+	}
+	for (uint32_t i = 0; i < h->n_relay_nets; i++)
+		if (!(rn[i].flags & CTL_NET_F_EXTERNAL))
+			dp_ctl_pfx_add(inside, &n_inside, rn[i].ip, rn[i].plen);
+	ret = net_spoof_update(anchors, n_anchors, inside, n_inside, &overlap);
+	free(anchors);
+	free(inside);
+	if (ret != 0)
+		return ret;
+	if (overlap != 0)
+		CTL_LOG(WARNING,
+			"%u inside network(s) (internal, relay or backend) overlap the subnet of "
+			"an external port: their hosts there are dropped as spoofed; mark relay "
+			"networks that reach us from outside 'external'",
+			overlap);
+	/* This thread is the only writer: what it just published cannot go away under it. */
+	sp = net_spoof_get();
+	for (uint16_t p = 0; sp != NULL && p < RTE_MAX_ETHPORTS; p++)
+		if (sp->role[p] != NET_ROLE_NONE)
+			CTL_LOG(INFO, "port %u: %s, %s", p, net_role_name(sp->role[p]),
+				sp->role[p] == NET_ROLE_EXTERNAL
+					? "refuses our own and inside addresses as sources"
+					: "refuses our own addresses as sources");
+	return 0;
+}
+
 /* Publish <c> and retire the previous configuration after a grace period. */
 static void
 dp_cfg_publish(struct dp_cfg *c)
@@ -607,6 +682,9 @@ dp_ctl_handle(const struct ctl_msg_hdr *h, const uint8_t *p)
 		urcu_qsbr_thread_online();
 		c = dp_cfg_build(p, h->len, &ret);
 		if (c != NULL) {
+			if (dp_ctl_spoof_update(c, p) != 0)
+				CTL_LOG(WARNING, "anti-spoofing table: out of memory, the "
+						 "previous one stays");
 			dp_cfg_publish(c);
 			CTL_LOG(INFO, "configuration %016" PRIx64 " in force: %u domains", c->gen,
 				c->n_domains);

@@ -599,6 +599,10 @@ main(int argc, char **argv)
 	RTE_ETH_FOREACH_DEV (port_id)
 		if (nifs[port_id].n_addrs == 0)
 			MAIN_LOG(WARNING, "port %u has no address: it answers nothing", port_id);
+	/* Our own addresses are never a source from the wire (BCP 38); the configuration adds
+	 * the inside networks and the ports' roles (net_spoof_update()). */
+	if (net_spoof_init(nifs, RTE_MAX_ETHPORTS) != 0)
+		rte_exit(EXIT_FAILURE, "anti-spoofing table: out of memory\n");
 
 	/* Context i polls queue i of every port and owns tx queue i on each. */
 	w = 0;

@@ -53,6 +53,7 @@ enum net_verdict
 net_arp_input(struct lcore_ctx *ctx, const struct net_if *nif, struct rte_mbuf *m, uint16_t l2len)
 {
 	struct stats_lcore *st = &ctx->stats;
+	const struct net_spoof *sp;
 	struct rte_ether_hdr *eh;
 	struct rte_arp_hdr *ah;
 	uint32_t tip;
@@ -75,6 +76,15 @@ net_arp_input(struct lcore_ctx *ctx, const struct net_if *nif, struct rte_mbuf *
 		 * before the mbuf returns to the pool, where a PMD would reuse it. */
 		m->hash.fdir.hi = 0;
 		tcp_arp_learn(ctx->tcp, nif->port_id, ah->arp_data.arp_sip, &ah->arp_data.arp_sha);
+		return NET_DROP;
+	}
+	/* A sender claiming one of our addresses, or (external port) an inside one, would
+	 * redirect our traffic for it: the cache learns only what is solicited, but an entry
+	 * for a backend being resolved would take the forger's MAC and port. */
+	sp = net_spoof_get();
+	if (unlikely(sp != NULL && ah->arp_data.arp_sip != 0 &&
+		     net_spoof_refuses(sp, nif->port_id, ah->arp_data.arp_sip))) {
+		stats_inc(st, STATS_DROP_ARP_SPOOFED_SRC);
 		return NET_DROP;
 	}
 	if (ah->arp_opcode == RTE_BE16(RTE_ARP_OP_REPLY)) {

@@ -116,6 +116,7 @@ net_ipv4_input(struct lcore_ctx *ctx, const struct net_if *nif, struct rte_mbuf 
 {
 	struct stats_lcore *st = &ctx->stats;
 	const struct rte_ipv4_hdr *ip;
+	const struct net_spoof *sp;
 	uint16_t l3len, tot;
 	uint32_t frame_l3;
 
@@ -173,6 +174,12 @@ net_ipv4_input(struct lcore_ctx *ctx, const struct net_if *nif, struct rte_mbuf 
 	}
 	if (unlikely(!net_if_has_addr(nif, ip->dst_addr))) {
 		stats_inc(st, STATS_DROP_IP_NOT_FOR_US);
+		return NET_DROP;
+	}
+	/* BCP 38: ours, or (external port) inside, is never a source from the wire. */
+	sp = net_spoof_get();
+	if (unlikely(sp != NULL && net_spoof_refuses(sp, nif->port_id, ip->src_addr))) {
+		stats_inc(st, STATS_DROP_IP_SPOOFED_SRC);
 		return NET_DROP;
 	}
 	/* Ethernet pads short frames to 60 bytes: the IP length is the truth. */

@@ -372,7 +372,10 @@ proxy_op_decision(void *arg, const struct policy_decision *d)
 	rec.time_ms = (uint64_t) ((int64_t) d->time_ms + pl->wall_offset_ms);
 	memcpy(&rec.client_ip, d->peer->addr, sizeof(rec.client_ip));
 	rec.outcome = d->outcome;
-	rec.reserved = 0;
+	/* Whether the client is who it claims to be: control blocks only such clients at XDP. */
+	rec.flags = ps->client != NULL && tcp_conn_peer_acked_data(ps->client)
+			    ? CTL_LOG_F_PEER_ACKED
+			    : 0;
 	rec.code = d->code;
 	proxy_copy_str(rec.enh, sizeof(rec.enh), d->enh);
 	proxy_copy_str(rec.rule, sizeof(rec.rule), policy_rule_name(d->rule));

@@ -23,6 +23,7 @@ enum stats_id {
 	STATS_DROP_ARP_BAD,		 /* not Ethernet/IPv4 ARP (htype, ptype, hlen, plen) */
 	STATS_DROP_ARP_NOT_FOR_US,	 /* request for an address that is not ours */
 	STATS_DROP_ARP_OTHER_OP,	 /* opcodes other than request and reply */
+	STATS_DROP_ARP_SPOOFED_SRC,	 /* sender ours, or inside on an external port */
 	STATS_DROP_IP_TRUNCATED,	 /* frame shorter than the IPv4 header or total length */
 	STATS_DROP_IP_BAD_VERSION,	 /* version field is not 4 */
 	STATS_DROP_IP_BAD_IHL,		 /* header length below 20 bytes */
@@ -31,6 +32,7 @@ enum stats_id {
 	STATS_DROP_IP_OPTIONS,		 /* header with options (never needed by SMTP peers) */
 	STATS_DROP_IP_FRAGMENT,		 /* any fragment: we never reassemble */
 	STATS_DROP_IP_BAD_SRC,		 /* martian source: 0/8, 127/8, multicast, broadcast */
+	STATS_DROP_IP_SPOOFED_SRC,	 /* source ours, or inside on an external port (BCP 38) */
 	STATS_DROP_IP_NOT_FOR_US,	 /* destination is not one of our addresses */
 	STATS_DROP_IP_PROTO,		 /* protocol other than ICMP and TCP */
 	STATS_ICMP_ECHO_RX,		 /* echo requests to us */

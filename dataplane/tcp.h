@@ -508,4 +508,15 @@ void tcp_arp_xmit(struct tcp_stack *ts, uint16_t port_id, uint32_t nexthop, stru
 /** Age ARP entries and retry requests. */
 void tcp_arp_timers(struct tcp_stack *ts);
 
+/**
+ * Has the peer of <c> acknowledged data we sent, beyond our SYN? A blind spoofer can answer a
+ * SYN-ACK (a SYN cookie's ACK) but cannot acknowledge bytes it never received, so only this
+ * proves the peer owns its address (DESIGN.md §3 "Hostile peers"). Owner lcore.
+ */
+static inline bool
+tcp_conn_peer_acked_data(const struct tcp_conn *c)
+{
+	return tcp_seq_gt(c->snd_una, c->iss + 1);
+}
+
 #endif /* NDG_DATAPLANE_TCP_H */

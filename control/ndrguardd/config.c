@@ -153,10 +153,33 @@ conf_domain_find(const struct ndg_conf *c, const char *name)
 	return NULL;
 }
 
+/* Do A.B.C.D/<pa> at <a> and <b>/<pb> share an address? Addresses in network byte order. */
+static bool
+conf_net_overlap(uint32_t a, uint8_t pa, uint32_t b, uint8_t pb)
+{
+	uint8_t p = pa < pb ? pa : pb;
+	uint32_t mask = p ? htonl(~0u << (32 - p)) : 0;
+
+	return ((a ^ b) & mask) == 0;
+}
+
+/* <ip> (network byte order) as text, in one of two rotating static buffers. */
+static const char *
+conf_ip_str(uint32_t ip)
+{
+	static char buf[2][INET_ADDRSTRLEN];
+	static unsigned int k;
+	struct in_addr a = {.s_addr = ip};
+
+	k ^= 1;
+	return inet_ntop(AF_INET, &a, buf[k], sizeof(buf[k]));
+}
+
 int
 conf_validate(const struct ndg_conf *c, FILE *errf)
 {
 	const struct conf_domain *d, *e;
+	const struct conf_net *n;
 	int errors = 0;
 
 #define CONF_VERR(line, ...)                                                                       \
@@ -194,6 +217,32 @@ conf_validate(const struct ndg_conf *c, FILE *errf)
 			m = TAILQ_NEXT(m, entry))
 			if (strcmp(l->name, m->name) == 0)
 				CONF_VERR(m->line, "directory ldap %s is defined twice", m->name);
+	/* The external port refuses backends and internal networks as sources whatever the
+	 * relay networks say (BCP 38): an 'external' relay network cannot hold them. */
+	TAILQ_FOREACH (n, &c->relay_nets, entry) {
+		const struct conf_out_net *o;
+		char net[INET_ADDRSTRLEN];
+		struct in_addr a = {.s_addr = n->ip};
+
+		if (!n->external)
+			continue;
+		inet_ntop(AF_INET, &a, net, sizeof(net));
+		TAILQ_FOREACH (d, &c->domains, entry)
+			for (unsigned int i = 0; i < d->n_backends; i++)
+				if (conf_net_overlap(n->ip, n->plen, d->backends[i].ip, 32))
+					CONF_VERR(n->line,
+						"relay network %s/%u external holds backend %s of "
+						"domain %s: a backend never reaches us from "
+						"outside",
+						net, n->plen, conf_ip_str(d->backends[i].ip),
+						d->name);
+		TAILQ_FOREACH (o, &c->out.nets, entry)
+			if (conf_net_overlap(n->ip, n->plen, o->ip, o->plen))
+				CONF_VERR(n->line,
+					"relay network %s/%u external overlaps internal network "
+					"%s/%u",
+					net, n->plen, conf_ip_str(o->ip), o->plen);
+	}
 	if (c->harvest_window_ms == 0)
 		CONF_VERR(0, "harvest window must be longer than 0");
 	if (c->xdp.steer && c->xdp.n_addrs == 0)

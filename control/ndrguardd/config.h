@@ -81,6 +81,8 @@ struct conf_net {
 	TAILQ_ENTRY(conf_net) entry;
 	uint32_t ip; /* network byte order, host bits zero */
 	uint8_t plen;
+	bool external; /* 'relay network ... external': its hosts reach us from outside */
+	int line;      /* where it was defined, for messages */
 };
 
 struct conf_str {

@@ -147,6 +147,7 @@ dp_config_payload(const struct ctld *d, size_t *len)
 
 		o->ip = net->ip;
 		o->plen = net->plen;
+		o->flags = net->external ? CTL_NET_F_EXTERNAL : 0;
 		p += sizeof(*o);
 	}
 	TAILQ_FOREACH (net, &c->blocked, entry) {
@@ -539,7 +540,9 @@ ctld_dp_log_read(struct ctld *d)
 		}
 		d->dlog_records++;
 		obs_record(d, &recs[i], line);
-		xdp_verdict(d->conf, recs[i].client_ip, recs[i].rule, recs[i].outcome);
+		if (xdp_verdict(d->conf, recs[i].client_ip, recs[i].rule, recs[i].outcome,
+			    recs[i].flags) == -EPERM)
+			d->xdp_unverified++;
 	}
 	if (d->dlog != NULL)
 		fflush(d->dlog);

@@ -361,6 +361,11 @@ metrics_render(const struct ctld *d, const char *dp_stats, FILE *f)
 	fprintf(f, "ndrguard_directory_sync_failed %d\n", d->dir_error[0] != '\0');
 	fputs("# TYPE ndrguard_decision_log_records_total counter\n", f);
 	fprintf(f, "ndrguard_decision_log_records_total %" PRIu64 "\n", d->dlog_records);
+	fputs("# HELP ndrguard_xdp_verdicts_unverified_total Verdicts not sent to XDP: the client "
+	      "never acknowledged our data, so its address may be forged.\n"
+	      "# TYPE ndrguard_xdp_verdicts_unverified_total counter\n",
+		f);
+	fprintf(f, "ndrguard_xdp_verdicts_unverified_total %" PRIu64 "\n", d->xdp_unverified);
 	fputs("# HELP ndrguard_outbound_alarms_total Accounts or hosts over their outbound rate.\n"
 	      "# TYPE ndrguard_outbound_alarms_total counter\n",
 		f);

@@ -41,6 +41,7 @@ struct ctld {
 	int dp_log_fd; /* LOG subscription, -1: none */
 	FILE *dlog;    /* the decision log file, NULL: not open */
 	uint64_t dlog_records;
+	uint64_t xdp_unverified; /* verdicts kept from XDP: client acknowledged no data of ours */
 	uint32_t dp_seq;
 	uint32_t dp_pid;
 	uint64_t dp_config_gen;

@@ -195,6 +195,24 @@ stmt		: HOSTNAME value {
 		| DOMAIN value { conf_domain_begin(ctx, @1.first_line, $2); }
 		  '{' optnl domain_items '}'	{ ctx->domain = NULL; }
 		| RELAY NETWORK value		{ conf_add_net(ctx, @1.first_line, &ctx->conf->relay_nets, $3, "relay network"); }
+		| RELAY NETWORK value value {
+			/* 'external': the network's hosts reach us from the internet (a branch
+			 * office, a partner): not refused as spoofed on the external port. */
+			if (strcmp($4, "external") != 0) {
+				conf_parse_error(ctx, @1.first_line,
+					"relay network %s: '%s' is not external", $3, $4);
+				free($3);
+			} else {
+				struct conf_net *last =
+					TAILQ_LAST(&ctx->conf->relay_nets, conf_net_list);
+
+				conf_add_net(ctx, @1.first_line, &ctx->conf->relay_nets, $3,
+					"relay network");
+				if (TAILQ_LAST(&ctx->conf->relay_nets, conf_net_list) != last)
+					TAILQ_LAST(&ctx->conf->relay_nets, conf_net_list)->external = true;
+			}
+			free($4);
+		}
 		| BLOCK NETWORK value		{ conf_add_net(ctx, @1.first_line, &ctx->conf->blocked, $3, "block network"); }
 		| NEVER_BOUNCE value {
 			conf_add_str(ctx, @1.first_line, &ctx->conf->never_bounce, $2,
@@ -543,6 +561,7 @@ conf_add_net(struct conf_parse_ctx *ctx, int line, struct conf_net_list *l, char
 		conf_parse_error(ctx, line, "%s: '%s' is not A.B.C.D/LEN", what, v);
 		free(n);
 	} else {
+		n->line = line;
 		TAILQ_INSERT_TAIL(l, n, entry);
 	}
 	free(v);

@@ -19,6 +19,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "ctl_proto-t.h"
 #include "log.h"
 #include "xdp.h"
 #include "xdp_guard.skel.h"
@@ -414,8 +415,9 @@ xdp_expire(void)
 	return n;
 }
 
-void
-xdp_verdict(const struct ndg_conf *c, uint32_t client_ip, const char *rule, unsigned int outcome)
+int
+xdp_verdict(const struct ndg_conf *c, uint32_t client_ip, const char *rule, unsigned int outcome,
+	uint32_t flags)
 {
 	enum xdpg_reason reason;
 	char ip[INET_ADDRSTRLEN], p[INET_ADDRSTRLEN + 4];
@@ -423,7 +425,7 @@ xdp_verdict(const struct ndg_conf *c, uint32_t client_ip, const char *rule, unsi
 	int ret;
 
 	if (xdp.skel == NULL || outcome != 1 || c->xdp.verdict_ttl_ms == 0)
-		return; /* only enforced rejections, never observe mode */
+		return 0; /* only enforced rejections, never observe mode */
 	if (strcmp(rule, "harvest") == 0)
 		reason = XDPG_REASON_HARVEST;
 	else if (strcmp(rule, "early_talker") == 0)
@@ -431,15 +433,21 @@ xdp_verdict(const struct ndg_conf *c, uint32_t client_ip, const char *rule, unsi
 	else if (strcmp(rule, "conn_limit") == 0)
 		reason = XDPG_REASON_CONN_LIMIT;
 	else
-		return;
+		return 0;
 	inet_ntop(AF_INET, &a, ip, sizeof(ip));
 	snprintf(p, sizeof(p), "%s/32", ip);
+	if (!(flags & CTL_LOG_F_PEER_ACKED)) {
+		/* A client that never acknowledged our data may be a blind spoofer using someone
+		 * else's address: blocking it would hand the spoofer a verdict against a third
+		 * party (DESIGN.md §3). The caller counts it; no log: spoofers choose how often. */
+		log_debug("xdp: %s not blocked (%s): it acknowledged no data of ours", p, rule);
+		return -EPERM;
+	}
 	ret = xdp_block_add(p, (c->xdp.verdict_ttl_ms + 999) / 1000, reason);
 	if (ret != 0)
-		log_error_errno(ret, "xdp: blocking %s (%s), ignoring", p, rule);
-	else
-		log_info("xdp: %s blocked for %u s (%s)", p, (c->xdp.verdict_ttl_ms + 999) / 1000,
-			rule);
+		return log_error_errno(ret, "xdp: blocking %s (%s), ignoring", p, rule);
+	log_info("xdp: %s blocked for %u s (%s)", p, (c->xdp.verdict_ttl_ms + 999) / 1000, rule);
+	return 0;
 }
 
 void

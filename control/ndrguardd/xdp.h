@@ -51,10 +51,17 @@ void xdp_block_list(FILE *out);
 /** Delete expired entries; call about once a second. @return how many were removed. */
 int xdp_expire(void);
 
-/** A decision record of the dataplane: rejections by harvest, early_talker or conn_limit
- * become timed entries for <client_ip> (IPv4, network order) for 'xdp verdict-ttl'. */
-void xdp_verdict(const struct ndg_conf *c, uint32_t client_ip, const char *rule,
-	unsigned int outcome);
+/**
+ * A decision record of the dataplane: enforced rejections by harvest, early_talker or
+ * conn_limit become timed entries for <client_ip> (IPv4, network order) for 'xdp
+ * verdict-ttl', but only when <flags> (ctl_log_rec.flags) carry CTL_LOG_F_PEER_ACKED: a
+ * client that never acknowledged our data may have forged its address.
+ * @return 0 (blocked, or nothing to block: XDP off, observe mode, another rule), -EPERM when
+ *   the verdict was refused for want of CTL_LOG_F_PEER_ACKED (the caller counts these), or the
+ *   -errno of xdp_block_add() (logged here).
+ */
+int xdp_verdict(const struct ndg_conf *c, uint32_t client_ip, const char *rule,
+	unsigned int outcome, uint32_t flags);
 
 /** The program's counters as "xdp_<name> <value>" lines. */
 void xdp_stats_print(FILE *out);

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 /* Bumped on any incompatible change; a peer with another version is refused at HELLO. */
-#define CTL_PROTO_VERSION 2
+#define CTL_PROTO_VERSION 3
 
 /* Largest frame, header included: bounds every read on both sides. */
 #define CTL_PROTO_MAX_FRAME (1024u * 1024u)
@@ -217,9 +217,13 @@ struct ctl_config_domain {
 	struct ctl_config_backend backends[CTL_CONFIG_BACKENDS];
 };
 
+/* ctl_config_net.flags */
+#define CTL_NET_F_EXTERNAL (1u << 0) /* relay network reachable from outside: not anti-spoofed */
+
 struct ctl_config_net {
 	uint32_t ip; /* network byte order */
-	uint32_t plen;
+	uint16_t plen;
+	uint16_t flags; /* CTL_NET_F_*, relay networks only; 0 elsewhere */
 };
 
 struct ctl_config_addr {
@@ -282,11 +286,18 @@ struct ctl_config_out {
 #define CTL_LOG_ADDR_MAX 256
 #define CTL_LOG_RULE_MAX 24
 
+/*
+ * ctl_log_rec.flags. PEER_ACKED: when the decision was made, the client had acknowledged data
+ * we sent (more than our SYN), so its address is not forged; a verdict against the address
+ * (an XDP block) is taken only from such records (DESIGN.md §3 "Hostile peers").
+ */
+#define CTL_LOG_F_PEER_ACKED (1u << 0)
+
 struct ctl_log_rec {
-	uint64_t time_ms;   /* Unix time, ms */
-	uint32_t client_ip; /* IPv4, network byte order */
-	uint8_t outcome;    /* 0 accept, 1 reject, 2 observe (would have rejected) */
-	uint8_t reserved;
+	uint64_t time_ms;	     /* Unix time, ms */
+	uint32_t client_ip;	     /* IPv4, network byte order */
+	uint8_t outcome;	     /* 0 accept, 1 reject, 2 observe (would have rejected) */
+	uint8_t flags;		     /* CTL_LOG_F_* */
 	uint16_t code;		     /* reply code sent */
 	char enh[8];		     /* enhanced status code sent, "" when none */
 	char rule[CTL_LOG_RULE_MAX]; /* rule that decided */

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "ctl_proto-t.h"
 #include "xdp.h"
 
 static char pin_dir[] = "/tmp/ndg-xdp-ctl-XXXXXX";
@@ -111,21 +112,52 @@ test_prefixes(void **state)
 static void
 test_verdicts(void **state)
 {
+	const uint32_t ok = CTL_LOG_F_PEER_ACKED;
+
 	(void) state;
-	xdp_verdict(conf, ip4("198.18.1.3"), "harvest", 1);
-	xdp_verdict(conf, ip4("198.18.1.4"), "early_talker", 1);
-	xdp_verdict(conf, ip4("198.18.1.5"), "conn_limit", 1);
-	xdp_verdict(conf, ip4("198.18.1.6"), "harvest", 2);	 /* observe mode: no entry */
-	xdp_verdict(conf, ip4("198.18.1.7"), "unknown_user", 1); /* not a source verdict */
+	assert_int_equal(xdp_verdict(conf, ip4("198.18.1.3"), "harvest", 1, ok), 0);
+	assert_int_equal(xdp_verdict(conf, ip4("198.18.1.4"), "early_talker", 1, ok), 0);
+	assert_int_equal(xdp_verdict(conf, ip4("198.18.1.5"), "conn_limit", 1, ok), 0);
+	/* observe mode, not a source verdict: no entry, nothing refused */
+	assert_int_equal(xdp_verdict(conf, ip4("198.18.1.6"), "harvest", 2, ok), 0);
+	assert_int_equal(xdp_verdict(conf, ip4("198.18.1.7"), "unknown_user", 1, ok), 0);
 	assert_non_null(strstr(list(), "xdp 198.18.1.3/32  reason harvest  expires 1s"));
 	assert_non_null(strstr(list(), "xdp 198.18.1.4/32  reason early_talker  expires 1s"));
 	assert_non_null(strstr(list(), "xdp 198.18.1.5/32  reason conn_limit  expires 1s"));
 	assert_null(strstr(list(), "198.18.1.6/32"));
 	assert_null(strstr(list(), "198.18.1.7/32"));
 	conf->xdp.verdict_ttl_ms = 0; /* off */
-	xdp_verdict(conf, ip4("198.18.1.8"), "harvest", 1);
+	assert_int_equal(xdp_verdict(conf, ip4("198.18.1.8"), "harvest", 1, ok), 0);
 	assert_null(strstr(list(), "198.18.1.8/32"));
 	conf->xdp.verdict_ttl_ms = 1000;
+}
+
+/* A client that acknowledged none of our data may be anyone (DESIGN.md §3): its verdicts
+ * are refused (-EPERM, counted by the caller) and never reach the trie. */
+static void
+test_verdicts_unverified(void **state)
+{
+	static const struct {
+		const char *ip, *rule;
+		unsigned int outcome;
+		int want;
+	} cases[] = {
+		{"198.18.1.20", "early_talker", 1, -EPERM},
+		{"198.18.1.21", "conn_limit", 1, -EPERM}, {"198.18.1.22", "harvest", 1, -EPERM},
+		{"198.18.1.23", "harvest", 2, 0},      /* observe: never a verdict anyway */
+		{"198.18.1.24", "unknown_user", 1, 0}, /* not a source verdict */
+	};
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char want[32];
+
+		assert_int_equal(
+			xdp_verdict(conf, ip4(cases[i].ip), cases[i].rule, cases[i].outcome, 0),
+			cases[i].want);
+		snprintf(want, sizeof(want), "%s/32", cases[i].ip);
+		assert_null(strstr(list(), want));
+	}
 }
 
 static void
@@ -180,6 +212,7 @@ main(void)
 		cmocka_unit_test(test_start_pins),
 		cmocka_unit_test(test_prefixes),
 		cmocka_unit_test(test_verdicts),
+		cmocka_unit_test(test_verdicts_unverified),
 		cmocka_unit_test(test_restart_readopts),
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_config_blocks),

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -512,6 +513,213 @@ test_addr_parse(void **state)
 	}
 }
 
+/* ---- anti-spoofing (net_spoof.c): roles, refused sources, and the input path ---- */
+
+#define IP4(a, b, c, d) RTE_BE32(RTE_IPV4(a, b, c, d))
+
+static struct net_pfx
+pfx(uint32_t net_be, unsigned int plen)
+{
+	struct net_pfx p = {.mask = plen ? rte_cpu_to_be_32(~0u << (32 - plen)) : 0};
+
+	p.net = net_be & p.mask;
+	return p;
+}
+
+/* The lab: port 0 external 198.18.1.2/24, port 1 internal 198.18.2.2/24 (backend .1). */
+static void
+lab_ports(struct net_if *ifs, uint32_t gw0, uint32_t gw1)
+{
+	memset(ifs, 0, 2 * sizeof(*ifs));
+	ifs[0].port_id = 0;
+	ifs[0].n_addrs = 1;
+	ifs[0].addrs[0] = (struct net_addr){.ip = IP4(198, 18, 1, 2), .plen = 24};
+	ifs[0].gateway = gw0;
+	ifs[1].port_id = 1;
+	ifs[1].n_addrs = 1;
+	ifs[1].addrs[0] = (struct net_addr){.ip = IP4(198, 18, 2, 2), .plen = 24};
+	ifs[1].gateway = gw1;
+}
+
+static void
+test_spoof_roles(void **state)
+{
+	struct net_if ifs[2];
+	struct net_pfx backend = pfx(IP4(198, 18, 2, 1), 32);
+	struct net_pfx routed = pfx(IP4(10, 9, 0, 0), 16); /* on no connected subnet */
+	static const struct {
+		const char *name;
+		uint16_t n_ports;
+		uint32_t gw0, gw1;
+		int anchor; /* 0 none, 1 backend on port 1's subnet, 2 a routed network */
+		uint8_t want0, want1;
+	} t[] = {
+		{"two ports, backend on port 1", 2, 0, 0, 1, NET_ROLE_EXTERNAL, NET_ROLE_INTERNAL},
+		{"two ports, gateway on port 0", 2, IP4(198, 18, 1, 1), 0, 1, NET_ROLE_EXTERNAL,
+			NET_ROLE_INTERNAL},
+		{"gateway on the backend side", 2, 0, IP4(198, 18, 2, 254), 1, NET_ROLE_EXTERNAL,
+			NET_ROLE_ONE_ARMED},
+		{"inside routed through the gateway", 2, IP4(198, 18, 1, 1), 0, 2,
+			NET_ROLE_ONE_ARMED, NET_ROLE_EXTERNAL},
+		{"no anchors: nothing is inside", 2, 0, 0, 0, NET_ROLE_EXTERNAL, NET_ROLE_EXTERNAL},
+		{"one port: one-armed", 1, 0, 0, 1, NET_ROLE_ONE_ARMED, NET_ROLE_NONE},
+		{"one port, backend routed", 1, IP4(198, 18, 1, 1), 0, 2, NET_ROLE_ONE_ARMED,
+			NET_ROLE_NONE},
+	};
+
+	(void) state;
+	for (size_t i = 0; i < RTE_DIM(t); i++) {
+		struct net_spoof *sp;
+
+		lab_ports(ifs, t[i].gw0, t[i].gw1);
+		sp = net_spoof_build(ifs, t[i].n_ports, t[i].anchor == 1 ? &backend : &routed,
+			t[i].anchor != 0, NULL, 0, NULL);
+		assert_non_null(sp);
+		if (sp->role[0] != t[i].want0 || sp->role[1] != t[i].want1)
+			fail_msg("'%s': roles %s/%s, want %s/%s", t[i].name,
+				net_role_name(sp->role[0]), net_role_name(sp->role[1]),
+				net_role_name(t[i].want0), net_role_name(t[i].want1));
+		free(sp);
+	}
+}
+
+static void
+test_spoof_refuses(void **state)
+{
+	struct net_if ifs[2];
+	const struct net_pfx anchors[] = {
+		pfx(IP4(198, 18, 2, 1), 32), /* backend */
+		pfx(IP4(198, 18, 8, 1), 32), /* backend on no subnet (no gateway: no role) */
+		pfx(IP4(198, 18, 2, 0), 25), /* internal network */
+	};
+	const struct net_pfx inside[] = {
+		pfx(IP4(198, 18, 2, 1), 32), pfx(IP4(198, 18, 8, 1), 32),
+		pfx(IP4(198, 18, 2, 0), 25), pfx(IP4(198, 18, 6, 0), 24), /* relay */
+		pfx(IP4(198, 18, 6, 128), 25),				  /* merged into it */
+		pfx(IP4(203, 0, 113, 0), 24),				  /* relay */
+	};
+	static const struct {
+		const char *name;
+		uint16_t port;
+		uint32_t src;
+		bool want;
+	} t[] = {
+		{"client on the external port", 0, IP4(198, 18, 1, 1), false},
+		{"our external address", 0, IP4(198, 18, 1, 2), true},
+		{"our internal address", 0, IP4(198, 18, 2, 2), true},
+		{"our address, internal port", 1, IP4(198, 18, 1, 2), true},
+		{"backend on the external port", 0, IP4(198, 18, 2, 1), true},
+		{"backend on its own port", 1, IP4(198, 18, 2, 1), false},
+		{"routed backend", 0, IP4(198, 18, 8, 1), true},
+		{"next to the routed backend", 0, IP4(198, 18, 8, 2), false},
+		{"internal host", 0, IP4(198, 18, 2, 10), true},
+		{"internal port's subnet", 0, IP4(198, 18, 2, 200), true},
+		{"relay network", 0, IP4(198, 18, 6, 5), true},
+		{"relay network, merged half", 0, IP4(198, 18, 6, 255), true},
+		{"just past a relay network", 0, IP4(198, 18, 7, 0), false},
+		{"relay network, first address", 0, IP4(203, 0, 113, 0), true},
+		{"relay network, last address", 0, IP4(203, 0, 113, 255), true},
+		{"just below a relay network", 0, IP4(203, 0, 112, 255), false},
+		{"internet host", 0, IP4(192, 0, 2, 7), false},
+		{"internet host, internal port", 1, IP4(192, 0, 2, 7), false},
+		{"port out of range", RTE_MAX_ETHPORTS, IP4(198, 18, 2, 1), false},
+	};
+	struct net_spoof *sp;
+	unsigned int overlap = 99;
+
+	(void) state;
+	lab_ports(ifs, 0, 0);
+	sp = net_spoof_build(ifs, 2, anchors, RTE_DIM(anchors), inside, RTE_DIM(inside), &overlap);
+	assert_non_null(sp);
+	assert_int_equal(overlap, 0);
+	assert_int_equal(sp->n_own, 2);
+	for (size_t i = 0; i < RTE_DIM(t); i++)
+		if (net_spoof_refuses(sp, t[i].port, t[i].src) != t[i].want)
+			fail_msg("'%s': refused %d, want %d", t[i].name, !t[i].want, t[i].want);
+	free(sp);
+
+	/* A relay network over the external port's own subnet is reported. */
+	lab_ports(ifs, 0, 0);
+	{
+		const struct net_pfx bad = pfx(IP4(198, 18, 0, 0), 16);
+
+		sp = net_spoof_build(ifs, 2, anchors, 1, &bad, 1, &overlap);
+		assert_non_null(sp);
+		assert_int_equal(overlap, 1);
+		free(sp);
+	}
+	/* One-armed: only our own addresses, whatever the inside list says. */
+	sp = net_spoof_build(ifs, 1, anchors, RTE_DIM(anchors), inside, RTE_DIM(inside), NULL);
+	assert_non_null(sp);
+	assert_int_equal(sp->role[0], NET_ROLE_ONE_ARMED);
+	assert_true(net_spoof_refuses(sp, 0, IP4(198, 18, 1, 2)));
+	assert_false(net_spoof_refuses(sp, 0, IP4(198, 18, 6, 5)));
+	free(sp);
+}
+
+/* Through net_eth_input with a published table: IPv4 and ARP from forged sources are dropped
+ * and counted; the same frames from a client pass. */
+static void
+test_spoof_input(void **state)
+{
+	static struct net_if ifs[2];
+	const struct net_pfx backend = pfx(IP4(198, 18, 2, 1), 32);
+	static const struct {
+		const char *name;
+		bool arp;
+		uint32_t src;
+		enum net_verdict want;
+		enum stats_id counter;
+	} t[] = {
+		{"echo from a client", false, IP4(198, 18, 1, 1), NET_TX, STATS_ICMP_ECHO_REPLY_TX},
+		{"echo from the backend", false, IP4(198, 18, 2, 1), NET_DROP,
+			STATS_DROP_IP_SPOOFED_SRC},
+		{"echo from ourselves", false, IP4(198, 18, 1, 2), NET_DROP,
+			STATS_DROP_IP_SPOOFED_SRC},
+		{"echo from the internal subnet", false, IP4(198, 18, 2, 77), NET_DROP,
+			STATS_DROP_IP_SPOOFED_SRC},
+		{"arp from a client", true, IP4(198, 18, 1, 1), NET_TX, STATS_ARP_REPLY_TX},
+		{"arp claiming the backend", true, IP4(198, 18, 2, 1), NET_DROP,
+			STATS_DROP_ARP_SPOOFED_SRC},
+		{"arp claiming our address", true, IP4(198, 18, 1, 2), NET_DROP,
+			STATS_DROP_ARP_SPOOFED_SRC},
+		{"arp probe (sender 0)", true, 0, NET_TX, STATS_ARP_REPLY_TX},
+	};
+
+	(void) state;
+	lab_ports(ifs, 0, 0);
+	ifs[0].mac = our_mac;
+	assert_int_equal(net_spoof_init(ifs, 2), 0);
+	/* Before any configuration: our own addresses only, on every port. */
+	assert_true(net_spoof_refuses(net_spoof_get(), 0, IP4(198, 18, 2, 2)));
+	assert_false(net_spoof_refuses(net_spoof_get(), 0, IP4(198, 18, 2, 1)));
+	assert_int_equal(net_spoof_update(&backend, 1, &backend, 1, NULL), 0);
+	for (size_t i = 0; i < RTE_DIM(t); i++) {
+		struct stats_lcore st;
+		struct frame f;
+		struct rte_mbuf *m;
+		enum net_verdict got;
+
+		memset(&st, 0, sizeof(st));
+		if (t[i].arp) {
+			build_arp(&f, OUR_IP);
+			((struct rte_arp_hdr *) (eth_of(&f) + 1))->arp_data.arp_sip = t[i].src;
+		} else {
+			build_echo(&f, 8);
+			ip_of(&f)->src_addr = t[i].src;
+			ip_fix_cksum(&f);
+		}
+		m = mbuf_factory_from_bytes(mp, f.b, f.len);
+		assert_non_null(m);
+		got = eth_input(&st, m);
+		if (got != t[i].want || st.c[t[i].counter] != 1)
+			fail_msg("'%s': verdict %d (want %d), %s = %" PRIu64, t[i].name, got,
+				t[i].want, stats_name(t[i].counter), st.c[t[i].counter]);
+		rte_pktmbuf_free(m);
+	}
+	net_spoof_publish(NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -521,6 +729,9 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_echo_multiseg),
 		cmocka_unit_test(test_arp_reply_bytes),
 		cmocka_unit_test(test_addr_parse),
+		cmocka_unit_test(test_spoof_roles),
+		cmocka_unit_test(test_spoof_refuses),
+		cmocka_unit_test(test_spoof_input),
 	};
 	int ret;
 
