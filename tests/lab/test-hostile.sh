@@ -125,6 +125,15 @@ NFT
     stat_snapshot "$R/before"
     echo "lab up in $((SECONDS - t_start))s; attacks: ${ATTACKS:-none}; $LEGIT legitimate messages"
 
+    # The pool's use, sampled every 0.5 s from the attacks' start to the end.
+    : >"$R/mbufs.samples"
+    ( while :; do
+        stat_snapshot "$R/sample"
+        awk '$1 == "mbufs_in_use" {print $2}' "$R/sample" >>"$R/mbufs.samples"
+        sleep 0.5
+    done ) &
+    local sampler=$!
+
     # ---- the attacks, each bounded in count and time -----------------------------------
     local pids=() t0=$SECONDS
     if on trickle; then
@@ -164,13 +173,19 @@ NFT
         pids+=($!)
     fi
 
-    # ---- the legitimate load, with a sampler of the pool ----------------------------------
-    ( while :; do
-        stat_snapshot "$R/sample"
-        awk '$1 == "mbufs_in_use" {print $2}' "$R/sample" >>"$R/mbufs.samples"
-        sleep 0.5
-    done ) &
-    local sampler=$!
+    # The legitimate load meets a box under attack: it starts once the trickler has sent
+    # 30,000 segments (about half its window), or after 25 s at most.
+    if on trickle; then
+        local t=0
+        while [ $t -lt 250 ] && ! grep -q "trickled 30000" "$R/trickle.err" && [ ! -s "$R/trickle.out" ]; do
+            sleep 0.1; t=$((t + 1))
+        done
+    elif [ -n "$ATTACKS" ]; then
+        sleep 5
+    fi
+    echo "legitimate load starts $((SECONDS - t0))s into the attacks"
+
+    # ---- the legitimate load ---------------------------------------------------------------
     local tl=$SECONDS
     cns "$LAB_PY" "$HERE/hostile_smtp.py" legit "$APPLIANCE_IP" "$LAB_EXT_NET" 5 20 \
         "$R/manifest.json" --count "$LEGIT" --concurrency 24 --big-every 25 --secs 150 \

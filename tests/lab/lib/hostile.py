@@ -17,10 +17,12 @@ time and prints one JSON line of figures last.
       and data in turn); counts what the appliance answers to the forged addresses.
 """
 import argparse
+import atexit
 import ctypes
 import json
 import os
 import random
+import signal
 import socket
 import struct
 import subprocess
@@ -252,20 +254,31 @@ def handshake(mux, c, secs=5):
     return c.rcv_nxt is not None
 
 
+FIG = {}
+
+
+def report():
+    """The figures as one JSON line, also when ended by SIGTERM."""
+    if FIG and not FIG.get("_printed"):
+        FIG["_printed"] = True
+        print(json.dumps({k: v for k, v in FIG.items() if k != "_printed"}))
+        sys.stdout.flush()
+
+
 def mode_trickle(a):
     raw = Raw(a.iface, a.dmac, "tcp and src host %s and dst host %s" % (a.dst, a.src))
     mux = Mux(raw)
     c = mux.add(Conn(raw, a.src, a.dst, random.randint(20000, 60000)))
-    fig = {"mode": "trickle", "src": a.src, "established": False, "rejected_rcpts": 0,
-           "held": False, "segments_new": 0, "segments_sent": 0, "go_back": 0,
-           "acked_bytes": 0, "secs": 0.0}
+    fig = FIG
+    fig.update({"mode": "trickle", "src": a.src, "established": False, "rejected_rcpts": 0,
+                "held": False, "segments_new": 0, "segments_sent": 0, "go_back": 0,
+                "acked_bytes": 0, "secs": 0.0, "end": "terminated"})
     t0 = time.time()
 
     def done(why):
         fig["end"] = why
         fig["secs"] = round(time.time() - t0, 1)
-        print(json.dumps(fig))
-        sys.stdout.flush()
+        report()
         sys.exit(0)
 
     if not handshake(mux, c):
@@ -312,11 +325,15 @@ def mode_trickle(a):
             if not seq_lt(nxt, high):
                 fig["segments_new"] += 1
                 high = (nxt + 1) & 0xffffffff
+                if fig["segments_new"] % 5000 == 0:
+                    print("trickled %d" % fig["segments_new"], file=sys.stderr, flush=True)
             nxt = (nxt + 1) & 0xffffffff
             burst += 1
         mux.poll(0 if burst else 0.02)
         if c.rst or c.fin:
             done("connection closed by the appliance")
+        fig["acked_bytes"] = (c.snd_una - base) & 0xffffffff
+        fig["secs"] = round(time.time() - t0, 1)
         if c.snd_una != last_una:
             last_una, last_progress = c.snd_una, time.time()
         elif seq_lt(c.snd_una, nxt) and time.time() - last_progress > 0.5:
@@ -359,15 +376,19 @@ def mode_noack(a):
             c.snd_nxt = (c.snd_nxt + 6) & 0xffffffff
             quit_sent += 1
     end = t0 + a.secs
-    while time.time() < end:
+    while True:
+        FIG.update({"mode": "noack", "conns": a.conns,
+                    "established": sum(c.rcv_nxt is not None for c in conns),
+                    "quit_sent": quit_sent,
+                    "greeted": sum(c.max_seq is not None and c.max_seq != c.rcv_nxt for c in conns),
+                    "rx_segments": sum(c.rx_segs for c in conns),
+                    "retransmissions_seen": sum(c.rx_rexmit for c in conns),
+                    "reset_by_appliance": sum(c.rst for c in conns),
+                    "secs": round(time.time() - t0, 1)})
+        if time.time() >= end:
+            break
         mux.poll(0.5)
-    fig = {"mode": "noack", "conns": a.conns,
-           "established": sum(c.rcv_nxt is not None for c in conns), "quit_sent": quit_sent,
-           "greeted": sum(c.max_seq is not None and c.max_seq != c.rcv_nxt for c in conns),
-           "rx_segments": sum(c.rx_segs for c in conns),
-           "retransmissions_seen": sum(c.rx_rexmit for c in conns),
-           "reset_by_appliance": sum(c.rst for c in conns), "secs": round(time.time() - t0, 1)}
-    print(json.dumps(fig))
+    report()
 
 
 def mode_spoof(a):
@@ -417,6 +438,8 @@ def main():
     s.add_argument("srcs", nargs="+")
     s.add_argument("--count", type=int, default=500)
     a = p.parse_args()
+    atexit.register(report)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     for addr in [getattr(a, "src", None), getattr(a, "dst", None)] + list(getattr(a, "srcs", [])):
         if addr and not in_lab(addr):
             sys.exit("hostile.py: %s is outside 198.18.0.0/15" % addr)
