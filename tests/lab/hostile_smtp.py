@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import random
+import signal
 import sys
 import time
 
@@ -87,13 +88,19 @@ async def loris(a):
            "greeted": 0, "refused": 0, "bytes": 0, "replies": 0, "closed_by_appliance": 0,
            "alive_at_end": 0}
     end = time.time() + a.secs
+
+    def report(*_):
+        print(json.dumps(fig), flush=True)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, report)
     tasks = []
     for i in range(a.clients):
         tasks.append(asyncio.create_task(loris_one(a.host, srcs[i % len(srcs)],
                                                    a.every * (0.8 + 0.4 * random.random()), end, fig)))
         await asyncio.sleep(0.01)
     await asyncio.gather(*tasks, return_exceptions=True)
-    print(json.dumps(fig))
+    report()
 
 
 async def legit_one(host, src, i, tag, size, timeout):

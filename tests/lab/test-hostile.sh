@@ -39,8 +39,9 @@ synflood:tcp_syncookie_bad:1000
 noack:tcp_orphan_reaped:10
 noack:tcp_rto:100
 spoof:ip_spoofed_src_drop:spoof.sent*50/100
-loris:smtp_timeouts:100
+loris:smtp_timeouts:150
 "
+# (smtp_timeouts: the 200 loris clients under "timeout command 30s"; noack adds at most 50.)
 # Counters printed for each attack when they exist, never judged.
 INFO_COUNTERS="tcp_rcv_collapsed tcp_ooo_pruned tcp_ooo_rx tcp_ooo_drop tcp_challenge_ack
 tcp_challenge_ack_limited tcp_syn_rx tcp_syn_drop tcp_syncookie_ok tcp_no_conn tcp_rst_no_conn
@@ -150,7 +151,7 @@ NFT
             echo "trickler not held: $(cat "$R/trickle.out" "$R/trickle.err" | tail -n 2)"
     fi
     if on synflood; then
-        cns "$LAB_PY" "$HERE/lib/syn_flood.py" "$CLIENT_IF" "$APPLIANCE_IP" "$mac" 25 150000 \
+        cns "$LAB_PY" "$HERE/lib/syn_flood.py" "$CLIENT_IF" "$APPLIANCE_IP" "$mac" 25 120000 \
             198.19.0.0/16 1 1500 >"$R/synflood.out" 2>&1 &
         pids+=($!)
     fi
@@ -162,7 +163,7 @@ NFT
     fi
     if on loris; then
         cns "$LAB_PY" "$HERE/hostile_smtp.py" loris "$APPLIANCE_IP" "$LAB_EXT_NET" 100 139 \
-            --clients 200 --secs 120 --every 3 >"$R/loris.out" 2>&1 &
+            --clients 200 --secs 80 --every 3 >"$R/loris.out" 2>&1 &
         pids+=($!)
     fi
     if on spoof; then
@@ -288,6 +289,15 @@ NFT
         esac
         check "$att visible: $c $v >= $min" '[ "$v" -ge "$min" ]'
     done
+    # No forged cookie ACK and no spoofed packet may become an SMTP session: sessions opened
+    # are at most those of the real clients (legit, loris, noack handshakes, the trickler).
+    local sess real=$LEGIT
+    sess=$(d smtp_sessions)
+    on loris && real=$((real + 200))
+    on noack && real=$((real + 100))
+    on trickle && real=$((real + 1))
+    check "no session from a forged peer (smtp_sessions $sess <= $real real clients)" \
+        '[ "$sess" != missing ] && [ "$sess" -le "$real" ]'
     echo "wall time $((SECONDS - t_start))s"
     if [ -n "$LOG" ]; then mkdir -p "$LOG" && cp -r "$R/." "$LOG/" && cp "$DATAPLANE_LOG" "$LOG/"; fi
     return $rc

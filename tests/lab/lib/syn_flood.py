@@ -8,6 +8,7 @@ numbers, each one guessing a SYN cookie. RATE (default unlimited): SYNs per seco
 SRC_NET given, prints one JSON line of figures at the end."""
 import json
 import os
+import signal
 import time
 import random
 import socket
@@ -58,6 +59,13 @@ def main():
         except (BlockingIOError, OSError):
             return 0
 
+    def report(*_):
+        if len(sys.argv) > 6:
+            print(json.dumps({"mode": "synflood", "syns": sent["syn"], "forged_acks": sent["ack"],
+                              "secs": round(time.time() - t0, 1)}), flush=True)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, report)
     for i in range(count):
         sent["syn"] += send(0x02, 0, opts)
         for _ in range(acks):
@@ -66,9 +74,7 @@ def main():
             ahead = t0 + (i + 1) / rate - time.time()
             if ahead > 0:
                 time.sleep(ahead)
-    if len(sys.argv) > 6:
-        print(json.dumps({"mode": "synflood", "syns": sent["syn"], "forged_acks": sent["ack"],
-                          "secs": round(time.time() - t0, 1)}))
+    report()
 
 
 if __name__ == "__main__":
