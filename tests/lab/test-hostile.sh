@@ -136,18 +136,18 @@ NFT
     local sampler=$!
 
     # ---- the attacks, each bounded in count and time -----------------------------------
-    local pids=() t0=$SECONDS
+    local pids=() t0=$SECONDS p
     if on trickle; then
         cns "$LAB_PY" "$HERE/lib/hostile.py" trickle "$CLIENT_IF" "$mac" "$LAB_EXT_NET.200" \
             "$APPLIANCE_IP" --count 60000 --secs 150 --hold 170 --budget 3 --rate 5000 \
             >"$R/trickle.out" 2>"$R/trickle.err" &
         pids+=($!)
         # The legitimate load starts once the trickler is held (or could not be).
-        local t=0
-        while [ $t -lt 200 ] && ! grep -q held "$R/trickle.err" && [ ! -s "$R/trickle.out" ]; do
-            sleep 0.1; t=$((t + 1))
+        local th=$SECONDS
+        while [ $SECONDS -lt $((th + 20)) ] && ! grep -q held "$R/trickle.err" && [ ! -s "$R/trickle.out" ]; do
+            sleep 0.2
         done
-        grep -q held "$R/trickle.err" && echo "trickler held by the tarpit after $(((t + 5) / 10))s" ||
+        grep -q held "$R/trickle.err" && echo "trickler held by the tarpit after $((SECONDS - th))s" ||
             echo "trickler not held: $(cat "$R/trickle.out" "$R/trickle.err" | tail -n 2)"
     fi
     if on synflood; then
@@ -175,11 +175,11 @@ NFT
     fi
 
     # The legitimate load meets a box under attack: it starts once the trickler has sent
-    # 30,000 segments (about half its window), or after 25 s at most.
+    # 25,000 segments (what brings a pool of 32,767 near its critical eighth), or after 25 s.
     if on trickle; then
-        local t=0
-        while [ $t -lt 250 ] && ! grep -q "trickled 30000" "$R/trickle.err" && [ ! -s "$R/trickle.out" ]; do
-            sleep 0.1; t=$((t + 1))
+        local tw=$((SECONDS + 25))
+        while [ $SECONDS -lt $tw ] && ! grep -q "trickled 25000" "$R/trickle.err" && [ ! -s "$R/trickle.out" ]; do
+            sleep 0.2
         done
     elif [ -n "$ATTACKS" ]; then
         sleep 5
@@ -194,12 +194,16 @@ NFT
     local legit_secs=$((SECONDS - tl))
     "$LAB_PY" "$HERE/hostile_smtp.py" verify "$POSTFIX_DIR/mail/example.com/alice" \
         "$R/manifest.json" --wait 45 >"$R/verify.out" 2>&1
-    # Attacks still running have shown what they do: end them (they are bounded anyway),
-    # but give the noack orphans their time to be reaped.
-    if on noack; then
-        while [ $((SECONDS - t0)) -lt 95 ] && kill -0 "${pids[@]}" 2>/dev/null; do sleep 1; done
+    # Every attack runs its course (the loris clients must outlive "timeout command 30s",
+    # the noack orphans their retransmissions): up to 95 s after the start, then they end.
+    if [ -n "$ATTACKS" ]; then
+        while [ $((SECONDS - t0)) -lt 95 ]; do
+            local alive=0
+            for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+            [ $alive = 1 ] || break
+            sleep 1
+        done
     fi
-    local p
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for p in $(ip netns pids "$CLIENT_NETNS" 2>/dev/null); do
         # Our attack generators only (the namespace holds nothing else of ours now).
