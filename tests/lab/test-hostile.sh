@@ -18,6 +18,16 @@
 # and is in the mailbox byte-exact, the packet-buffer pool never came under pressure, and
 # every attack shows in its own counter. Prints a figures table either way.
 #
+# On main 6a27cd2 (before issue 18's fixes) it fails, on af_packet and af_xdp alike: the
+# trickler alone pins 28,7xx of the 32,767 mbufs (one per 1-byte segment), the pool sits at its
+# critical eighth, every payload is dropped (tcp_mem_drop ~450,000) and new connections are
+# reset because their greeting finds no buffer (tcp_nombuf +1 each): 0-8 of 1,000 legitimate
+# messages delivered. The forged sources get answers (5,250 segments to the backend's, the
+# appliance's and internal addresses), tcp_rcv_coalesced / tcp_orphan_reaped /
+# ip_spoofed_src_drop do not exist, and the loris clients hold their sessions with a byte every
+# 3 s past "timeout command 30s" (smtp_timeouts 0 with loris alone; in the full mix they do time
+# out, but only because the starved pool drops their bytes too).
+#
 # HOSTILE_ATTACKS: comma list of the attacks to run (default all; "none": the legitimate load
 # alone, which checks the test itself). HOSTILE_LEGIT: messages (default 1000).
 # Measured, then asserted on counts: no timing is judged. Wall time under 5 minutes.
@@ -112,6 +122,7 @@ NFT
     # rto-max 3 s: a peer that never acknowledges is given up within the run (12 tries).
     lab_dataplane_start "$PMD" --app smtp --mbufs $MBUFS --tcp-synq 256 --tcp-rto-max 3000 ||
         fail "dataplane did not start"
+    # shellcheck disable=SC2119 # the lab's own recipients file
     lab_control_config
     # A low harvest budget with a long tarpit: the trickler is held for the whole run.
     sed -i 's/^harvest budget .*/harvest budget 3 per 10m tarpit 120s/' "$CONTROL_CONF"
@@ -156,8 +167,10 @@ NFT
         pids+=($!)
     fi
     if on noack; then
+        local noack_src=()
+        for a in $(seq 201 219); do noack_src+=("$LAB_EXT_NET.$a"); done
         cns "$LAB_PY" "$HERE/lib/hostile.py" noack "$CLIENT_IF" "$mac" "$APPLIANCE_IP" \
-            $(for a in $(seq 201 219); do echo "$LAB_EXT_NET.$a"; done) --conns 100 --secs 90 \
+            "${noack_src[@]}" --conns 100 --secs 90 \
             >"$R/noack.out" 2>&1 &
         pids+=($!)
     fi
@@ -168,6 +181,7 @@ NFT
     fi
     if on spoof; then
         # After a while, so that the forged packets meet a busy box.
+        # shellcheck disable=SC2086 # INTERNAL_HOSTS is a list
         (sleep 10; cns "$LAB_PY" "$HERE/lib/hostile.py" spoof "$CLIENT_IF" "$mac" "$APPLIANCE_IP" \
             "$BACKEND_IP" "$APPLIANCE_IP" "$APPLIANCE_INT_IP" $INTERNAL_HOSTS "$OUTSIDE_HOST" \
             --count 1000) >"$R/spoof.out" 2>&1 &
@@ -258,20 +272,25 @@ NFT
 
     # ---- verdicts ---------------------------------------------------------------------
     echo
-    check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; rc=1; fi; }
+    check() { # check DESCRIPTION COMMAND...
+        local what=$1
+        shift
+        if "$@"; then echo "ok   $what"; else echo "FAIL $what"; rc=1; fi
+    }
     local ok250 exact failed
     ok250=$(jv "$R/legit.out" data_250); exact=$(jv "$R/verify.out" byte_exact)
     failed=$(jv "$R/legit.out" failed)
-    check "every legitimate DATA answered 250 ($ok250 of $LEGIT)" '[ "$ok250" = "$LEGIT" ]'
-    check "no legitimate session aborted ($failed failed)" '[ "$failed" = 0 ]'
-    check "every legitimate message in the mailbox byte-exact ($exact of $LEGIT)" '[ "$exact" = "$LEGIT" ]'
+    check "every legitimate DATA answered 250 ($ok250 of $LEGIT)" [ "$ok250" = "$LEGIT" ]
+    check "no legitimate session aborted ($failed failed)" [ "$failed" = 0 ]
+    check "every legitimate message in the mailbox byte-exact ($exact of $LEGIT)" [ "$exact" = "$LEGIT" ]
     for c in $POOL_COUNTERS port_rx_nombuf; do
         local v
         v=$(d "$c")
-        check "$c stayed 0 ($v)" '[ "$v" = 0 ]'
+        check "$c stayed 0 ($v)" [ "$v" = 0 ]
     done
-    check "mbuf pool peak ${peak:-?} of $size stayed under 7/8" \
-        '[ -n "$peak" ] && [ "$size" != - ] && [ "$peak" -lt $((size * 7 / 8)) ]'
+    local pool_ok=0
+    [ -n "$peak" ] && [ "$size" != - ] && [ "$peak" -lt $((size * 7 / 8)) ] && pool_ok=1
+    check "mbuf pool peak ${peak:-?} of $size stayed under 7/8" [ $pool_ok = 1 ]
     for line in $ATTACK_COUNTERS; do
         att=${line%%:*}; c=${line#*:}; c=${c%%:*}
         local min=${line##*:} v
@@ -291,7 +310,7 @@ NFT
             min=$((fig * ${min#*\*}))
             ;;
         esac
-        check "$att visible: $c $v >= $min" '[ "$v" -ge "$min" ]'
+        check "$att visible: $c $v >= $min" [ "$v" -ge "$min" ]
     done
     # No forged cookie ACK and no spoofed packet may become an SMTP session: sessions opened
     # are at most those of the real clients (legit, loris, noack handshakes, the trickler).
@@ -300,8 +319,9 @@ NFT
     on loris && real=$((real + 200))
     on noack && real=$((real + 100))
     on trickle && real=$((real + 1))
-    check "no session from a forged peer (smtp_sessions $sess <= $real real clients)" \
-        '[ "$sess" != missing ] && [ "$sess" -le "$real" ]'
+    local sess_ok=0
+    [ "$sess" != missing ] && [ "$sess" -le "$real" ] && sess_ok=1
+    check "no session from a forged peer (smtp_sessions $sess <= $real real clients)" [ $sess_ok = 1 ]
     echo "wall time $((SECONDS - t_start))s"
     if [ -n "$LOG" ]; then mkdir -p "$LOG" && cp -r "$R/." "$LOG/" && cp "$DATAPLANE_LOG" "$LOG/"; fi
     return $rc

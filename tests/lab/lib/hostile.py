@@ -20,7 +20,6 @@ import argparse
 import atexit
 import ctypes
 import json
-import os
 import random
 import signal
 import socket
