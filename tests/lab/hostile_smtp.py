@@ -11,6 +11,10 @@ bounded in count and time and prints one JSON line of figures last.
       N messages to alice@example.com, one session each, pipelined; every K-th is B bytes
       (1 MiB), the rest 2-20 KB; bodies are seeded from the message number and hold lines
       that start with a dot. MANIFEST gets {id: sha256 of the body as the mailbox stores it}.
+      A connection that brings no greeting within --greet-timeout is tried again, as an MTA
+      would (--attempts, counted as no_greeting_retries): under a SYN flood the appliance
+      answers with cookies and keeps no state, so a lost third ACK leaves a client waiting for
+      a greeting that cannot come (SMTP: the server speaks first).
   hostile_smtp.py verify MAILDIR MANIFEST [--wait S]
       Waits up to S seconds for every message of MANIFEST in MAILDIR (Maildir/new), then
       compares each body's sha256.
@@ -103,15 +107,24 @@ async def loris(a):
     report()
 
 
-async def legit_one(host, src, i, tag, size, timeout):
-    """None on success, else what went wrong; the DATA reply code is recorded."""
-    wire, digest = make_body(i, size)
-    r, w = await asyncio.wait_for(asyncio.open_connection(host, 25, local_addr=(src, 0)), timeout)
+class NoGreeting(Exception):
+    """The connection gave no greeting: what an MTA retries later, never a lost message."""
 
-    async def reply():
+
+async def legit_session(host, src, i, tag, size, timeout, greet_timeout):
+    """(error or None, DATA reply code, body digest); NoGreeting before any 220."""
+    wire, digest = make_body(i, size)
+    phase = ["connect"]
+    try:
+        r, w = await asyncio.wait_for(asyncio.open_connection(host, 25, local_addr=(src, 0)),
+                                      greet_timeout)
+    except (OSError, asyncio.TimeoutError) as e:
+        raise NoGreeting("connect: %s %s" % (type(e).__name__, e))
+
+    async def reply(t=timeout):
         lines = []
         while True:
-            line = (await asyncio.wait_for(r.readline(), timeout)).decode("latin-1").rstrip("\r\n")
+            line = (await asyncio.wait_for(r.readline(), t)).decode("latin-1").rstrip("\r\n")
             if not line:
                 raise ConnectionError("closed after %r" % lines)
             lines.append(line)
@@ -119,15 +132,21 @@ async def legit_one(host, src, i, tag, size, timeout):
                 return int(line[:3]), line
 
     try:
-        c, line = await reply()
+        phase[0] = "greeting"
+        try:
+            c, line = await reply(greet_timeout)
+        except (OSError, asyncio.TimeoutError) as e:
+            raise NoGreeting("greeting: %s %s" % (type(e).__name__, e))
         if c != 220:
             return "greeting %r" % line, None, None
+        phase[0] = "envelope"
         w.write(b"EHLO legit.example\r\nMAIL FROM:<legit@client.example>\r\n"
                 b"RCPT TO:<alice@example.com>\r\nDATA\r\n")
         await w.drain()
         codes = [(await reply())[0] for _ in range(4)]
         if codes != [250, 250, 250, 354]:
             return "pipelined replies %r" % codes, None, None
+        phase[0] = "data"
         w.write(b"From: legit@client.example\r\nTo: alice@example.com\r\nSubject: hostile %d\r\n"
                 b"X-Test-Id: %s-%d\r\n\r\n" % (i, tag.encode(), i))
         for off in range(0, len(wire), 65536):
@@ -135,13 +154,33 @@ async def legit_one(host, src, i, tag, size, timeout):
             await w.drain()
         w.write(b".\r\nQUIT\r\n")
         await w.drain()
+        phase[0] = "end of data"
         c, line = await reply()
         if c != 250:
             return "end of data %r" % line, c, None
+        phase[0] = "quit"
         c2, _ = await reply()
         return (None if c2 == 221 else "QUIT %d" % c2), c, digest
+    except NoGreeting:
+        raise
+    except Exception as e:  # noqa: BLE001 - a session that broke after the greeting
+        return "%s: %s %s" % (phase[0], type(e).__name__, e), None, None
     finally:
         w.close()
+
+
+async def legit_one(host, src, i, tag, size, timeout, greet_timeout, attempts, res):
+    """An MTA's delivery: a connection that gives no greeting is tried again (attempts at
+    most); anything that breaks after the greeting is a failed session."""
+    last = None
+    for _ in range(attempts):
+        try:
+            return await legit_session(host, src, i, tag, size, timeout, greet_timeout)
+        except NoGreeting as e:
+            res["no_greeting_retries"] += 1
+            last = e
+            await asyncio.sleep(1)
+    return "no greeting in %d attempts (%s)" % (attempts, last), None, None
 
 
 async def legit(a):
@@ -149,7 +188,7 @@ async def legit(a):
     tag = "hostile%d" % os.getpid()
     sem = asyncio.Semaphore(a.concurrency)
     manifest = {}
-    res = {"ok": 0, "data_250": 0, "failed": 0, "bytes": 0, "big": 0}
+    res = {"ok": 0, "data_250": 0, "failed": 0, "bytes": 0, "big": 0, "no_greeting_retries": 0}
     errors = []
     deadline = time.time() + a.secs
 
@@ -162,7 +201,8 @@ async def legit(a):
             else:
                 try:
                     err, code, digest = await asyncio.wait_for(
-                        legit_one(a.host, srcs[i % len(srcs)], i, tag, size, a.timeout),
+                        legit_one(a.host, srcs[i % len(srcs)], i, tag, size, a.timeout,
+                                  a.greet_timeout, a.attempts, res),
                         max(1, deadline - time.time()))
                 except Exception as e:  # noqa: BLE001 - every failure is a figure
                     err, code, digest = "%s %s" % (type(e).__name__, e), None, None
@@ -237,6 +277,8 @@ def main():
     le.add_argument("--big-size", type=int, default=1 << 20)
     le.add_argument("--secs", type=float, default=180)
     le.add_argument("--timeout", type=float, default=60)
+    le.add_argument("--greet-timeout", type=float, default=15)
+    le.add_argument("--attempts", type=int, default=3)
     v = sub.add_parser("verify")
     v.add_argument("maildir")
     v.add_argument("manifest")

@@ -7,8 +7,10 @@
 #            in-order 1-byte segments (tests/lab/lib/hostile.py trickle)
 #   synflood spoofed SYNs from 198.19.0.0/16, each followed by an ACK guessing a SYN cookie
 #            (tests/lab/lib/syn_flood.py)
-#   noack    completed handshakes that never acknowledge a byte of ours; half send QUIT first
-#            and leave an orphan behind (hostile.py noack)
+#   noack    150 completed handshakes from one source that never acknowledge a byte of
+#            ours; past "connections-per-ip 10" each gets a 421 and is closed, half of the
+#            others send QUIT: the appliance is left with orphans that cannot flush
+#            (hostile.py noack)
 #   spoof    SYN/ACK/RST/data on the external port from the backend's, the appliance's own and
 #            the internal hosts' addresses (hostile.py spoof)
 #   loris    200 clients sending a command line one byte every ~3 s, never ending it
@@ -46,17 +48,19 @@ ATTACK_COUNTERS="
 trickle:tcp_rcv_coalesced:1000
 synflood:tcp_syncookie_tx:1000
 synflood:tcp_syncookie_bad:1000
-noack:tcp_orphan_reaped:10
+noack:tcp_orphan_src_limit:20
 noack:tcp_rto:100
-spoof:ip_spoofed_src_drop:spoof.sent*50/100
-loris:smtp_timeouts:150
+spoof:drop_ip_spoofed_src:spoof.sent*50/100
+loris:smtp_line_timeout:150
 "
-# (smtp_timeouts: the 200 loris clients under "timeout command 30s"; noack adds at most 50.)
+# (smtp_line_timeout: sessions closed because one command line took longer than "timeout
+# command 30s" although its bytes kept coming; smtp_timeouts, which counts idle sessions too,
+# cannot tell a loris from a client starved by the other attacks.)
 # Counters printed for each attack when they exist, never judged.
 INFO_COUNTERS="tcp_rcv_collapsed tcp_ooo_pruned tcp_ooo_rx tcp_ooo_drop tcp_challenge_ack
 tcp_challenge_ack_limited tcp_syn_rx tcp_syn_drop tcp_syncookie_ok tcp_no_conn tcp_rst_no_conn
 tcp_rst_tx tcp_rxmt_segs tcp_conn_aborted tcp_seg_out_of_window tcp_src_limit
-tcp_conn_pool_empty drop_ip_not_for_us drop_ip_bad_src policy_harvest_reject smtp_errors_close
+tcp_conn_pool_empty tcp_orphans tcp_orphan_reaped drop_ip_not_for_us smtp_timeouts drop_ip_bad_src policy_harvest_reject smtp_errors_close
 smtp_line_too_long smtp_no_mem smtp_sessions smtp_delivered smtp_backend_fail
 smtp_backend_timeout"
 # POOL_COUNTERS: must stay 0 (the packet-buffer pool never low or critical, no buffer refused);
@@ -167,10 +171,8 @@ NFT
         pids+=($!)
     fi
     if on noack; then
-        local noack_src=()
-        for a in $(seq 201 219); do noack_src+=("$LAB_EXT_NET.$a"); done
         cns "$LAB_PY" "$HERE/lib/hostile.py" noack "$CLIENT_IF" "$mac" "$APPLIANCE_IP" \
-            "${noack_src[@]}" --conns 100 --secs 90 \
+            "$LAB_EXT_NET.201" --conns 150 --secs 90 \
             >"$R/noack.out" 2>&1 &
         pids+=($!)
     fi
@@ -180,11 +182,12 @@ NFT
         pids+=($!)
     fi
     if on spoof; then
-        # After a while, so that the forged packets meet a busy box.
+        # After a while, so that the forged packets meet a busy box; paced (300/s, 25 s),
+        # as a burst would mostly be lost in the packet socket's ring under this load.
         # shellcheck disable=SC2086 # INTERNAL_HOSTS is a list
         (sleep 10; cns "$LAB_PY" "$HERE/lib/hostile.py" spoof "$CLIENT_IF" "$mac" "$APPLIANCE_IP" \
             "$BACKEND_IP" "$APPLIANCE_IP" "$APPLIANCE_INT_IP" $INTERNAL_HOSTS "$OUTSIDE_HOST" \
-            --count 1000) >"$R/spoof.out" 2>&1 &
+            --count 1000 --rate 300) >"$R/spoof.out" 2>&1 &
         pids+=($!)
     fi
 
@@ -242,6 +245,7 @@ NFT
     printf '  %-34s %s\n' "legit messages sent" "$LEGIT" \
         "legit DATA answered 250" "$(jv "$R/legit.out" data_250)" \
         "legit sessions failed" "$(jv "$R/legit.out" failed)" \
+        "legit reconnects (no greeting)" "$(jv "$R/legit.out" no_greeting_retries)" \
         "legit bytes (bodies)" "$(jv "$R/legit.out" bytes)" \
         "legit 1 MiB messages" "$(jv "$R/legit.out" big)" \
         "legit time (s)" "$legit_secs" \
@@ -282,6 +286,13 @@ NFT
     failed=$(jv "$R/legit.out" failed)
     check "every legitimate DATA answered 250 ($ok250 of $LEGIT)" [ "$ok250" = "$LEGIT" ]
     check "no legitimate session aborted ($failed failed)" [ "$failed" = 0 ]
+    # A connection the appliance never greeted holds no transaction: the client tries again,
+    # as an MTA would. Under the SYN flood a lost cookie ACK does that (SMTP's server speaks
+    # first, so nothing repairs it); more than 2 % would mean connections are refused.
+    local nog
+    nog=$(jv "$R/legit.out" no_greeting_retries)
+    [ "$nog" = - ] && nog=$LEGIT
+    check "reconnects for want of a greeting $nog <= $((LEGIT / 50)) (2 %)" [ "$nog" -le $((LEGIT / 50)) ]
     check "every legitimate message in the mailbox byte-exact ($exact of $LEGIT)" [ "$exact" = "$LEGIT" ]
     for c in $POOL_COUNTERS port_rx_nombuf; do
         local v
@@ -313,11 +324,13 @@ NFT
         check "$att visible: $c $v >= $min" [ "$v" -ge "$min" ]
     done
     # No forged cookie ACK and no spoofed packet may become an SMTP session: sessions opened
-    # are at most those of the real clients (legit, loris, noack handshakes, the trickler).
-    local sess real=$LEGIT
+    # are at most those of the real clients (legit with their reconnects, loris, the trickler,
+    # and each noack handshake twice: its QUIT can reopen, through a still valid cookie, a
+    # connection the appliance has already reset).
+    local sess real=$((LEGIT + nog))
     sess=$(d smtp_sessions)
     on loris && real=$((real + 200))
-    on noack && real=$((real + 100))
+    on noack && real=$((real + 300))
     on trickle && real=$((real + 1))
     local sess_ok=0
     [ "$sess" != missing ] && [ "$sess" -le "$real" ] && sess_ok=1

@@ -12,7 +12,7 @@ time and prints one JSON line of figures last.
       N completed handshakes from the SRC addresses (kernel RSTs suppressed) that never
       acknowledge a byte of ours; every other one sends QUIT first (the appliance closes and
       is left with an orphan that cannot flush).
-  hostile.py spoof IFACE DMAC DST SRC... [--count N]
+  hostile.py spoof IFACE DMAC DST SRC... [--count N] [--rate R]
       N packets per SRC toward DST:25 with source addresses that belong inside (SYN, ACK, RST
       and data in turn); counts what the appliance answers to the forged addresses.
 """
@@ -398,6 +398,11 @@ def mode_spoof(a):
     answers = 0
     t0 = time.time()
     for i in range(a.count):
+        if a.rate:
+            ahead = t0 + sent / a.rate - time.time()
+            if ahead > 0:
+                answers += len(raw.recv(ahead)) if raw.rx else 0
+                time.sleep(max(0, t0 + sent / a.rate - time.time()))
         for s in a.srcs:
             fl, pl = kinds[i % len(kinds)]
             opts = Conn.MSS if fl == SYN else b""
@@ -436,6 +441,7 @@ def main():
         s.add_argument(x)
     s.add_argument("srcs", nargs="+")
     s.add_argument("--count", type=int, default=500)
+    s.add_argument("--rate", type=float, default=0, help="packets per second at most")
     a = p.parse_args()
     atexit.register(report)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
