@@ -32,6 +32,8 @@
 #
 # HOSTILE_ATTACKS: comma list of the attacks to run (default all; "none": the legitimate load
 # alone, which checks the test itself). HOSTILE_LEGIT: messages (default 1000).
+# HOSTILE_LOG_DIR: keep the run's files there (generator outputs, counter snapshots, the
+# dataplane's log).
 # Measured, then asserted on counts: no timing is judged. Wall time under 5 minutes.
 # variants: af_packet af_xdp
 set -u
@@ -323,6 +325,12 @@ NFT
         esac
         check "$att visible: $c $v >= $min" [ "$v" -ge "$min" ]
     done
+    # The attacker's own view: not one segment toward a forged inside address.
+    if on spoof; then
+        local ans
+        ans=$(jv "$R/spoof.out" answers_to_forged_sources)
+        check "no answer to a forged inside source ($ans segments seen)" [ "$ans" = 0 ]
+    fi
     # No forged cookie ACK and no spoofed packet may become an SMTP session: sessions opened
     # are at most those of the real clients (legit with their reconnects, loris, the trickler,
     # and each noack handshake twice: its QUIT can reopen, through a still valid cookie, a
