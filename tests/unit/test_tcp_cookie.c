@@ -129,8 +129,8 @@ test_cookie_forgery_rate(void **state)
 	(void) state;
 	/* The MAC is the low bits that change when only the 4-tuple changes. */
 	for (uint32_t p = 1; p < 200; p++)
-		mac_bits |= valid ^ tcp_syncookie_make(key, 11, 22, 33, (uint16_t) (44 + p), 5, 1460,
-					    7, t);
+		mac_bits |= valid ^
+			    tcp_syncookie_make(key, 11, 22, 33, (uint16_t) (44 + p), 5, 1460, 7, t);
 	assert_true(__builtin_popcount(mac_bits) >= 24);
 	for (uint32_t g = 0; g < tries; g++) {
 		uint32_t guess = (valid & ~mac_bits) | ((g * 2654435761u) & mac_bits);
