@@ -77,6 +77,7 @@ enum tcp_tmr {
 #define TCP_F_OOO_LISTED  (1u << 18) /* on the stack's list of holders of out-of-order data */
 #define TCP_F_ORPHAN_Q	  (1u << 19) /* on the stack's list of orphans (oldest reaped first) */
 #define TCP_F_COOKIE	  (1u << 20) /* opened by a SYN cookie's ACK: handshake not timed */
+#define TCP_F_ORPHAN_UNV  (1u << 21) /* an orphan whose peer never acknowledged our data */
 
 struct rte_mbuf;
 struct rte_mempool;
@@ -248,7 +249,7 @@ struct tcp_clist {
 struct tcp_src_ent {
 	uint32_t addr;	  /* network byte order */
 	uint32_t count;	  /* connections; 0: empty */
-	uint32_t orphans; /* of which orphaned */
+	uint32_t orphans; /* of which orphaned, their peer never acknowledged our data */
 	uint32_t rcv_mem; /* receive buffer bytes (truesize) its connections pin */
 };
 

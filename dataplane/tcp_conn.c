@@ -247,8 +247,8 @@ tcp_rcv_wscale(const struct tcp_cfg *cfg)
 /*
  * Receive memory limits from the configuration and the pool: a connection may pin twice its
  * receive buffer (a full window of full-sized segments fits; small segments are coalesced or
- * collapsed), one source a sixteenth of this lcore's share of the pool, and never less than
- * one connection's cap.
+ * collapsed), one source a quarter of this lcore's share of the pool (so three others always
+ * find room), and never less than one connection's cap.
  */
 static void
 tcp_stack_mem_limits(struct tcp_stack *ts)
@@ -260,7 +260,7 @@ tcp_stack_mem_limits(struct tcp_stack *ts)
 		uint64_t elt = sizeof(struct rte_mbuf) + rte_pktmbuf_priv_size(ts->mp) +
 			       rte_pktmbuf_data_room_size(ts->mp);
 
-		share = (uint64_t) ts->mp->size / RTE_MAX(ts->n_queues, (uint16_t) 1) / 16 * elt;
+		share = (uint64_t) ts->mp->size / RTE_MAX(ts->n_queues, (uint16_t) 1) / 4 * elt;
 	}
 	share = RTE_MIN(share, (uint64_t) UINT32_MAX);
 	ts->src_mem_max = RTE_MAX((uint32_t) share, ts->rcv_mem_max);
@@ -427,9 +427,9 @@ tcp_orphan_tw(struct tcp_conn *c)
 	if (!(c->flags & TCP_F_SRC_COUNTED) || c->rcv_mem != 0)
 		return;
 	e = tcp_src_find(ts, c->raddr);
-	if (e != NULL && e->orphans > 0)
+	if (e != NULL && e->orphans > 0 && (c->flags & TCP_F_ORPHAN_UNV))
 		e->orphans--;
-	c->flags &= ~TCP_F_SRC_COUNTED;
+	c->flags &= ~(TCP_F_SRC_COUNTED | TCP_F_ORPHAN_UNV);
 	tcp_src_dec(ts, c->raddr);
 }
 
@@ -448,8 +448,10 @@ tcp_orphan_add(struct tcp_conn *c)
 		(void) tcp_ooo_purge(c); /* nobody will read it */
 	c->flags |= TCP_F_ORPHAN_Q;
 	tcp_clist_add(ts, &ts->orphan_q, c);
-	if (e != NULL)
+	if (e != NULL && (c->flags & TCP_F_PASSIVE) && !tcp_conn_peer_acked_data(c)) {
+		c->flags |= TCP_F_ORPHAN_UNV;
 		e->orphans++;
+	}
 	if (c->state == TCP_ST_TIME_WAIT)
 		tcp_orphan_tw(c);
 	while (ts->orphan_q.n > ts->orphan_max && ts->orphan_q.head != TCP_NIL)
@@ -459,7 +461,10 @@ tcp_orphan_add(struct tcp_conn *c)
 
 /*
  * Would closing <c> give its source more orphans than it may hold? Only peers that connected
- * to us count: our own opens (backends, the smarthost) are not an attacker's to multiply.
+ * to us and never acknowledged a byte we sent count (DESIGN §3: state made by an unverified
+ * peer is the one to bound): a peer that refuses our ACKs keeps every orphan retransmitting,
+ * while one that takes our data is flushing normally however many it has. Our own opens
+ * (backends, the smarthost) are not an attacker's to multiply either.
  */
 static bool
 tcp_orphan_src_full(struct tcp_conn *c)
@@ -468,7 +473,7 @@ tcp_orphan_src_full(struct tcp_conn *c)
 	const struct tcp_src_ent *e;
 
 	if (cfg->max_orphans_per_src == 0 || !(c->flags & TCP_F_PASSIVE) ||
-		!(c->flags & TCP_F_SRC_COUNTED))
+		!(c->flags & TCP_F_SRC_COUNTED) || tcp_conn_peer_acked_data(c))
 		return false;
 	e = tcp_src_find(c->ts, c->raddr);
 	return e != NULL && e->orphans >= cfg->max_orphans_per_src;
@@ -484,10 +489,10 @@ tcp_conn_unlist(struct tcp_conn *c)
 		struct tcp_src_ent *e =
 			(c->flags & TCP_F_SRC_COUNTED) ? tcp_src_find(ts, c->raddr) : NULL;
 
-		if (e != NULL && e->orphans > 0)
+		if (e != NULL && e->orphans > 0 && (c->flags & TCP_F_ORPHAN_UNV))
 			e->orphans--;
 		tcp_clist_del(ts, &ts->orphan_q, c);
-		c->flags &= ~TCP_F_ORPHAN_Q;
+		c->flags &= ~(TCP_F_ORPHAN_Q | TCP_F_ORPHAN_UNV);
 		stats_set(&ts->ctx->stats, STATS_TCP_ORPHANS, ts->orphan_q.n);
 	}
 	(void) tcp_ooo_purge(c);
