@@ -222,7 +222,8 @@ enum smtp_stat_id {
 	SMTP_STAT_OUT_BATV_SIGNED, /* outbound envelope senders BATV-signed */
 	SMTP_STAT_OUT_NDR_PASSED,  /* outbound null-sender recipients let through */
 	SMTP_STAT_NO_MEM,	   /* borrowed blocks refused by the host (451 4.3.0, 421 4.3.2) */
-	SMTP_STAT_LINE_TIMEOUT, /* of the timeouts: a command line left unfinished (slow loris) */
+	SMTP_STAT_LINE_TIMEOUT,	  /* of the timeouts: a command line left unfinished (slow loris) */
+	SMTP_STAT_SRC_TABLE_FULL, /* sessions refused: the host could not count their source */
 	SMTP_STAT_MAX
 };
 

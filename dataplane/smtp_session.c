@@ -331,6 +331,12 @@ smtp_session_start(struct smtp_session *s, uint64_t now, uint32_t peer_conns)
 	smtp_stat_inc(s, SMTP_STAT_SESSIONS);
 	if (s->out != NULL)
 		smtp_stat_inc(s, SMTP_STAT_OUT_SESSIONS);
+	if (peer_conns == SMTP_PEER_CONNS_UNKNOWN) {
+		/* Our shortage, not the sender's doing: no rule, no record, no verdict. */
+		smtp_stat_inc(s, SMTP_STAT_SRC_TABLE_FULL);
+		smtp_session_reply(s, SMTP_R_NO_MEM_CLOSE);
+		return;
+	}
 	if (policy_cidr_match(p->blocklist, p->n_block, &s->peer)) {
 		if (p->mode[POLICY_RULE_BLOCKLIST] == POLICY_ENFORCE) {
 			smtp_decide_reply(s, POLICY_RULE_BLOCKLIST, POLICY_OUT_REJECT, NULL,
