@@ -746,7 +746,10 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 		if (s->out != NULL)
 			id = smtp_out_reply(s, id);
 		smtp_decide_reply(s, rule, POLICY_OUT_REJECT, raw, id);
-		if (rule == POLICY_RULE_UNKNOWN_USER || rule == POLICY_RULE_DIR_STALE)
+		/* A bounce without a valid BATV tag guesses at our addresses as much as an
+		 * unknown recipient does (forged bounces, harvest through the null sender). */
+		if (rule == POLICY_RULE_UNKNOWN_USER || rule == POLICY_RULE_DIR_STALE ||
+			rule == POLICY_RULE_BATV)
 			policy_harvest_charge((struct policy_harvest *) &p->harvest, &s->peer,
 				s->now);
 		smtp_session_reply(s, id);
