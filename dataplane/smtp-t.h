@@ -189,6 +189,7 @@ enum smtp_reply_id {
 	SMTP_R_BTLS_FAIL,	/* 451 4.7.5 TLS handshake with the backend failed */
 	SMTP_R_NO_MEM,		/* 451 4.3.0 no session memory for a transaction, try later */
 	SMTP_R_NO_MEM_CLOSE,	/* 421 4.3.2 no session memory to read commands, closing */
+	SMTP_R_HELO_SYNTAX,	/* 501 5.5.2 HELO/EHLO argument not a hostname or literal */
 	SMTP_R_MAX
 };
 

@@ -413,6 +413,46 @@ smtp_ehlo_render(const struct smtp_conf *c, bool tls, char *buf, size_t sz)
 	return o;
 }
 
+/*
+ * Is <arg>[<n>] a hostname (letters, digits, '-', '.', '_' as Postfix tolerates) or an
+ * address literal ('[' digits, hex, '.', ':' and an "IPv6:" tag ']')? Anything else, a tab,
+ * an escape, 8-bit bytes, a space, would end up in the Received line the proxy writes.
+ */
+static bool
+smtp_helo_is_valid(const char *arg, size_t n)
+{
+	size_t i = 0;
+
+	if (n == 0)
+		return false;
+	if (arg[0] == '[') {
+		if (n < 3 || arg[n - 1] != ']')
+			return false;
+		i = 1;
+		if (n > 6 && (arg[1] | 0x20) == 'i' && (arg[2] | 0x20) == 'p' &&
+			(arg[3] | 0x20) == 'v' && arg[4] == '6' && arg[5] == ':')
+			i = 6;
+		for (; i < n - 1; i++) {
+			char c = arg[i];
+			char l = (char) (c | 0x20);
+
+			if (!(c >= '0' && c <= '9') && !(l >= 'a' && l <= 'f') && c != '.' &&
+				c != ':')
+				return false;
+		}
+		return true;
+	}
+	for (; i < n; i++) {
+		char c = arg[i];
+		char l = (char) (c | 0x20);
+
+		if (!(c >= '0' && c <= '9') && !(l >= 'a' && l <= 'z') && c != '-' && c != '.' &&
+			c != '_')
+			return false;
+	}
+	return true;
+}
+
 static void
 smtp_proceed_helo_common(struct smtp_session *s, const char *arg, size_t n, bool esmtp)
 {
@@ -420,6 +460,10 @@ smtp_proceed_helo_common(struct smtp_session *s, const char *arg, size_t n, bool
 
 	while (n > 0 && smtp_is_space(arg[n - 1]))
 		n--;
+	if (!smtp_helo_is_valid(arg, n)) {
+		smtp_session_reply(s, SMTP_R_HELO_SYNTAX);
+		return;
+	}
 	if (n > SMTP_DOMAIN_MAX)
 		n = SMTP_DOMAIN_MAX;
 	memcpy(s->helo, arg, n);
