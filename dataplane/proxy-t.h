@@ -18,9 +18,11 @@
 #define PROXY_TIMER_MAX_MS     600000 /* re-check at least this often */
 #define PROXY_QUIT_DRAIN_MS    10000  /* a backend gets this long to close after QUIT */
 #define PROXY_LOG_RING	       1024   /* decision records queued per lcore */
-#define PROXY_SRC_SLOTS	       8192   /* per-lcore table of live sessions per source */
-#define PROXY_BACKEND_SLOTS    32     /* backends whose health an lcore tracks */
-#define PROXY_REPLY_CODES      600    /* reply codes counted one by one (0: out of range) */
+#define PROXY_SRC_SLOTS_MIN                                                                        \
+	1024			/* per-lcore table of live sessions per source: at least
+					* this, and twice the sessions (it never fills) */
+#define PROXY_BACKEND_SLOTS 32	/* backends whose health an lcore tracks */
+#define PROXY_REPLY_CODES   600 /* reply codes counted one by one (0: out of range) */
 
 #define PROXY_BUSY_PCT_DEFAULT 25 /* --smtp-busy: sessions holding each block kind at once */
 #define PROXY_BLK_MIN	       64 /* blocks of each kind per lcore at least */
@@ -123,7 +125,9 @@ struct proxy_mem {
 
 struct proxy_lcore {
 	struct smtp_stats stats; /* first: cache-line aligned, owner-written */
-	struct proxy_src src[PROXY_SRC_SLOTS];
+	struct proxy_src *src;	 /* live sessions per source, src_mask + 1 slots */
+	uint32_t src_mask;
+	uint32_t src_seed; /* keys the slot hash: a sender cannot aim at one probe chain */
 	struct tcp_stack *ts;
 	struct rte_mempool *pool; /* struct proxy_sess */
 	struct proxy_mem mem;	  /* the engine's borrowed blocks */

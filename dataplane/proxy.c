@@ -18,10 +18,12 @@
 #include <arpa/inet.h>
 
 #include <rte_cycles.h>
+#include <rte_jhash.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_random.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
@@ -55,18 +57,18 @@ static void proxy_backend_health(struct proxy_lcore *pl, uint32_t ip, uint16_t p
 /* ---- live sessions per source (the concurrency rule counts sessions, not TIME-WAITs) ---- */
 
 static inline uint32_t
-proxy_src_slot(uint32_t addr)
+proxy_src_slot(const struct proxy_lcore *pl, uint32_t addr)
 {
-	return (uint32_t) ((addr * 2654435761u) >> 19) & (PROXY_SRC_SLOTS - 1);
+	return rte_jhash_1word(addr, pl->src_seed) & pl->src_mask;
 }
 
 /* Count one more session of <addr>. @return the sessions it holds now, 0 when full. */
 static uint32_t
 proxy_src_inc(struct proxy_lcore *pl, uint32_t addr)
 {
-	uint32_t i = proxy_src_slot(addr);
+	uint32_t i = proxy_src_slot(pl, addr);
 
-	for (uint32_t k = 0; k < PROXY_SRC_SLOTS; k++, i = (i + 1) & (PROXY_SRC_SLOTS - 1)) {
+	for (uint32_t k = 0; k <= pl->src_mask; k++, i = (i + 1) & pl->src_mask) {
 		if (pl->src[i].addr == addr)
 			return ++pl->src[i].n;
 		if (pl->src[i].addr == 0) {
@@ -81,21 +83,20 @@ proxy_src_inc(struct proxy_lcore *pl, uint32_t addr)
 static void
 proxy_src_dec(struct proxy_lcore *pl, uint32_t addr)
 {
-	uint32_t i = proxy_src_slot(addr), j;
+	uint32_t i = proxy_src_slot(pl, addr), j;
 
 	while (pl->src[i].addr != addr) {
 		if (pl->src[i].addr == 0)
 			return;
-		i = (i + 1) & (PROXY_SRC_SLOTS - 1);
+		i = (i + 1) & pl->src_mask;
 	}
 	if (--pl->src[i].n != 0)
 		return;
 	/* Backward-shift deletion keeps every probe chain unbroken without tombstones. */
-	for (j = (i + 1) & (PROXY_SRC_SLOTS - 1); pl->src[j].addr != 0;
-		j = (j + 1) & (PROXY_SRC_SLOTS - 1)) {
-		uint32_t home = proxy_src_slot(pl->src[j].addr);
+	for (j = (i + 1) & pl->src_mask; pl->src[j].addr != 0; j = (j + 1) & pl->src_mask) {
+		uint32_t home = proxy_src_slot(pl, pl->src[j].addr);
 
-		if (((j - home) & (PROXY_SRC_SLOTS - 1)) >= ((j - i) & (PROXY_SRC_SLOTS - 1))) {
+		if (((j - home) & pl->src_mask) >= ((j - i) & pl->src_mask)) {
 			pl->src[i] = pl->src[j];
 			i = j;
 		}
@@ -694,8 +695,9 @@ proxy_accepted(struct tcp_conn *c)
 	if (outbound)
 		smtp_out_session_set(&ps->s, &cfg->out, from_backend);
 	ps->s.wall_offset_ms = pl->wall_offset_ms;
-	/* A full table answers as if over the limit: better 421 than unbounded state. */
-	smtp_session_start(&ps->s, now, n != 0 ? n : UINT32_MAX);
+	/* Twice the sessions: it cannot fill. If it ever did, that is ours to say (421 4.3.2),
+	 * not a verdict on the sender. */
+	smtp_session_start(&ps->s, now, n != 0 ? n : SMTP_PEER_CONNS_UNKNOWN);
 	if (proxy_settle(ps))
 		return 0; /* refused at connect (blocklist, limit): replies queued, closing */
 	proxy_arm_timer(ps, now);
@@ -914,11 +916,20 @@ proxy_start(struct lcore_ctx *ctx, uint16_t port, uint32_t n_sessions)
 	pl = rte_zmalloc_socket("ndg_proxy", sizeof(*pl), RTE_CACHE_LINE_SIZE, socket);
 	if (pl == NULL)
 		return -ENOMEM;
+	pl->src_mask = rte_align32pow2(RTE_MAX(2 * n_sessions, (uint32_t) PROXY_SRC_SLOTS_MIN)) - 1;
+	pl->src_seed = (uint32_t) rte_rand();
+	pl->src = rte_zmalloc_socket("ndg_proxy_src", sizeof(*pl->src) * (pl->src_mask + 1),
+		RTE_CACHE_LINE_SIZE, socket);
+	if (pl->src == NULL) {
+		rte_free(pl);
+		return -ENOMEM;
+	}
 	snprintf(name, sizeof(name), "ndg_sess_%u", ctx->lcore_id);
 	/* Single producer and consumer: only this lcore takes and returns sessions. */
 	pl->pool = rte_mempool_create(name, n_sessions, sizeof(struct proxy_sess), 0, 0, NULL, NULL,
 		NULL, NULL, socket, RTE_MEMPOOL_F_SP_PUT | RTE_MEMPOOL_F_SC_GET);
 	if (pl->pool == NULL) {
+		rte_free(pl->src);
 		rte_free(pl);
 		return -ENOMEM;
 	}
@@ -927,6 +938,7 @@ proxy_start(struct lcore_ctx *ctx, uint16_t port, uint32_t n_sessions)
 		socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (pl->log_ring == NULL) {
 		rte_mempool_free(pl->pool);
+		rte_free(pl->src);
 		rte_free(pl);
 		return -ENOMEM;
 	}
@@ -953,6 +965,7 @@ proxy_start(struct lcore_ctx *ctx, uint16_t port, uint32_t n_sessions)
 		proxy_mem_lcore_fini(pl);
 		rte_ring_free(pl->log_ring);
 		rte_mempool_free(pl->pool);
+		rte_free(pl->src);
 		rte_free(pl);
 		return ret;
 	}
@@ -978,6 +991,7 @@ proxy_stop(void)
 		proxy_mem_lcore_fini(proxy_lcores[i]);
 		rte_ring_free(proxy_lcores[i]->log_ring);
 		rte_mempool_free(proxy_lcores[i]->pool);
+		rte_free(proxy_lcores[i]->src);
 		rte_free(proxy_lcores[i]);
 		proxy_lcores[i] = NULL;
 	}
@@ -1004,6 +1018,7 @@ static const char *const proxy_smtp_stat_names[SMTP_STAT_MAX] = {
 	[SMTP_STAT_OUT_NDR_PASSED] = "out_ndr_passed",
 	[SMTP_STAT_NO_MEM] = "smtp_no_mem",
 	[SMTP_STAT_LINE_TIMEOUT] = "smtp_line_timeout",
+	[SMTP_STAT_SRC_TABLE_FULL] = "smtp_src_table_full",
 };
 
 static const char *const proxy_outcome_names[POLICY_OUTCOME_MAX] = {

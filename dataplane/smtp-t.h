@@ -189,6 +189,7 @@ enum smtp_reply_id {
 	SMTP_R_BTLS_FAIL,	/* 451 4.7.5 TLS handshake with the backend failed */
 	SMTP_R_NO_MEM,		/* 451 4.3.0 no session memory for a transaction, try later */
 	SMTP_R_NO_MEM_CLOSE,	/* 421 4.3.2 no session memory to read commands, closing */
+	SMTP_R_HELO_SYNTAX,	/* 501 5.5.2 HELO/EHLO argument not a hostname or literal */
 	SMTP_R_MAX
 };
 
@@ -222,7 +223,8 @@ enum smtp_stat_id {
 	SMTP_STAT_OUT_BATV_SIGNED, /* outbound envelope senders BATV-signed */
 	SMTP_STAT_OUT_NDR_PASSED,  /* outbound null-sender recipients let through */
 	SMTP_STAT_NO_MEM,	   /* borrowed blocks refused by the host (451 4.3.0, 421 4.3.2) */
-	SMTP_STAT_LINE_TIMEOUT, /* of the timeouts: a command line left unfinished (slow loris) */
+	SMTP_STAT_LINE_TIMEOUT,	  /* of the timeouts: a command line left unfinished (slow loris) */
+	SMTP_STAT_SRC_TABLE_FULL, /* sessions refused: the host could not count their source */
 	SMTP_STAT_MAX
 };
 

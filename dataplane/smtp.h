@@ -94,10 +94,14 @@ void smtp_session_init(struct smtp_session *s, const struct smtp_conf *conf,
 	const struct smtp_ops *ops, void *arg, struct policy *pol, struct smtp_stats *stats,
 	const struct policy_peer *peer);
 
+/* <peer_conns> when the host could not count the source's sessions (its table is full). */
+#define SMTP_PEER_CONNS_UNKNOWN UINT32_MAX
+
 /**
  * Connection accepted at <now> (ms); <peer_conns> is the number of connections the source
- * holds, this one included. Applies the connect stage of DESIGN.md §4, then greets at once
- * or arms the greeting delay. Owner thread.
+ * holds, this one included, or SMTP_PEER_CONNS_UNKNOWN (421 4.3.2: the box is short, the
+ * source is not judged). Applies the connect stage of DESIGN.md §4, then greets at once or
+ * arms the greeting delay. Owner thread.
  */
 void smtp_session_start(struct smtp_session *s, uint64_t now, uint32_t peer_conns);
 

@@ -147,6 +147,22 @@ smtp_data_crlf(struct smtp_data *d)
 		d->out(d->out_arg, "\r\n", 2);
 }
 
+/*
+ * The "." that began this line was content, not transparency: a bare CR or LF ends the line
+ * right after it (normalize mode). Emit it, dot-stuffed toward the backend, before that line
+ * end; dropping it would turn a line holding a dot into an empty one.
+ */
+static void
+smtp_data_lone_dot(struct smtp_data *d)
+{
+	if (d->bare_mode == SMTP_BARE_REJECT)
+		return; /* the message is refused anyway */
+	if (d->out_bol && !d->discard && d->out != NULL)
+		d->out(d->out_arg, ".", 1);
+	d->out_bol = false;
+	smtp_data_text(d, ".", 1);
+}
+
 /* A CR or LF that is not part of CRLF: flagged in reject mode, a line end otherwise. */
 static void
 smtp_data_bare(struct smtp_data *d)
@@ -188,6 +204,8 @@ smtp_data_feed(struct smtp_data *d, const char *p, size_t n)
 				d->state = SMTP_DS_DOT_CR;
 				continue;
 			}
+			if (c == '\n')
+				smtp_data_lone_dot(d);
 			/* Transparency (RFC 5321 §4.5.2): the leading dot is removed. */
 			d->state = SMTP_DS_TEXT;
 			break;
@@ -197,6 +215,7 @@ smtp_data_feed(struct smtp_data *d, const char *p, size_t n)
 				return (int) (i + 1);
 			}
 			d->n_bare_cr++;
+			smtp_data_lone_dot(d);
 			smtp_data_bare(d);
 			d->state = SMTP_DS_TEXT;
 			break;

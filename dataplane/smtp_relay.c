@@ -285,8 +285,16 @@ smtp_relay_fail_id(struct smtp_session *s, bool timeout, enum smtp_reply_id id)
 		s->txn->data.discard = true;
 		return;
 	}
-	if (s->wait != SMTP_WAIT_BACKEND)
+	if (s->wait != SMTP_WAIT_BACKEND) {
+		/* Nothing waits (the backend's idle timeout, a restart, a reset between
+		 * commands): recipients already accepted lived on the lost connection. A new one
+		 * would carry only the later ones, and the first would lose the message with no
+		 * bounce (there is no queue), so the rest of this transaction gets 451 and the
+		 * client retries the whole message (DESIGN §3, the proxying invariant). */
+		if (s->txn != NULL && s->state >= SMTP_ST_MAIL && s->txn->nrcpt != 0)
+			s->txn->backend_failed = true;
 		return;
+	}
 	if (timeout) {
 		smtp_session_reply(s, SMTP_R_BACKEND_TIMEOUT);
 		return;

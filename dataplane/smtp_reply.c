@@ -96,6 +96,9 @@ static const struct smtp_reply_def smtp_replies[SMTP_R_MAX] = {
 	[SMTP_R_NO_MEM] = SMTP_RE(451, "4.3.0", "Insufficient system resources, try later", false),
 	[SMTP_R_NO_MEM_CLOSE] =
 		SMTP_RE(421, "4.3.2", "Insufficient system resources, closing", true),
+	/* RFC 5321 §4.1.1.1: a domain or an address literal; Postfix's
+	 * reject_invalid_helo_hostname answers the same. */
+	[SMTP_R_HELO_SYNTAX] = SMTP_RE(501, "5.5.2", "Invalid HELO/EHLO hostname", false),
 };
 
 const struct smtp_reply_def *

@@ -331,6 +331,12 @@ smtp_session_start(struct smtp_session *s, uint64_t now, uint32_t peer_conns)
 	smtp_stat_inc(s, SMTP_STAT_SESSIONS);
 	if (s->out != NULL)
 		smtp_stat_inc(s, SMTP_STAT_OUT_SESSIONS);
+	if (peer_conns == SMTP_PEER_CONNS_UNKNOWN) {
+		/* Our shortage, not the sender's doing: no rule, no record, no verdict. */
+		smtp_stat_inc(s, SMTP_STAT_SRC_TABLE_FULL);
+		smtp_session_reply(s, SMTP_R_NO_MEM_CLOSE);
+		return;
+	}
 	if (policy_cidr_match(p->blocklist, p->n_block, &s->peer)) {
 		if (p->mode[POLICY_RULE_BLOCKLIST] == POLICY_ENFORCE) {
 			smtp_decide_reply(s, POLICY_RULE_BLOCKLIST, POLICY_OUT_REJECT, NULL,
@@ -407,6 +413,46 @@ smtp_ehlo_render(const struct smtp_conf *c, bool tls, char *buf, size_t sz)
 	return o;
 }
 
+/*
+ * Is <arg>[<n>] a hostname (letters, digits, '-', '.', '_' as Postfix tolerates) or an
+ * address literal ('[' digits, hex, '.', ':' and an "IPv6:" tag ']')? Anything else, a tab,
+ * an escape, 8-bit bytes, a space, would end up in the Received line the proxy writes.
+ */
+static bool
+smtp_helo_is_valid(const char *arg, size_t n)
+{
+	size_t i = 0;
+
+	if (n == 0)
+		return false;
+	if (arg[0] == '[') {
+		if (n < 3 || arg[n - 1] != ']')
+			return false;
+		i = 1;
+		if (n > 6 && (arg[1] | 0x20) == 'i' && (arg[2] | 0x20) == 'p' &&
+			(arg[3] | 0x20) == 'v' && arg[4] == '6' && arg[5] == ':')
+			i = 6;
+		for (; i < n - 1; i++) {
+			char c = arg[i];
+			char l = (char) (c | 0x20);
+
+			if (!(c >= '0' && c <= '9') && !(l >= 'a' && l <= 'f') && c != '.' &&
+				c != ':')
+				return false;
+		}
+		return true;
+	}
+	for (; i < n; i++) {
+		char c = arg[i];
+		char l = (char) (c | 0x20);
+
+		if (!(c >= '0' && c <= '9') && !(l >= 'a' && l <= 'z') && c != '-' && c != '.' &&
+			c != '_')
+			return false;
+	}
+	return true;
+}
+
 static void
 smtp_proceed_helo_common(struct smtp_session *s, const char *arg, size_t n, bool esmtp)
 {
@@ -414,6 +460,10 @@ smtp_proceed_helo_common(struct smtp_session *s, const char *arg, size_t n, bool
 
 	while (n > 0 && smtp_is_space(arg[n - 1]))
 		n--;
+	if (!smtp_helo_is_valid(arg, n)) {
+		smtp_session_reply(s, SMTP_R_HELO_SYNTAX);
+		return;
+	}
 	if (n > SMTP_DOMAIN_MAX)
 		n = SMTP_DOMAIN_MAX;
 	memcpy(s->helo, arg, n);
@@ -740,7 +790,10 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg, size_t n)
 		if (s->out != NULL)
 			id = smtp_out_reply(s, id);
 		smtp_decide_reply(s, rule, POLICY_OUT_REJECT, raw, id);
-		if (rule == POLICY_RULE_UNKNOWN_USER || rule == POLICY_RULE_DIR_STALE)
+		/* A bounce without a valid BATV tag guesses at our addresses as much as an
+		 * unknown recipient does (forged bounces, harvest through the null sender). */
+		if (rule == POLICY_RULE_UNKNOWN_USER || rule == POLICY_RULE_DIR_STALE ||
+			rule == POLICY_RULE_BATV)
 			policy_harvest_charge((struct policy_harvest *) &p->harvest, &s->peer,
 				s->now);
 		smtp_session_reply(s, id);

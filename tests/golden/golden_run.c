@@ -158,6 +158,13 @@ golden_run(struct fix *f, char *script)
 			golden_pump(f, &pending);
 		} else if (strcmp(line, "flush") == 0) {
 			golden_pump(f, &pending);
+		} else if (strcmp(line, "backend-lost") == 0) {
+			/* The backend connection fails now, whatever the engine waits for (an
+			 * idle timeout, a restart, a reset between commands). */
+			golden_pump(f, &pending);
+			fix_buf_add(&f->client, "~backend-lost\n", 14);
+			f->be.dropped = true;
+			golden_pump(f, &pending);
 		} else if (strcmp(line, "start") != 0) {
 			fprintf(stderr, "line %d: unknown: %s\n", lineno, line);
 			return -EINVAL;

@@ -6,12 +6,14 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <urcu/urcu-qsbr.h>
@@ -172,7 +174,7 @@ reader(void *p)
 	while (!ra->stop) {
 		if (!rcpt_tbl_lookup(ra->t, &yes) || rcpt_tbl_lookup(ra->t, &no))
 			ra->wrong++;
-		ra->lookups++;
+		__atomic_add_fetch(&ra->lookups, 1, __ATOMIC_RELEASE);
 		urcu_qsbr_quiescent_state();
 	}
 	urcu_qsbr_unregister_thread();
@@ -184,6 +186,7 @@ test_rcu_swap_under_readers(void **state)
 {
 	struct reader_arg ra = {0};
 	struct rcpt_digest d = dg("always@x.test");
+	unsigned long seen = 0;
 	pthread_t th;
 	char a[32];
 
@@ -194,6 +197,15 @@ test_rcu_swap_under_readers(void **state)
 	assert_int_equal(rcpt_tbl_snapshot_commit(ra.t), 0);
 	assert_int_equal(pthread_create(&th, NULL, reader, &ra), 0);
 	for (int gen = 0; gen < 200; gen++) {
+		/* Swap only under a reader that ran since the last swap: on a loaded box the
+		 * reader thread may not be scheduled at all during 200 quick swaps, and the
+		 * test would check nothing (issue 19 item 9). */
+		time_t give_up = time(NULL) + 30;
+
+		while (__atomic_load_n(&ra.lookups, __ATOMIC_ACQUIRE) == seen) {
+			assert_true(time(NULL) < give_up);
+			sched_yield();
+		}
 		assert_int_equal(rcpt_tbl_snapshot_begin(ra.t, 64), 0);
 		assert_int_equal(rcpt_tbl_snapshot_add(ra.t, &d), 0);
 		for (int i = 0; i < 64; i++) {
@@ -205,10 +217,11 @@ test_rcu_swap_under_readers(void **state)
 			assert_int_equal(rcpt_tbl_delta(ra.t, &x, i % 2 == 0), 0);
 		}
 		assert_int_equal(rcpt_tbl_snapshot_commit(ra.t), 0);
+		seen = __atomic_load_n(&ra.lookups, __ATOMIC_ACQUIRE);
 	}
 	ra.stop = true;
 	pthread_join(th, NULL);
-	assert_true(ra.lookups > 0);
+	assert_true(ra.lookups >= 200);
 	assert_int_equal(ra.wrong, 0);
 	urcu_qsbr_barrier();
 	rcpt_tbl_destroy(ra.t);

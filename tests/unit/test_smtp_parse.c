@@ -158,8 +158,9 @@ static const struct data_case data_cases[] = {
 	DCE("a\n.\r\nb\r\n.\r\n", SMTP_BARE_NORMALIZE, "a\r\n..\r\nb\r\n", 0),
 	DCE("a\r.\nb\r\n.\r\n", SMTP_BARE_NORMALIZE, "a\r\n..\r\nb\r\n", 0),
 	DCE("a\r.\rb\r\n.\r\n", SMTP_BARE_NORMALIZE, "a\r\n..\r\nb\r\n", 0),
-	DCE("a\r\n.\nb\r\n.\r\n", SMTP_BARE_NORMALIZE, "a\r\n\r\nb\r\n", 0),
-	DCE("a\r\n.\rb\r\n.\r\n", SMTP_BARE_NORMALIZE, "a\r\n\r\nb\r\n", 0),
+	/* a "." line ended by a bare LF or CR holds a dot: kept, stuffed (issue 19 item 7) */
+	DCE("a\r\n.\nb\r\n.\r\n", SMTP_BARE_NORMALIZE, "a\r\n..\r\nb\r\n", 0),
+	DCE("a\r\n.\rb\r\n.\r\n", SMTP_BARE_NORMALIZE, "a\r\n..\r\nb\r\n", 0),
 	DCE("a\r\n\0b\r\n.\r\n", SMTP_BARE_NORMALIZE, "a\r\nb\r\n", 0),
 	DCE("a\r\r\n.\r\n", SMTP_BARE_NORMALIZE, "a\r\n\r\n", 0),
 };

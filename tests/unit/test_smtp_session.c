@@ -216,6 +216,32 @@ test_counters_and_records(void **state)
 	fix_fini(&f);
 }
 
+/*
+ * Issue 19 item 3: a host that cannot count the source's sessions (its per-source table is
+ * full) says so with SMTP_PEER_CONNS_UNKNOWN. That is the box's shortage, not the sender's
+ * fault: 421 4.3.2 and its own counter, never the conn_limit rule (whose verdict may block the
+ * source at XDP).
+ */
+static void
+test_source_table_full(void **state)
+{
+	struct fix f;
+
+	(void) state;
+	memset(&rec, 0, sizeof(rec));
+	assert_int_equal(fix_init(&f, NULL), 0);
+	f.ops.decision = rec_decision;
+	f.peer_conns = SMTP_PEER_CONNS_UNKNOWN;
+	assert_int_equal(fix_start(&f), 0);
+	assert_non_null(strstr(f.client.p, "421 4.3.2"));
+	assert_null(strstr(f.client.p, "4.7.0"));
+	assert_int_equal(f.s.state, SMTP_ST_CLOSED);
+	assert_int_equal(rec.n, 0);
+	assert_int_equal(f.stats.rule[POLICY_RULE_CONN_LIMIT][POLICY_OUT_REJECT], 0);
+	assert_int_equal(f.stats.c[SMTP_STAT_SRC_TABLE_FULL], 1);
+	fix_fini(&f);
+}
+
 static void
 test_strstate(void **state)
 {
@@ -233,6 +259,7 @@ main(void)
 		cmocka_unit_test(test_greeting_delay_and_deadline),
 		cmocka_unit_test(test_wait_backend_partial_consumption),
 		cmocka_unit_test(test_counters_and_records),
+		cmocka_unit_test(test_source_table_full),
 		cmocka_unit_test(test_strstate),
 		cmocka_unit_test(test_starttls),
 	};
